@@ -1,0 +1,173 @@
+"""The operator's view of the catalogue. Writes go through `catalogue.services`."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from catalogue import services
+from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord
+from catalogue.snapshot import provider_credential
+from g4fsite.conf import gateway_settings
+
+
+class ProviderForm(forms.ModelForm):
+    """The credential is write-only: shown masked, kept when left blank, cleared on request."""
+
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave blank to keep the stored credential.",
+    )
+    clear_api_key = forms.BooleanField(required=False, label="Clear the stored credential")
+    adapter = forms.ChoiceField(choices=())
+
+    class Meta:
+        model = Provider
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["adapter"].choices = [(name, name) for name in sorted(gateway_settings.ADAPTERS)]
+        if self.instance.pk and self.instance.api_key:
+            self.fields["api_key"].help_text = f"Set ({_mask(self.instance.api_key)}). Leave blank to keep it."
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("clear_api_key"):
+            data["api_key"] = ""
+        elif not data.get("api_key") and self.instance.pk:
+            data["api_key"] = Provider.objects.filter(pk=self.instance.pk).values_list("api_key", flat=True).first()
+        return data
+
+
+def _mask(secret: str) -> str:
+    return f"{secret[:3]}…{secret[-2:]}" if len(secret) > 8 else "••••"
+
+
+class ProviderModelInline(admin.TabularInline):
+    model = ProviderModel
+    extra = 0
+    autocomplete_fields = ["model"]
+    fields = ["model", "upstream_name", "capabilities", "discovered"]
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = [
+        "name", "status", "priority", "adapter", "model_count", "credential_set", "status_reason", "last_checked_at",
+    ]
+    list_filter = ["status", "adapter", "needs_auth"]
+    search_fields = ["name", "description", "base_url"]
+    ordering = ["-priority", "name"]
+    inlines = [ProviderModelInline]
+    actions = ["mark_working", "mark_not_working", "mark_ignored"]
+    readonly_fields = ["status_reason", "last_error", "last_checked_at", "last_latency_ms", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "adapter", "base_url", "status", "priority", "timeout", "supports_stream"]}),
+        ("Credential", {"fields": ["needs_auth", "api_key", "clear_api_key", "api_key_env"]}),
+        ("About", {"fields": ["url", "description"]}),
+        ("Health", {"fields": readonly_fields}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(_model_count=Count("provider_models"))
+
+    @admin.display(description="Models", ordering="_model_count")
+    def model_count(self, obj: Provider) -> int:
+        return obj._model_count
+
+    @admin.display(description="Credential", boolean=True)
+    def credential_set(self, obj: Provider) -> bool:
+        return bool(provider_credential(obj))
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet, status: str) -> None:
+        count = services.providers_set_status(
+            provider_ids=queryset.values_list("id", flat=True), status=status, reason="Set by an operator."
+        )
+        self.message_user(request, f"{count} provider(s) marked {Provider.Status(status).label.lower()}.")
+
+    @admin.action(description="Mark selected providers as working")
+    def mark_working(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, Provider.Status.WORKING)
+
+    @admin.action(description="Mark selected providers as not working")
+    def mark_not_working(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, Provider.Status.NOT_WORKING)
+
+    @admin.action(description="Mark selected providers as ignored")
+    def mark_ignored(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, Provider.Status.IGNORED)
+
+
+@admin.register(Model)
+class ModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "owned_by", "aliases", "provider_count"]
+    search_fields = ["name", "owned_by"]
+    inlines = [ProviderModelInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(_provider_count=Count("provider_models"))
+
+    @admin.display(description="Providers", ordering="_provider_count")
+    def provider_count(self, obj: Model) -> int:
+        return obj._provider_count
+
+
+@admin.register(ProviderModel)
+class ProviderModelAdmin(admin.ModelAdmin):
+    list_display = ["model", "provider", "upstream_name", "capabilities", "discovered"]
+    list_filter = ["provider", "discovered"]
+    search_fields = ["model__name", "provider__name", "upstream_name"]
+    autocomplete_fields = ["model", "provider"]
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["name"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created here or with `manage.py apikey create`; the plain key is shown once."""
+
+    form = ApiKeyForm
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    search_fields = ["name", "prefix"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        return ["name", "prefix", "created_at", "last_used_at", "revoked_at"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            return
+        try:
+            key, plain = services.api_key_create(name=form.cleaned_data["name"])
+        except services.CatalogueError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        obj.pk = key.pk
+        self.message_user(request, f"New key for '{key.name}' (copy it now, it is not shown again): {plain}", messages.WARNING)
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for key in queryset:
+            services.api_key_revoke(name=key.name)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "endpoint", "model", "provider", "success", "status_code", "attempts", "latency_ms"]
+    list_filter = ["success", "endpoint", "provider", "stream"]
+    search_fields = ["model", "provider", "error"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: UsageRecord | None = None) -> bool:
+        return False

@@ -1,0 +1,143 @@
+"""The catalogue an operator manages: providers, models, who serves what, and API keys."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class Capability(models.TextChoices):
+    CHAT = "chat"
+    VISION = "vision"
+    TOOLS = "tools"
+    JSON = "json"
+    IMAGE = "image"
+    TRANSCRIPTION = "transcription"
+    SPEECH = "speech"
+
+
+def validate_capabilities(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("Capabilities must be a list of names.")
+    unknown = sorted(set(value) - set(Capability.values))
+    if unknown:
+        raise ValidationError(f"Unknown capabilities: {', '.join(unknown)}. Known: {', '.join(Capability.values)}.")
+
+
+def validate_aliases(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ValidationError("Aliases must be a list of non-empty names.")
+
+
+def default_capabilities() -> list[str]:
+    return [Capability.CHAT.value]
+
+
+class Provider(models.Model):
+    """An upstream service the gateway can route to."""
+
+    class Status(models.TextChoices):
+        WORKING = "working", "Working"
+        NOT_WORKING = "not_working", "Not working"
+        IGNORED = "ignored", "Ignored"
+
+    name = models.CharField(max_length=100, unique=True)
+    adapter = models.CharField(max_length=50, default="openai", help_text="Upstream protocol.")
+    base_url = models.URLField(max_length=500, help_text="API base URL, e.g. https://api.openai.com/v1")
+    api_key = models.CharField(max_length=1000, blank=True, help_text="Upstream credential. Never shown by the API.")
+    api_key_env = models.CharField(
+        max_length=100, blank=True, help_text="Environment variable holding the credential (used when api_key is empty)."
+    )
+    url = models.URLField("homepage", max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WORKING, db_index=True)
+    needs_auth = models.BooleanField(default=False, help_text="Skipped by routing until a credential is set.")
+    priority = models.IntegerField(default=0, help_text="Higher is tried first.")
+    timeout = models.FloatField(default=60.0, help_text="Seconds to wait for the upstream.")
+    supports_stream = models.BooleanField(default=True)
+    # Health, filled by failover and provider checks.
+    status_reason = models.CharField(max_length=500, blank=True)
+    last_error = models.TextField(blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Model(models.Model):
+    """A public model name clients ask for, e.g. `gpt-4o-mini`."""
+
+    name = models.CharField(max_length=200, unique=True)
+    owned_by = models.CharField(max_length=100, blank=True)
+    aliases = models.JSONField(default=list, blank=True, validators=[validate_aliases])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProviderModel(models.Model):
+    """A provider serving a model under its own upstream name, with what it can do."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="provider_models")
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="provider_models")
+    upstream_name = models.CharField(max_length=200, blank=True, help_text="Defaults to the model's name.")
+    capabilities = models.JSONField(default=default_capabilities, validators=[validate_capabilities])
+    discovered = models.BooleanField(default=False, help_text="Added by model discovery rather than an operator.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "model"], name="unique_provider_model")]
+        ordering = ["provider__name", "model__name"]
+
+    def __str__(self) -> str:
+        return f"{self.provider.name}: {self.model.name}"
+
+
+class ApiKey(models.Model):
+    """A client key for the gateway. Only a hash is stored; the key is shown once at creation."""
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=16, help_text="First characters of the key, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class UsageRecord(models.Model):
+    """One served request: who, which provider and model, tokens, latency and attempts."""
+
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage")
+    endpoint = models.CharField(max_length=50)
+    model = models.CharField(max_length=200)
+    provider = models.CharField(max_length=100, blank=True)
+    success = models.BooleanField()
+    status_code = models.PositiveSmallIntegerField()
+    attempts = models.PositiveSmallIntegerField(default=1)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.FloatField(default=0)
+    stream = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]

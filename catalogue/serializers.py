@@ -1,0 +1,54 @@
+"""Validation of catalogue files (`manage.py catalogue import`)."""
+
+from rest_framework import serializers
+
+from catalogue.models import Capability, Provider
+from g4fsite.conf import gateway_settings
+
+
+class ModelFileSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    owned_by = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    aliases = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+
+
+class ProviderModelFileSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    upstream = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    capabilities = serializers.ListField(
+        child=serializers.ChoiceField(choices=Capability.values), required=False, default=lambda: ["chat"]
+    )
+
+
+class ProviderFileSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    adapter = serializers.CharField(max_length=50, required=False, default="openai")
+    base_url = serializers.URLField(max_length=500)
+    api_key = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    api_key_env = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=Provider.Status.values, required=False)
+    priority = serializers.IntegerField(required=False)
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    needs_auth = serializers.BooleanField(required=False)
+    timeout = serializers.FloatField(required=False, min_value=0.1, max_value=3600)
+    supports_stream = serializers.BooleanField(required=False)
+    models = ProviderModelFileSerializer(many=True, required=False)
+
+    def validate_adapter(self, value: str) -> str:
+        if value not in gateway_settings.ADAPTERS:
+            known = ", ".join(sorted(gateway_settings.ADAPTERS))
+            raise serializers.ValidationError(f"Unknown adapter '{value}'. Known: {known}.")
+        return value
+
+
+class CatalogueFileSerializer(serializers.Serializer):
+    providers = ProviderFileSerializer(many=True, required=False, default=list)
+    models = ModelFileSerializer(many=True, required=False, default=list)
+
+    def validate_providers(self, value: list[dict]) -> list[dict]:
+        names = [p["name"].lower() for p in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise serializers.ValidationError(f"Provider names appear more than once: {', '.join(duplicates)}.")
+        return value

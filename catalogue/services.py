@@ -1,0 +1,234 @@
+"""Writes to the catalogue. Every write that routing must see ends with `catalogue_invalidate()`."""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalogue.cache import catalogue_invalidate
+from catalogue.models import ApiKey, Model, Provider, ProviderModel
+from catalogue.serializers import CatalogueFileSerializer
+
+DEFAULT_CATALOGUE = Path(__file__).resolve().parent / "default_catalogue.json"
+KEY_PREFIX = "sk-g4f-"
+
+
+class CatalogueError(Exception):
+    """A catalogue file or operator command is invalid; the message says why."""
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+def api_key_hash(key: str) -> str:
+    """Keys are 256-bit random strings, so one SHA-256 is enough (no slow password hash needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_create(*, name: str) -> tuple[ApiKey, str]:
+    """Create a key; return the row and the plain key, which is not stored and cannot be shown again."""
+    name = name.strip()
+    if not name:
+        raise CatalogueError("A key needs a name.")
+    if ApiKey.objects.filter(name=name).exists():
+        raise CatalogueError(f"A key named '{name}' already exists.")
+    plain = KEY_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        key = ApiKey.objects.create(name=name, prefix=plain[: len(KEY_PREFIX) + 6], key_hash=api_key_hash(plain))
+        catalogue_invalidate()
+    return key, plain
+
+
+def api_key_revoke(*, name: str) -> ApiKey:
+    try:
+        key = ApiKey.objects.get(name=name)
+    except ApiKey.DoesNotExist:
+        raise CatalogueError(f"No key named '{name}'.") from None
+    if key.revoked_at is None:
+        with transaction.atomic():
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+            catalogue_invalidate()
+    return key
+
+
+def api_keys_touch(*, key_ids: Iterable[int]) -> None:
+    """Record that keys were used (no invalidation: routing does not read last_used_at)."""
+    ids = list(key_ids)
+    if ids:
+        ApiKey.objects.filter(id__in=ids).update(last_used_at=timezone.now())
+
+
+# --- providers --------------------------------------------------------------------------------
+
+
+def providers_set_status(*, provider_ids: Iterable[int], status: str, reason: str = "") -> int:
+    """The operator's word on providers; it always wins over automatic health changes."""
+    if status not in Provider.Status.values:
+        raise CatalogueError(f"Unknown status '{status}'.")
+    with transaction.atomic():
+        count = Provider.objects.filter(id__in=list(provider_ids)).update(
+            status=status, status_reason=reason, updated_at=timezone.now()
+        )
+        catalogue_invalidate()
+    return count
+
+
+# --- import / export --------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    providers_created: list[str] = field(default_factory=list)
+    providers_updated: list[str] = field(default_factory=list)
+    models_created: list[str] = field(default_factory=list)
+    mappings_created: int = 0
+    mappings_updated: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"providers: {len(self.providers_created)} created, {len(self.providers_updated)} updated; "
+            f"models: {len(self.models_created)} created; "
+            f"mappings: {self.mappings_created} created, {self.mappings_updated} updated"
+        )
+
+
+PROVIDER_FIELDS = (
+    "adapter", "base_url", "api_key", "api_key_env", "status", "priority",
+    "url", "description", "needs_auth", "timeout", "supports_stream",
+)
+
+
+def catalogue_file_read(path: str | Path) -> dict[str, Any]:
+    """Parse a catalogue file (JSON, or YAML when PyYAML is installed)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CatalogueError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise CatalogueError("YAML catalogues need PyYAML: pip install pyyaml") from None
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise CatalogueError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CatalogueError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def catalogue_import(*, data: Any, only_new: bool = False) -> ImportResult:
+    """Upsert a catalogue by provider name (and model name), all or nothing.
+
+    Fields a provider entry omits keep their stored values (an exported file has no secrets, so
+    re-importing it keeps the credentials). Mappings the file does not list are kept. With
+    `only_new`, existing rows are left untouched (used to seed the default catalogue).
+    """
+    serializer = CatalogueFileSerializer(data=data if isinstance(data, dict) else {"providers": "not a list"})
+    if not isinstance(data, dict) or not serializer.is_valid():
+        errors = serializer.errors if isinstance(data, dict) else {"": ["The file must hold a JSON object."]}
+        raise CatalogueError(f"Invalid catalogue: {_flatten(errors)}")
+    valid = serializer.validated_data
+    result = ImportResult()
+    with transaction.atomic():
+        models_by_name = {m.name: m for m in Model.objects.all()}
+        for entry in valid["models"]:
+            _model_upsert(entry, models_by_name, result, only_new)
+        for entry in valid["providers"]:
+            _provider_upsert(entry, models_by_name, result, only_new)
+        catalogue_invalidate()
+    return result
+
+
+def _model_upsert(entry: dict, models_by_name: dict[str, Model], result: ImportResult, only_new: bool) -> Model:
+    model = models_by_name.get(entry["name"])
+    if model is None:
+        model = Model.objects.create(
+            name=entry["name"], owned_by=entry.get("owned_by", ""), aliases=entry.get("aliases", [])
+        )
+        models_by_name[model.name] = model
+        result.models_created.append(model.name)
+    elif not only_new:
+        changed = False
+        for name in ("owned_by", "aliases"):
+            if name in entry and getattr(model, name) != entry[name]:
+                setattr(model, name, entry[name])
+                changed = True
+        if changed:
+            model.save()
+    return model
+
+
+def _provider_upsert(entry: dict, models_by_name: dict[str, Model], result: ImportResult, only_new: bool) -> None:
+    values = {name: entry[name] for name in PROVIDER_FIELDS if name in entry}
+    provider = Provider.objects.filter(name__iexact=entry["name"]).first()
+    if provider is None:
+        provider = Provider.objects.create(name=entry["name"], **values)
+        result.providers_created.append(provider.name)
+    elif only_new:
+        return
+    else:
+        for name, value in values.items():
+            setattr(provider, name, value)
+        provider.save()
+        result.providers_updated.append(provider.name)
+    for mapping in entry.get("models", []):
+        model = models_by_name.get(mapping["name"]) or _model_upsert(
+            {"name": mapping["name"], "owned_by": provider.name}, models_by_name, result, only_new
+        )
+        _, created = ProviderModel.objects.update_or_create(
+            provider=provider,
+            model=model,
+            defaults={"upstream_name": mapping.get("upstream", ""), "capabilities": mapping["capabilities"]},
+        )
+        if created:
+            result.mappings_created += 1
+        else:
+            result.mappings_updated += 1
+
+
+def catalogue_export() -> dict[str, Any]:
+    """The catalogue in the import format, without secrets."""
+    providers = []
+    for provider in Provider.objects.prefetch_related("provider_models__model").order_by("name"):
+        entry: dict[str, Any] = {"name": provider.name}
+        for name in PROVIDER_FIELDS:
+            if name != "api_key":
+                entry[name] = getattr(provider, name)
+        entry["models"] = [
+            {
+                "name": pm.model.name,
+                "upstream": pm.upstream_name or pm.model.name,
+                "capabilities": list(pm.capabilities),
+            }
+            for pm in provider.provider_models.all()
+        ]
+        providers.append(entry)
+    models = [
+        {"name": m.name, "owned_by": m.owned_by, "aliases": list(m.aliases)} for m in Model.objects.order_by("name")
+    ]
+    return {"models": models, "providers": providers}
+
+
+def catalogue_seed() -> ImportResult:
+    """Add the bundled default catalogue's missing providers and models; never overwrite."""
+    return catalogue_import(data=catalogue_file_read(DEFAULT_CATALOGUE), only_new=True)
+
+
+def _flatten(errors: Any, path: str = "") -> str:
+    if isinstance(errors, dict):
+        return "; ".join(_flatten(v, f"{path}.{k}" if path else str(k)) for k, v in errors.items())
+    if isinstance(errors, list):
+        if all(isinstance(e, str) for e in errors):
+            return f"{path}: {' '.join(errors)}" if path else " ".join(errors)
+        return "; ".join(_flatten(e, f"{path}[{i}]") for i, e in enumerate(errors) if e)
+    return f"{path}: {errors}"

@@ -1,0 +1,33 @@
+"""Registry of upstream protocol adapters, keyed by protocol name (`G4F["ADAPTERS"]`)."""
+
+import asyncio
+import weakref
+
+from django.utils.module_loading import import_string
+
+from completions import errors
+from completions.adapters.base import Adapter, SpeechResult, UpstreamTarget
+from completions.http_client import get_http_client
+from g4fsite.conf import gateway_settings
+
+__all__ = ["Adapter", "SpeechResult", "UpstreamTarget", "adapter_for", "protocol_names"]
+
+_adapters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Adapter]]" = weakref.WeakKeyDictionary()
+
+
+def protocol_names() -> list[str]:
+    """The protocol names an operator may choose for a provider."""
+    return sorted(gateway_settings.ADAPTERS)
+
+
+def adapter_for(protocol: str) -> Adapter:
+    """The adapter for a protocol, built once per event loop around the shared HTTP client."""
+    loop = asyncio.get_running_loop()
+    per_loop = _adapters.setdefault(loop, {})
+    adapter = per_loop.get(protocol)
+    if adapter is None:
+        path = gateway_settings.ADAPTERS.get(protocol)
+        if path is None:
+            raise errors.ProviderNotWorking(f"No adapter is registered for the '{protocol}' protocol.")
+        adapter = per_loop[protocol] = import_string(path)(get_http_client())
+    return adapter

@@ -1,0 +1,206 @@
+"""The base class every upstream protocol adapter implements.
+
+An adapter speaks one upstream *protocol* (OpenAI-compatible, Anthropic, Gemini, ...) and translates
+both ways between it and the OpenAI API the gateway serves. Vendors are catalogue rows, not classes:
+the catalogue names a protocol, the registry (`completions.adapters.adapter_for`) returns its adapter.
+
+Adapters are instances holding the shared pooled `httpx.AsyncClient`, injected so a unit test can hand
+in one with a `MockTransport`. They keep no mutable state of their own.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+
+from completions import errors
+from g4fsite.conf import gateway_settings
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamTarget:
+    """Where and how to send one upstream request: a provider row resolved for one model."""
+
+    provider: str
+    base_url: str
+    upstream_model: str
+    api_key: str = ""
+    timeout: float = 60.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(self.timeout, gateway_settings.CONNECT_TIMEOUT))
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResult:
+    audio: bytes
+    content_type: str
+
+
+class Adapter:
+    """One upstream protocol. Subclasses set `protocol` and implement the capabilities they have.
+
+    Chat payloads are OpenAI `CreateChatCompletionRequest` dicts already validated by the gateway,
+    with `model` set to the upstream model name and gateway-only fields removed. Every method raises
+    a `completions.errors.GatewayError` subclass on failure (see `translate_errors`).
+    """
+
+    protocol: ClassVar[str] = ""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return an OpenAI `chat.completion` dict (the gateway sets `model` and `provider`)."""
+        raise self.unsupported("chat")
+
+    def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Yield OpenAI `chat.completion.chunk` dicts; the last carries `finish_reason` (and may carry
+        `usage`). A stream that ends without a finish reason raises `UpstreamMalformed`."""
+        raise self.unsupported("streaming chat")
+
+    async def list_models(self, target: UpstreamTarget) -> list[dict[str, Any]]:
+        """Return the upstream's models as dicts with at least `id`."""
+        raise self.unsupported("model listing")
+
+    async def images(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return `{"created", "data": [{"url"} | {"b64_json"}]}` (upstream URLs, not yet stored)."""
+        raise self.unsupported("image generation")
+
+    async def transcription(
+        self, target: UpstreamTarget, file: tuple[str, bytes, str], payload: dict[str, Any]
+    ) -> dict[str, Any] | str:
+        """Return the transcription: a dict for json formats, text for text/srt/vtt."""
+        raise self.unsupported("transcription")
+
+    async def speech(self, target: UpstreamTarget, payload: dict[str, Any]) -> SpeechResult:
+        """Return the synthesized audio and its content type."""
+        raise self.unsupported("speech")
+
+    async def probe(self, target: UpstreamTarget) -> None:
+        """Send one cheap request that proves the provider answers; raise if it does not."""
+        await self.list_models(target)
+
+    def unsupported(self, capability: str) -> errors.UnsupportedCapability:
+        return errors.UnsupportedCapability(f"The '{self.protocol}' protocol does not support {capability}.")
+
+    @staticmethod
+    def read_json(response: httpx.Response) -> Any:
+        """Parse an upstream JSON body, raising UpstreamMalformed when it is not JSON."""
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise errors.UpstreamMalformed("The provider answered with malformed JSON.") from exc
+
+
+def upstream_error_message(response: httpx.Response) -> str:
+    """The most useful message from an upstream error body, whatever its protocol's shape."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        text = response.text.strip()
+        return text[:300] or f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail")
+            if message:
+                return str(message)[:500]
+        elif isinstance(error, str):
+            return error[:500]
+        if isinstance(body.get("detail"), str):
+            return body["detail"][:500]
+    if isinstance(body, list) and body and isinstance(body[0], dict) and isinstance(body[0].get("error"), dict):
+        return str(body[0]["error"].get("message", ""))[:500] or f"HTTP {response.status_code}"
+    return f"HTTP {response.status_code}"
+
+
+def raise_for_upstream_status(response: httpx.Response) -> None:
+    """Raise the gateway error that matches an upstream error status (a no-op on 2xx)."""
+    status = response.status_code
+    if status < 400:
+        return
+    message = f"HTTP {status}: {upstream_error_message(response)}"
+    if status in (400, 413, 422):
+        raise errors.UpstreamBadRequest(message)
+    if status in (401, 403):
+        raise errors.UpstreamAuthFailed(message)
+    if status == 429:
+        raise errors.RateLimited(message, retry_after=_retry_after(response))
+    if status in (408, 504):
+        raise errors.UpstreamTimeout(message)
+    raise errors.ProviderError(message)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+        from datetime import datetime, timezone
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn httpx transport errors into the most specific gateway error, `from` the original."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise errors.UpstreamTimeout(f"The provider did not answer in time ({type(exc).__name__}).") from exc
+    except httpx.RemoteProtocolError as exc:
+        raise errors.ProviderError(f"The provider closed the connection: {exc}", code="provider_disconnected") from exc
+    except (httpx.NetworkError, httpx.ProxyError) as exc:
+        raise errors.ProviderError(
+            f"The provider could not be reached: {exc or type(exc).__name__}", code="provider_unreachable"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise errors.ProviderError(f"Upstream HTTP error: {exc or type(exc).__name__}") from exc
+
+
+async def iter_sse_data(response: httpx.Response) -> AsyncIterator[str]:
+    """Yield the `data:` payloads of a Server-Sent Events response, one per event."""
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith("data:"):
+            data.append(line[5:].lstrip(" ") if len(line) > 5 else "")
+    if data:
+        yield "\n".join(data)
+
+
+async def iter_sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """Yield `(event, data)` pairs of a Server-Sent Events response (event defaults to "message")."""
+    event, data = "message", []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", []
+            continue
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip(" "))
+    if data:
+        yield event, "\n".join(data)

@@ -1,0 +1,71 @@
+"""Who is calling: a gateway API key, the master key, or nobody when auth is off.
+
+Auth is on when a master key is configured (`G4F_API_KEY`) or any ApiKey row exists. Keys come in
+`Authorization: Bearer KEY` or `g4f-api-key: KEY` and are checked against the cached catalogue
+snapshot, never the database.
+"""
+
+import hmac
+from dataclasses import dataclass
+from typing import Mapping
+
+from rest_framework.permissions import BasePermission
+
+from catalogue.selectors import catalogue_snapshot
+from catalogue.services import api_key_hash
+from catalogue.snapshot import CatalogueSnapshot
+from completions import errors
+from completions.usage import usage_recorder
+from g4fsite.conf import gateway_settings
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated client. `owner` identifies it for ownership checks ("" when auth is off)."""
+
+    key_id: int | None
+    name: str
+
+    @property
+    def owner(self) -> str:
+        if self.key_id is not None:
+            return f"key:{self.key_id}"
+        return "master" if self.name == "master" else ""
+
+
+ANONYMOUS = Caller(key_id=None, name="")
+MASTER = Caller(key_id=None, name="master")
+
+
+def key_from_headers(headers: Mapping[str, str]) -> str:
+    """The client's key from lower-cased header names, or ""."""
+    authorization = headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return headers.get("g4f-api-key", "").strip()
+
+
+def authenticate(snapshot: CatalogueSnapshot, key: str) -> Caller:
+    """Check a key; raise AuthenticationFailed when auth is on and the key is missing or wrong."""
+    master = gateway_settings.API_KEY
+    if not master and not snapshot.has_api_keys:
+        return ANONYMOUS
+    if not key:
+        raise errors.AuthenticationFailed()
+    if master and hmac.compare_digest(key.encode(), master.encode()):
+        return MASTER
+    entry = snapshot.api_keys.get(api_key_hash(key))
+    if entry is None:
+        raise errors.AuthenticationFailed("Invalid API key." if key else None)
+    usage_recorder.touch_key(entry.id)
+    return Caller(key_id=entry.id, name=entry.name)
+
+
+class ApiKeyPermission(BasePermission):
+    """DRF permission for the catalogue endpoints; sets `request.caller`."""
+
+    def has_permission(self, request, view) -> bool:
+        headers = {"authorization": request.headers.get("Authorization", ""),
+                   "g4f-api-key": request.headers.get("g4f-api-key", "")}
+        request.caller = authenticate(catalogue_snapshot(), key_from_headers(headers))
+        return True

@@ -1,0 +1,111 @@
+"""`POST /v1/chat/completions` and `POST /api/{provider}/chat/completions`.
+
+Validates, routes, fails over and answers: one JSON body, or Server-Sent Events of
+`chat.completion.chunk`s ending with `data: [DONE]`. After the first chunk is sent an upstream
+failure ends the stream with a `data: {"error": ...}` event, never a silent clean finish.
+"""
+
+import time
+
+from catalogue.selectors import acatalogue_snapshot
+from completions import errors, failover
+from completions.auth import ANONYMOUS
+from completions.chat import ChatRequest, StreamShaper, shape_completion
+from completions.http_consumer import GatewayHttpConsumer
+from completions.routing import RoutePlan, plan_request, required_capabilities
+from completions.streaming import DONE, SSE_HEADERS, sse_event
+from completions.usage import usage_recorder
+from g4fsite.conf import gateway_settings
+
+
+class ChatCompletionsConsumer(GatewayHttpConsumer):
+    request: ChatRequest | None = None
+    plan: RoutePlan | None = None
+    caller = ANONYMOUS
+
+    async def serve(self, body: bytes) -> None:
+        self.started = time.monotonic()
+        self.attempts = failover.Attempts()
+        self.caller = await self.authenticate()
+        kwargs = self.scope.get("url_route", {}).get("kwargs", {})
+        request = self.request = ChatRequest.parse(body, provider=kwargs.get("provider", ""))
+        if request.proxy:
+            raise errors.ValidationFailed("Per-request proxies are not allowed on this server.", param="proxy")
+        snapshot = await acatalogue_snapshot()
+        plan = plan_request(
+            snapshot,
+            model_name=request.model,
+            provider_name=request.provider,
+            needed=required_capabilities(request.payload),
+            ignored=frozenset(name.lower() for name in gateway_settings.IGNORED_PROVIDERS),
+        )
+        self.plan = plan
+        try:
+            if request.stream:
+                await self.stream(plan, request)
+            else:
+                await self.complete(plan, request)
+        except errors.GatewayError as exc:
+            self.record(success=False, status=exc.status_code, error=exc.message)
+            raise
+
+    async def complete(self, plan: RoutePlan, request: ChatRequest) -> None:
+        completion, route = await failover.complete(plan, request.payload, self.attempts)
+        completion = shape_completion(completion, model=plan.model, provider=route.provider.name, request=request)
+        headers = [(b"x-provider", route.provider.name.encode())]
+        await self.send_json(200, completion, headers)
+        self.record(success=True, status=200, provider=route.provider.name, usage=completion["usage"])
+
+    async def stream(self, plan: RoutePlan, request: ChatRequest) -> None:
+        opened = await failover.open_stream(plan, request.payload, self.attempts)
+        provider = opened.route.provider.name
+        shaper = StreamShaper(model=plan.model, provider=provider, request=request)
+        await self.send_headers(status=200, headers=[*SSE_HEADERS, (b"x-provider", provider.encode()), *self.extra_headers])
+        chunk = shaper.shape(opened.first_chunk)
+        if chunk is not None:
+            await self.send_body(sse_event(chunk), more_body=True)
+        try:
+            async for upstream_chunk in opened.rest:
+                chunk = shaper.shape(upstream_chunk)
+                if chunk is not None:
+                    await self.send_body(sse_event(chunk), more_body=True)
+            if not shaper.finished:
+                raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
+        except errors.GatewayError as exc:
+            await self.send_body(sse_event(errors.error_body(exc)) + DONE)
+            self.record(success=False, status=exc.status_code, provider=provider, error=exc.message, stream=True)
+            return
+        closing = b"".join(sse_event(chunk) for chunk in shaper.closing_chunks())
+        await self.send_body(closing + DONE)
+        self.record(success=True, status=200, provider=provider, usage=shaper.usage_totals(), stream=True)
+
+    async def on_disconnect(self) -> None:
+        if self.request is not None:
+            self.record(success=False, status=499, error="The client disconnected.")
+
+    def record(
+        self,
+        *,
+        success: bool,
+        status: int,
+        provider: str = "",
+        usage: dict | None = None,
+        error: str = "",
+        stream: bool | None = None,
+    ) -> None:
+        usage = usage or {}
+        usage_recorder.record(
+            api_key_id=self.caller.key_id,
+            endpoint="chat",
+            model=self.plan.model if self.plan else self.request.model,
+            provider=provider,
+            success=success,
+            status_code=status,
+            attempts=len(self.attempts) or 1,
+            prompt_tokens=usage.get("prompt_tokens") or 0,
+            completion_tokens=usage.get("completion_tokens") or 0,
+            latency_ms=(time.monotonic() - self.started) * 1000,
+            stream=self.request.stream if stream is None else stream,
+            error=error[:500],
+        )
+

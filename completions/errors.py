@@ -1,0 +1,262 @@
+"""Gateway errors and their OpenAI-style rendering.
+
+Every error a client can see is one of these classes; they only set attributes. `error_body()`
+renders any of them as `{"error": {"message", "type", "param", "code"}}`, and both the DRF
+exception handler and the chat consumer use it.
+
+    GatewayError (500 api_error)
+    ├── InvalidRequest (400 invalid_request_error)
+    │   ├── InvalidJSON (400 invalid_json)
+    │   ├── ValidationFailed (400 invalid_value; `param` names the field)
+    │   ├── UnsupportedCapability (400 unsupported_capability)
+    │   ├── UpstreamBadRequest (400 upstream_bad_request: the upstream rejected the client's request)
+    │   └── RequestTooLarge (413 request_too_large)
+    ├── AuthenticationFailed (401 authentication_error / invalid_api_key)
+    ├── PermissionDenied (403 permission_error)
+    ├── NotFound (404 invalid_request_error / not_found)
+    │   ├── ModelNotFound (404 model_not_found)
+    │   └── ProviderNotFound (404 provider_not_found)
+    ├── MethodNotAllowed (405 method_not_allowed)
+    ├── Conflict (409 conflict)
+    ├── RateLimited (429 rate_limit_error; sets Retry-After)
+    ├── ProviderError (502 api_error / provider_error)
+    │   ├── UpstreamAuthFailed (502 provider_auth_failed)
+    │   ├── UpstreamMalformed (502 provider_malformed_response)
+    │   └── UpstreamTimeout (504 provider_timeout)
+    └── ProviderNotWorking (503 provider_not_working)
+"""
+
+from typing import Any
+
+import orjson
+
+
+class GatewayError(Exception):
+    status_code = 500
+    type = "api_error"
+    code = "internal_error"
+    default_message = "The gateway failed to handle the request."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+
+class InvalidRequest(GatewayError):
+    status_code = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+    default_message = "The request is not valid."
+
+
+class InvalidJSON(InvalidRequest):
+    code = "invalid_json"
+    default_message = "The request body is not valid JSON."
+
+
+class ValidationFailed(InvalidRequest):
+    code = "invalid_value"
+
+
+class UnsupportedCapability(InvalidRequest):
+    code = "unsupported_capability"
+    default_message = "No provider for this model supports what the request needs."
+
+
+class UpstreamBadRequest(InvalidRequest):
+    code = "upstream_bad_request"
+    default_message = "The provider rejected the request."
+
+
+class RequestTooLarge(InvalidRequest):
+    status_code = 413
+    code = "request_too_large"
+    default_message = "The request body is too large."
+
+
+class AuthenticationFailed(GatewayError):
+    status_code = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+    default_message = "Invalid or missing API key. Send 'Authorization: Bearer KEY' or 'g4f-api-key: KEY'."
+
+
+class PermissionDenied(GatewayError):
+    status_code = 403
+    type = "permission_error"
+    code = "permission_denied"
+    default_message = "This key may not do that."
+
+
+class NotFound(GatewayError):
+    status_code = 404
+    type = "invalid_request_error"
+    code = "not_found"
+    default_message = "Not found."
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+    default_message = "The model does not exist."
+
+
+class ProviderNotFound(NotFound):
+    code = "provider_not_found"
+    default_message = "The provider does not exist."
+
+
+class MethodNotAllowed(GatewayError):
+    status_code = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+    default_message = "Method not allowed."
+
+
+class Conflict(GatewayError):
+    status_code = 409
+    type = "invalid_request_error"
+    code = "conflict"
+    default_message = "The request conflicts with another one in progress."
+
+
+class RateLimited(GatewayError):
+    status_code = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+    default_message = "Rate limited by the provider."
+
+
+class ProviderError(GatewayError):
+    status_code = 502
+    type = "api_error"
+    code = "provider_error"
+    default_message = "The provider failed to answer."
+
+
+class UpstreamAuthFailed(ProviderError):
+    code = "provider_auth_failed"
+    default_message = "The provider rejected the gateway's credential."
+
+
+class UpstreamMalformed(ProviderError):
+    code = "provider_malformed_response"
+    default_message = "The provider sent a response the gateway could not read."
+
+
+class UpstreamTimeout(ProviderError):
+    status_code = 504
+    code = "provider_timeout"
+    default_message = "The provider did not answer in time."
+
+
+class ProviderNotWorking(GatewayError):
+    status_code = 503
+    type = "api_error"
+    code = "provider_not_working"
+    default_message = "The provider is not working."
+
+
+def error_body(exc: GatewayError) -> dict[str, Any]:
+    """The OpenAI `ErrorResponse` for an error."""
+    return {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+
+
+def error_headers(exc: GatewayError) -> list[tuple[bytes, bytes]]:
+    """ASGI response headers for an error (JSON, plus Retry-After on a 429)."""
+    headers = [(b"content-type", b"application/json")]
+    if exc.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
+    return headers
+
+
+def error_json(exc: GatewayError) -> bytes:
+    return orjson.dumps(error_body(exc))
+
+
+def drf_exception_handler(exc: Exception, context: dict) -> Any:
+    """DRF's EXCEPTION_HANDLER: render gateway and DRF errors in the OpenAI shape."""
+    from rest_framework import exceptions as drf
+    from rest_framework.response import Response
+
+    if not isinstance(exc, GatewayError):
+        exc = _from_drf(exc)
+        if exc is None:
+            return None
+    response = Response(error_body(exc), status=exc.status_code)
+    for name, value in error_headers(exc)[1:]:
+        response[name.decode()] = value.decode()
+    return response
+
+
+def _from_drf(exc: Exception) -> GatewayError | None:
+    from django.http import Http404
+    from rest_framework import exceptions as drf
+
+    if isinstance(exc, Http404):
+        return NotFound()
+    if isinstance(exc, drf.ParseError):
+        return InvalidJSON(str(exc.detail))
+    if isinstance(exc, drf.ValidationError):
+        return validation_error(exc.detail)
+    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
+        return AuthenticationFailed()
+    if isinstance(exc, drf.PermissionDenied):
+        return PermissionDenied(str(exc.detail))
+    if isinstance(exc, drf.NotFound):
+        return NotFound(str(exc.detail))
+    if isinstance(exc, drf.MethodNotAllowed):
+        return MethodNotAllowed(str(exc.detail))
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return InvalidRequest(str(exc.detail), code="unsupported_media_type")
+    if isinstance(exc, drf.Throttled):
+        return RateLimited(str(exc.detail), retry_after=exc.wait)
+    if isinstance(exc, drf.APIException):
+        error = GatewayError(str(exc.detail))
+        error.status_code = exc.status_code
+        return error
+    return None
+
+
+def validation_error(detail: Any) -> ValidationFailed:
+    """Turn a DRF serializer's `errors` into one ValidationFailed naming the first bad field."""
+    param, message = _first_error(detail, path="")
+    return ValidationFailed(f"Invalid value for '{param}': {message}" if param else message, param=param or None)
+
+
+def _first_error(detail: Any, path: str) -> tuple[str, str]:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                return _first_error(value, path)
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(value, (dict, list)) and value and not _is_message_list(value):
+                return _first_error(value, sub)
+            return sub, _message(value)
+    if isinstance(detail, list):
+        if _is_message_list(detail):
+            return path, _message(detail)
+        for index, value in enumerate(detail):
+            if value:
+                return _first_error(value, f"{path}[{index}]")
+    return path, _message(detail)
+
+
+def _is_message_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _message(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    return str(value)

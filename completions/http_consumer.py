@@ -1,0 +1,124 @@
+"""The base Channels consumer for gateway endpoints that wait on an upstream.
+
+It reads the body itself instead of going through `AsyncConsumer.dispatch`, which would hop to a
+thread (`aclose_old_connections`) for every message; the request path needs no database. While the
+handler runs, a second task listens for `http.disconnect` and cancels the handler when the client
+goes away (Channels does not deliver the disconnect during `handle()`: channels issue #1249).
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from channels.generic.http import AsyncHttpConsumer
+
+from catalogue.selectors import acatalogue_snapshot
+from completions import errors
+from completions.auth import Caller, authenticate, key_from_headers
+from completions.cors import cors_headers, preflight_headers
+from g4fsite.conf import gateway_settings
+
+logger = logging.getLogger("g4f.request")
+
+JSON = (b"content-type", b"application/json")
+
+
+class ClientGone(Exception):
+    """The client disconnected before the request body arrived."""
+
+
+class GatewayHttpConsumer(AsyncHttpConsumer):
+    """Subclasses implement `serve(body)`; errors they raise are rendered in the OpenAI shape."""
+
+    allowed_methods: tuple[str, ...] = ("POST",)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        self.scope = scope
+        self.base_send = send
+        self.receive = receive
+        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        self.response_started = False
+        self.extra_headers = cors_headers(self.headers.get("origin"))
+        try:
+            if scope["method"] == "OPTIONS":
+                await self.send_response(204, b"", headers=self.extra_headers + preflight_headers())
+                return
+            if scope["method"] not in self.allowed_methods:
+                raise errors.MethodNotAllowed(f"Method {scope['method']} is not allowed here.")
+            body = await self.read_body()
+            await self.until_disconnect(self.serve(body))
+        except ClientGone:
+            return
+        except errors.GatewayError as exc:
+            await self.send_error(exc)
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            logger.exception("Unhandled error serving %s", scope.get("path"))
+            await self.send_error(errors.GatewayError())
+
+    async def serve(self, body: bytes) -> None:
+        raise NotImplementedError
+
+    async def read_body(self) -> bytes:
+        limit = gateway_settings.MAX_REQUEST_BYTES
+        parts, size = [], 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise errors.RequestTooLarge(f"The request body is larger than {limit} bytes.")
+            parts.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(parts)
+
+    async def until_disconnect(self, work: Any) -> None:
+        """Run `work`; cancel it if the client disconnects first (the upstream call goes with it)."""
+        task = asyncio.ensure_future(work)
+        watcher = asyncio.ensure_future(self._wait_disconnect())
+        try:
+            await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            watcher.cancel()
+        if not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the client is gone
+                pass
+            await self.on_disconnect()
+            return
+        task.result()
+
+    async def _wait_disconnect(self) -> None:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    async def on_disconnect(self) -> None:
+        """Called after the client went away and the work was cancelled."""
+
+    async def authenticate(self) -> Caller:
+        snapshot = await acatalogue_snapshot()
+        return authenticate(snapshot, key_from_headers(self.headers))
+
+    async def send_headers(self, *, status: int = 200, headers: Any = None) -> None:
+        self.response_started = True
+        await super().send_headers(status=status, headers=headers)
+
+    async def send_json(self, status: int, data: Any, headers: list[tuple[bytes, bytes]] = ()) -> None:
+        await self.send_response(status, orjson.dumps(data), headers=[JSON, *headers, *self.extra_headers])
+
+    async def send_error(self, exc: errors.GatewayError) -> None:
+        if self.response_started:
+            logger.warning("Error after the response started: %s", exc.message)
+            return
+        await self.send_response(
+            exc.status_code, errors.error_json(exc), headers=errors.error_headers(exc) + self.extra_headers
+        )

@@ -1,0 +1,148 @@
+"""Validation of client requests (DRF serializers, also used by the async chat consumer)."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+MESSAGE_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+CONTENT_PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
+# Fields the gateway consumes itself; they are never sent upstream.
+GATEWAY_FIELDS = ("provider", "conversation_id", "proxy", "api_key")
+
+
+class StopField(serializers.Field):
+    """`stop`: a string or a list of up to 4 strings."""
+
+    default_error_messages = {"invalid": "Must be a string or a list of at most 4 strings."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            return data
+        if isinstance(data, list) and len(data) <= 4 and all(isinstance(item, str) for item in data):
+            return data
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class AnyJSONField(serializers.Field):
+    """A JSON value checked by the serializer's `validate_<field>` method."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ChatCompletionRequestSerializer(serializers.Serializer):
+    """`POST /v1/chat/completions`: OpenAI's request fields plus G4F's `provider` and `conversation_id`.
+
+    Fields it does not know are passed upstream untouched (see `upstream_payload`).
+    """
+
+    model = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    messages = serializers.ListField(child=AnyJSONField(), min_length=1, max_length=10_000)
+    stream = serializers.BooleanField(required=False, default=False)
+    max_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    max_completion_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    temperature = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=2)
+    top_p = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    frequency_penalty = serializers.FloatField(required=False, allow_null=True, min_value=-2, max_value=2)
+    presence_penalty = serializers.FloatField(required=False, allow_null=True, min_value=-2, max_value=2)
+    stop = StopField(required=False, allow_null=True)
+    n = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10)
+    seed = serializers.IntegerField(required=False, allow_null=True)
+    user = serializers.CharField(required=False, allow_blank=True, max_length=256)
+    response_format = AnyJSONField(required=False, allow_null=True)
+    tools = serializers.ListField(child=AnyJSONField(), required=False, allow_null=True, max_length=128)
+    tool_choice = AnyJSONField(required=False, allow_null=True)
+    parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True)
+    stream_options = AnyJSONField(required=False, allow_null=True)
+    provider = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100)
+    conversation_id = serializers.CharField(required=False, allow_null=True, max_length=200)
+    proxy = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
+
+    def validate_messages(self, messages: list[Any]) -> list[Any]:
+        for index, message in enumerate(messages):
+            problem = _message_problem(message)
+            if problem:
+                raise serializers.ValidationError(f"messages[{index}]: {problem}")
+        return messages
+
+    def validate_response_format(self, value: Any) -> Any:
+        if value is None:
+            return value
+        if not isinstance(value, dict) or value.get("type") not in ("text", "json_object", "json_schema"):
+            raise serializers.ValidationError("Must be an object with type 'text', 'json_object' or 'json_schema'.")
+        if value["type"] == "json_schema" and not isinstance(value.get("json_schema"), dict):
+            raise serializers.ValidationError("A 'json_schema' response format needs a 'json_schema' object.")
+        return value
+
+    def validate_tools(self, tools: list[Any] | None) -> list[Any] | None:
+        for index, tool in enumerate(tools or ()):
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+                raise serializers.ValidationError(f"tools[{index}] must be {{'type': 'function', 'function': {{...}}}}.")
+            if not isinstance(function.get("name"), str) or not function["name"]:
+                raise serializers.ValidationError(f"tools[{index}].function.name must be a non-empty string.")
+            if "parameters" in function and not isinstance(function["parameters"], dict):
+                raise serializers.ValidationError(f"tools[{index}].function.parameters must be an object.")
+        return tools
+
+    def validate_tool_choice(self, value: Any) -> Any:
+        if value is None or value in ("none", "auto", "required"):
+            return value
+        if isinstance(value, dict) and value.get("type") == "function":
+            function = value.get("function")
+            if isinstance(function, dict) and isinstance(function.get("name"), str):
+                return value
+        raise serializers.ValidationError(
+            "Must be 'none', 'auto', 'required' or {'type': 'function', 'function': {'name': ...}}."
+        )
+
+    def validate_stream_options(self, value: Any) -> Any:
+        if value is None:
+            return value
+        if not isinstance(value, dict) or not isinstance(value.get("include_usage", False), bool):
+            raise serializers.ValidationError("Must be an object like {'include_usage': true}.")
+        return value
+
+
+def _message_problem(message: Any) -> str | None:
+    if not isinstance(message, dict):
+        return "each message must be an object"
+    role = message.get("role")
+    if role not in MESSAGE_ROLES:
+        return f"role must be one of {', '.join(sorted(MESSAGE_ROLES))}"
+    content = message.get("content")
+    if content is None:
+        if role == "assistant" and (message.get("tool_calls") or message.get("function_call")):
+            return None
+        return "content is required"
+    if isinstance(content, str):
+        return None
+    if not isinstance(content, list):
+        return "content must be a string or a list of content parts"
+    for part in content:
+        if not isinstance(part, dict) or part.get("type") not in CONTENT_PART_TYPES:
+            return f"content parts must be objects with type {', '.join(sorted(CONTENT_PART_TYPES))}"
+        if part["type"] == "text" and not isinstance(part.get("text"), str):
+            return "a text part needs a 'text' string"
+        if part["type"] == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
+                return "an image_url part needs an http(s) or data URL"
+    return None
+
+
+def upstream_payload(raw: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:
+    """The request to send upstream: the client's fields (validated ones normalised), minus the
+    gateway's own fields and values left unset."""
+    payload = {key: value for key, value in raw.items() if key not in GATEWAY_FIELDS}
+    for key, value in validated.items():
+        if key not in GATEWAY_FIELDS:
+            payload[key] = value
+    return {key: value for key, value in payload.items() if value is not None}

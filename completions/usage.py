@@ -1,0 +1,104 @@
+"""Token usage estimates, and usage records written off the request path.
+
+`usage_record()` only appends to an in-memory queue; one daemon thread per process writes the queue
+to the database in batches every `USAGE_FLUSH_INTERVAL` seconds, together with API keys' last use.
+"""
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from g4fsite.conf import gateway_settings
+
+logger = logging.getLogger("g4f.usage")
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token, as OpenAI's rule of thumb says."""
+    return (len(text) + 3) // 4 if text else 0
+
+
+def message_text(messages: list[Any]) -> str:
+    parts: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                parts.append(str(function.get("arguments", "")))
+    return "\n".join(parts)
+
+
+def usage_estimate(prompt_text: str, completion_text: str) -> dict[str, int]:
+    prompt, completion = estimate_tokens(prompt_text), estimate_tokens(completion_text)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+class UsageRecorder:
+    """A queue of usage rows and key touches, flushed to the database by one background thread."""
+
+    def __init__(self) -> None:
+        self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, **fields: Any) -> None:
+        fields.setdefault("created_at", timezone.now())
+        self._queue.put(("usage", fields))
+        self._ensure_thread()
+
+    def touch_key(self, key_id: int) -> None:
+        self._queue.put(("touch", key_id))
+        self._ensure_thread()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="g4f-usage", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(gateway_settings.USAGE_FLUSH_INTERVAL)
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - a failed flush is logged; the thread must live on
+                logger.exception("Writing usage records failed")
+            finally:
+                close_old_connections()
+
+    def flush(self) -> int:
+        """Write everything queued so far; return how many usage rows were written."""
+        from catalogue.models import UsageRecord
+        from catalogue.services import api_keys_touch
+
+        rows, touched = [], set()
+        while True:
+            try:
+                kind, item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "usage":
+                rows.append(UsageRecord(**item))
+            else:
+                touched.add(item)
+        if rows:
+            UsageRecord.objects.bulk_create(rows)
+        if touched:
+            api_keys_touch(key_ids=touched)
+        return len(rows)
+
+
+usage_recorder = UsageRecorder()

@@ -1,0 +1,26 @@
+"""Django URLs: catalogue endpoints (DRF), admin. Chat and other upstream-bound endpoints are
+Channels consumers routed in `g4fsite/routing.py`."""
+
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import path
+
+from completions import views
+
+
+def index(request):
+    return JsonResponse({"message": "G4F API: an OpenAI-compatible gateway.", "api_base": "/v1", "admin": "/admin/"})
+
+
+urlpatterns = [
+    path("", index),
+    path("admin/", admin.site.urls),
+    path("v1/models", views.ModelListView.as_view()),
+    path("v1/models/<path:model_name>", views.ModelDetailView.as_view()),
+    path("v1/providers", views.ProviderListView.as_view()),
+    path("v1/providers/<str:provider_name>", views.ProviderDetailView.as_view()),
+    path("api/<str:provider_name>/models", views.ProviderModelListView.as_view()),
+]
+
+handler404 = "completions.views.not_found"
+handler500 = "completions.views.server_error"
