@@ -1,0 +1,388 @@
+"""The fake upstream: an ASGI app on uvicorn in a background thread, with faults and a request log.
+
+Paths are ``/{provider}/{segment}/{route}``. Any provider name works; ``segment`` picks the protocol
+module from :data:`PROTOCOLS` (``v1`` is OpenAI). ``GET /files/image.png`` serves the PNG that image
+URLs point to, so ``files`` is not a provider name.
+
+Adding a protocol: write ``<name>_protocol.py`` next to this file defining NAME, SEGMENT, handle,
+error_reply, empty_reply and model_name (the contract is :class:`wire.ProtocolModule`), import it here and
+add it to :data:`PROTOCOLS`. Faults, timing, recording and ``provider_url(name, protocol=NAME)`` then work
+for it unchanged.
+
+Every request is recorded before any fault applies. The server thread owns the event loop; the test
+thread only swaps whole values (fault, options) under a lock, so no request sees a half-made change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+import uvicorn
+
+from . import faults, openai_protocol
+from .assets import TINY_PNG
+from .faults import Fault
+from .wire import ProtocolModule, Reply, Request, parse_multipart, raw_reply
+
+logger = logging.getLogger(__name__)
+
+PROTOCOLS: dict[str, ProtocolModule] = {module.NAME: module for module in (openai_protocol,)}
+_BY_SEGMENT: dict[str, ProtocolModule] = {module.SEGMENT: module for module in PROTOCOLS.values()}
+
+DEFAULT_OPTIONS = MappingProxyType(
+    {
+        "chunks": 5,  # pieces a streamed answer is split into
+        "delay": 0.0,  # seconds to wait before answering
+        "chunk_delay": 0.0,  # seconds to wait between streamed events
+        "content": None,  # fixed answer text instead of the echo
+        "models": ("fake-model", "fake-vision", "fake-image"),  # GET models
+    }
+)
+
+_NOT_FOUND = orjson.dumps(
+    {
+        "error": {
+            "message": "No fake protocol at this path.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request as received. ``provider`` is None for paths outside ``/{provider}/...``."""
+
+    provider: str | None
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    body: bytes
+    query: dict[str, str]
+    form: dict[str, Any] | None = None
+
+
+class FakeUpstream:
+    """A fake upstream HTTP server on loopback; see the package docstring for the API."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, access_log: bool = True) -> None:
+        self.host = host
+        self._requested_port = port
+        self._access_log = access_log
+        self._lock = threading.Lock()
+        self._faults: dict[str, Fault] = {}
+        self._options: dict[str, dict[str, Any]] = {}
+        self._requests: list[RecordedRequest] = []
+        self._app = _App(self)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> FakeUpstream:
+        """Bind, serve in a daemon thread, and return once the server accepts requests."""
+        if self._thread is not None:
+            raise RuntimeError("FakeUpstream is already started")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._requested_port))
+        sock.listen(2048)
+        self.port = sock.getsockname()[1]
+        # log_config=None: leave the process's logging alone (the gateway may run uvicorn in-process too).
+        config = uvicorn.Config(
+            self._app,
+            lifespan="on",
+            ws="none",
+            log_config=None,
+            access_log=self._access_log,
+            timeout_graceful_shutdown=2,
+            timeout_keep_alive=30,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name=f"fake-upstream-{self.port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError("fake upstream failed to start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Wake sleeping and hanging requests, shut the server down and join its thread."""
+        if self._thread is None or self._server is None:
+            return
+        self._app.wake_all()
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError("fake upstream thread did not stop")
+        self._thread = self._server = None
+
+    def __enter__(self) -> FakeUpstream:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- addresses -----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("FakeUpstream is not started")
+        return f"http://{self.host}:{self.port}"
+
+    def provider_url(self, provider: str, protocol: str = "openai") -> str:
+        """The base URL a client of ``protocol`` uses for fake provider ``provider``."""
+        return f"{self.base_url}/{provider}/{PROTOCOLS[protocol].SEGMENT}"
+
+    # --- behaviour -----------------------------------------------------------------------------
+
+    def set_fault(self, provider: str, mode: str | None, **options: Any) -> None:
+        """Fail every request to ``provider`` in ``mode`` (None clears). Options: retry_after, delay, times."""
+        with self._lock:
+            if mode is None:
+                self._faults.pop(provider, None)
+            else:
+                self._faults[provider] = Fault(mode, **options)
+
+    def set_option(self, provider: str, **options: Any) -> None:
+        """Change ``provider``'s normal-behaviour knobs; the names are those of :data:`DEFAULT_OPTIONS`."""
+        unknown = set(options) - set(DEFAULT_OPTIONS)
+        if unknown:
+            raise TypeError(f"unknown fake upstream options {sorted(unknown)}; known: {sorted(DEFAULT_OPTIONS)}")
+        with self._lock:
+            self._options[provider] = {**self.options_for(provider), **options}
+
+    def options_for(self, provider: str) -> dict[str, Any]:
+        return self._options.get(provider) or dict(DEFAULT_OPTIONS)
+
+    def reset(self) -> None:
+        """Clear faults, options and recorded requests."""
+        with self._lock:
+            self._faults.clear()
+            self._options.clear()
+            self._requests.clear()
+
+    # --- recording -----------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def requests_for(self, provider: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.provider == provider]
+
+    # --- used by the app, on the server thread -------------------------------------------------
+
+    def _record(self, recorded: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(recorded)
+
+    def _take_fault(self, provider: str) -> Fault | None:
+        with self._lock:
+            fault = self._faults.get(provider)
+            if fault is not None:
+                remaining = fault.consumed()
+                if remaining is None:
+                    del self._faults[provider]
+                else:
+                    self._faults[provider] = remaining
+            return fault
+
+
+class _App:
+    """The ASGI application. Protocol modules build replies; this class does the I/O and the timing."""
+
+    def __init__(self, fake: FakeUpstream) -> None:
+        self._fake = fake
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._fault_handlers = {
+            **{mode: self._status for mode in faults.STATUS_MODES},
+            "slow": self._slow,
+            "timeout": self._slow,
+            "hang": self._hang,
+            "cut": self._cut,
+            "malformed": self._malformed,
+            "empty": self._empty,
+        }
+
+    def wake_all(self) -> None:
+        """Called from the test thread by stop(): ends every pending sleep and hang."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = await _read_body(receive)
+        request, protocol = self._parse(scope, body)
+        if request.method == "GET" and request.path == "/files/image.png":
+            await self._send(send, raw_reply(TINY_PNG, "image/png"))
+            return
+        if protocol is None:
+            await self._send(send, Reply(404, ((b"content-type", b"application/json"),), _NOT_FOUND))
+            return
+        fault = (
+            faults.fault_from_header(request.headers.get("x-fake-fault"))
+            or faults.fault_from_model(protocol.model_name(request))
+            or self._fake._take_fault(request.provider)
+        )
+        if fault is None:
+            if not await self._pause(request.options["delay"]):
+                await self._send(send, self._normal(protocol, request), request.options["chunk_delay"])
+        else:
+            await self._fault_handlers[fault.mode](request, protocol, fault, receive, send)
+
+    def _parse(self, scope: dict[str, Any], body: bytes) -> tuple[Request, ProtocolModule | None]:
+        """Parse and record the request; the protocol module is None if no module serves the path."""
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        path: str = scope["path"]
+        provider, _, rest = path.lstrip("/").partition("/")
+        segment, _, route = rest.partition("/")
+        protocol = _BY_SEGMENT.get(segment) if provider != "files" else None
+        content_type = headers.get("content-type", "")
+        form, parsed = None, None
+        if content_type.startswith("multipart/form-data"):
+            form = parse_multipart(body, content_type)
+        elif body:
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                parsed = None
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+        recorded_provider = provider if provider and provider != "files" else None
+        self._fake._record(
+            RecordedRequest(recorded_provider, scope["method"], path, headers, parsed, body, query, form)
+        )
+        request = Request(
+            provider=provider,
+            method=scope["method"],
+            path=path,
+            route=route,
+            headers=headers,
+            query=query,
+            body=body,
+            json=parsed,
+            form=form,
+            options=self._fake.options_for(provider),
+            base_url=self._fake.base_url,
+        )
+        return request, protocol
+
+    @staticmethod
+    def _normal(protocol: ProtocolModule, request: Request) -> Reply:
+        try:
+            return protocol.handle(request)
+        except Exception as exc:  # a bug in the fake must show in the test, not as a bare 500
+            logger.exception("fake upstream protocol %s failed", protocol.NAME)
+            return protocol.error_reply(request, 500, message=f"fake upstream bug: {exc!r}")
+
+    # --- fault handlers: (request, protocol, fault, receive, send) ------------------------------
+
+    async def _status(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
+        status = int(fault.mode)
+        retry_after = fault.retry_after if status == 429 else None
+        await self._send(send, protocol.error_reply(request, status, retry_after=retry_after))
+
+    async def _slow(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
+        if not await self._pause(fault.wait_seconds):
+            await self._send(send, self._normal(protocol, request), request.options["chunk_delay"])
+
+    async def _hang(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
+        """Answer nothing until the client disconnects or the server stops."""
+        assert self._stopping is not None
+        waiters = {asyncio.ensure_future(receive()), asyncio.ensure_future(self._stopping.wait())}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+
+    async def _cut(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
+        await self._send(send, self._normal(protocol, request), request.options["chunk_delay"], cut=True)
+
+    async def _malformed(
+        self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any
+    ) -> None:
+        await self._send(send, faults.malformed(self._normal(protocol, request)), request.options["chunk_delay"])
+
+    async def _empty(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
+        await self._send(send, protocol.empty_reply(request))
+
+    # --- I/O -------------------------------------------------------------------------------------
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless the server stops first; True if it is stopping."""
+        assert self._stopping is not None
+        if seconds > 0 and not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+        return self._stopping.is_set()
+
+    async def _send(self, send: Any, reply: Reply, chunk_delay: float = 0.0, *, cut: bool = False) -> None:
+        """Send ``reply``. With ``cut``, send about half and return without finishing the response:
+        uvicorn then closes the connection, so the client sees a truncated body or stream."""
+        if not reply.is_stream:
+            headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            body = reply.body[: len(reply.body) // 2] if cut else reply.body
+            await send({"type": "http.response.body", "body": body, "more_body": cut})
+            return
+        events = reply.events
+        if cut:  # half the events never reaches the finishing event or [DONE], the last two
+            events = events[: max(1, min(len(events) // 2, len(events) - 2))]
+        await send({"type": "http.response.start", "status": reply.status, "headers": list(reply.headers)})
+        for index, event in enumerate(events):
+            if index and chunk_delay and await self._pause(chunk_delay):
+                return
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        if not cut:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
