@@ -105,7 +105,7 @@ def _chat_completions(request: Request) -> Reply:
     answer = _answer(request.provider, body, request.options)
     head = {"id": f"chatcmpl-fake{next(_ids)}", "created": int(time.time()), "model": str(body.get("model", ""))}
     if body.get("stream"):
-        return sse_reply(_chunks(head, answer, body, request.options["chunks"]))
+        return sse_reply(_chunks(head, answer, body, request.options["chunks"], request.options["usage"]))
     message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
     if answer.tool_name is not None:
         message["tool_calls"] = [_tool_call(answer)]
@@ -117,6 +117,8 @@ def _chat_completions(request: Request) -> Reply:
         "choices": [choice],
         "usage": answer.usage,
     }
+    if not request.options["usage"]:
+        del completion["usage"]
     return json_reply(completion)
 
 
@@ -147,8 +149,8 @@ def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> _An
     return _Answer(content, None, "", finish_reason, _usage(prompt_tokens, content))
 
 
-def _chunks(head: dict[str, Any], answer: _Answer, body: dict[str, Any], pieces: int) -> list[bytes]:
-    include_usage = bool(_field(body, "stream_options", "include_usage"))
+def _chunks(head: dict[str, Any], answer: _Answer, body: dict[str, Any], pieces: int, usage: bool) -> list[bytes]:
+    include_usage = usage and bool(_field(body, "stream_options", "include_usage"))
     base = {**head, "object": "chat.completion.chunk", "system_fingerprint": _FINGERPRINT}
     if include_usage:
         base["usage"] = None

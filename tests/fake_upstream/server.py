@@ -46,6 +46,7 @@ DEFAULT_OPTIONS = MappingProxyType(
         "chunk_delay": 0.0,  # seconds to wait between streamed events
         "content": None,  # fixed answer text instead of the echo
         "models": ("fake-model", "fake-vision", "fake-image"),  # GET models
+        "usage": True,  # False: answers carry no usage (the gateway must estimate it)
     }
 )
 
@@ -86,6 +87,7 @@ class FakeUpstream:
         self._faults: dict[str, Fault] = {}
         self._options: dict[str, dict[str, Any]] = {}
         self._requests: list[RecordedRequest] = []
+        self._in_flight: dict[str, int] = {}
         self._app = _App(self)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -194,6 +196,15 @@ class FakeUpstream:
 
     # --- used by the app, on the server thread -------------------------------------------------
 
+    def open_connections(self, provider: str) -> int:
+        """Requests to ``provider`` the server is still handling (a cancelled upstream call drops out)."""
+        with self._lock:
+            return self._in_flight.get(provider, 0)
+
+    def _track(self, provider: str, delta: int) -> None:
+        with self._lock:
+            self._in_flight[provider] = self._in_flight.get(provider, 0) + delta
+
     def _record(self, recorded: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(recorded)
@@ -249,6 +260,14 @@ class _App:
                 return
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        provider = scope["path"].lstrip("/").partition("/")[0]
+        self._fake._track(provider, 1)
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            self._fake._track(provider, -1)
+
+    async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = await _read_body(receive)
         request, protocol = self._parse(scope, body)
         if request.method == "GET" and request.path == "/files/image.png":
@@ -264,7 +283,7 @@ class _App:
         )
         if fault is None:
             if not await self._pause(request.options["delay"]):
-                await self._send(send, self._normal(protocol, request), request.options["chunk_delay"])
+                await self._send(send, self._normal(protocol, request), request.options["chunk_delay"], receive=receive)
         else:
             await self._fault_handlers[fault.mode](request, protocol, fault, receive, send)
 
@@ -347,17 +366,27 @@ class _App:
 
     # --- I/O -------------------------------------------------------------------------------------
 
-    async def _pause(self, seconds: float) -> bool:
-        """Sleep ``seconds`` unless the server stops first; True if it is stopping."""
+    async def _pause(self, seconds: float, gone: asyncio.Future | None = None) -> bool:
+        """Sleep ``seconds`` unless the server stops (or the client goes) first; True if so."""
         assert self._stopping is not None
+        if gone is not None and gone.done():
+            return True
         if seconds > 0 and not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), seconds)
-        return self._stopping.is_set()
+            waiters = {asyncio.ensure_future(self._stopping.wait())}
+            if gone is not None:
+                waiters.add(gone)
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                if waiter is not gone:
+                    waiter.cancel()
+        return self._stopping.is_set() or (gone is not None and gone.done())
 
-    async def _send(self, send: Any, reply: Reply, chunk_delay: float = 0.0, *, cut: bool = False) -> None:
+    async def _send(
+        self, send: Any, reply: Reply, chunk_delay: float = 0.0, *, cut: bool = False, receive: Any = None
+    ) -> None:
         """Send ``reply``. With ``cut``, send about half and return without finishing the response:
-        uvicorn then closes the connection, so the client sees a truncated body or stream."""
+        uvicorn then closes the connection, so the client sees a truncated body or stream. Given
+        ``receive``, a paced stream stops as soon as the client disconnects, as a real upstream does."""
         if not reply.is_stream:
             headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
@@ -368,12 +397,22 @@ class _App:
         if cut:  # half the events never reaches the finishing event or [DONE], the last two
             events = events[: max(1, min(len(events) // 2, len(events) - 2))]
         await send({"type": "http.response.start", "status": reply.status, "headers": list(reply.headers)})
-        for index, event in enumerate(events):
-            if index and chunk_delay and await self._pause(chunk_delay):
-                return
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        if not cut:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        gone = asyncio.ensure_future(_wait_disconnect(receive)) if receive is not None and chunk_delay else None
+        try:
+            for index, event in enumerate(events):
+                if index and chunk_delay and await self._pause(chunk_delay, gone):
+                    return
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+            if not cut:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            if gone is not None:
+                gone.cancel()
+
+
+async def _wait_disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _read_body(receive: Any) -> bytes:

@@ -1,0 +1,36 @@
+# Shared by scripts/serve and scripts/test.
+
+# venv_install REQUIREMENTS: create .venv if needed and install the file when it changed.
+venv_install() {
+  local requirements="$1"
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv || return 1
+    .venv/bin/python -m pip install -q --upgrade pip || return 1
+  fi
+  local stamp=".venv/.installed-$(basename "$requirements")"
+  local digest
+  digest=$(cat requirements*.txt pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    echo "Installing Python packages from $requirements..."
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements" || return 1
+    echo "$digest" > "$stamp"
+  fi
+}
+
+# system_install: Debian packages some tests need (listed in scripts/system-packages.txt).
+system_install() {
+  local wanted missing=()
+  [ -f scripts/system-packages.txt ] || return 0
+  wanted=$(grep -v '^#' scripts/system-packages.txt | tr '\n' ' ')
+  for package in $wanted; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    echo "Missing Debian packages (${missing[*]}); install them as root." >&2
+    return 1
+  fi
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "Installing Debian packages: ${missing[*]}..."
+  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}

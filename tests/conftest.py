@@ -1,0 +1,30 @@
+"""Shared fixtures: the fake upstream (`fake`) and the live gateway (`gateway`)."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from catalogue import cache
+from completions.usage import usage_recorder
+from tests.fake_upstream.fixtures import fake, fake_upstream  # noqa: F401
+from tests.live_gateway import Gateway, GatewayServer
+
+
+@pytest.fixture(scope="session")
+def gateway_server(django_db_setup, django_db_blocker) -> Iterator[GatewayServer]:
+    """One live gateway for the session; the database stays reachable from its thread."""
+    with django_db_blocker.unblock():
+        server = GatewayServer().start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def gateway(gateway_server, transactional_db, fake) -> Iterator[Gateway]:  # noqa: F811
+    """The live gateway with an empty catalogue (rows committed, so its thread sees them)."""
+    cache._replace_stamp()
+    yield Gateway(gateway_server, fake)
+    usage_recorder.flush()
+    cache._replace_stamp()
