@@ -29,6 +29,7 @@ from completions.adapters.base import (
     translate_errors,
     upstream_error_message,
 )
+from completions.adapters.translation import message_text, tool_call_arguments
 from completions.safe_fetch import parse_data_url
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -165,7 +166,7 @@ def _messages(openai_messages: list[dict[str, Any]]) -> tuple[list[str], list[di
     for message in openai_messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            text = _text(message.get("content"))
+            text = message_text(message.get("content"))
             if text:
                 system.append(text)
             continue
@@ -187,15 +188,6 @@ def _messages(openai_messages: list[dict[str, Any]]) -> tuple[list[str], list[di
         if turn["role"] == "user":
             turn["content"].sort(key=lambda block: block["type"] != "tool_result")
     return system, turns
-
-
-def _text(content: Any) -> str:
-    """The text of a message content: a string or a list of text (or refusal) parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text") or part.get("refusal") or "" for part in content if isinstance(part, dict))
-    return ""
 
 
 def _user_blocks(content: Any) -> list[dict[str, Any]]:
@@ -227,28 +219,18 @@ def _image_block(url: str) -> dict[str, Any]:
 
 
 def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
-    text = _text(message.get("content"))
+    text = message_text(message.get("content"))
     blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
     for call in message.get("tool_calls") or ():
         function = call.get("function") or {}
-        blocks.append(
-            {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": _arguments(function)}
-        )
+        arguments = tool_call_arguments(function)
+        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments})
     return blocks
-
-
-def _arguments(function: dict[str, Any]) -> dict[str, Any]:
-    raw = function.get("arguments") or "{}"
-    try:
-        arguments = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {"arguments": raw}
-    return arguments if isinstance(arguments, dict) else {"arguments": raw}
 
 
 def _tool_result_block(message: dict[str, Any]) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.get("tool_call_id")}
-    text = _text(message.get("content"))
+    text = message_text(message.get("content"))
     if text:
         block["content"] = text
     return block

@@ -9,7 +9,7 @@ Where the two APIs differ, the translation chooses:
 - Gemini needs image bytes inline: data URLs are passed on, http(s) URLs are fetched through
   `completions.safe_fetch` (public addresses only, size and time limits);
 - JSON schemas (tool parameters, `response_format` json_schema) are reduced to the OpenAPI subset
-  Gemini accepts; `n` maps to `candidateCount`, `seed` to `seed`;
+  Gemini accepts (`gemini_schema.py`); `n` maps to `candidateCount`, `seed` to `seed`;
 - replayed function calls carry Gemini's documented placeholder thought signature, because Gemini 3
   rejects a history of function calls without one and OpenAI clients do not keep the real one;
 - tool call ids are made up by the gateway (Gemini has none); thought parts are not relayed.
@@ -33,6 +33,8 @@ from completions.adapters.base import (
     translate_errors,
     upstream_error_message,
 )
+from completions.adapters.gemini_schema import gemini_schema
+from completions.adapters.translation import message_text, tool_call_arguments
 from completions.safe_fetch import fetch_public, parse_data_url
 from g4fsite.conf import gateway_settings
 
@@ -45,11 +47,6 @@ FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"} | dict.fromkeys(
 GENERATION_FIELDS = {"temperature": "temperature", "top_p": "topP", "seed": "seed"} | {
     "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"
 }
-# The OpenAPI 3.0 subset of JSON Schema that Gemini's `Schema` accepts.
-SCHEMA_KEYS = frozenset(
-    {"type", "format", "title", "description", "nullable", "enum", "items", "minItems", "maxItems", "properties",
-     "required", "anyOf", "minimum", "maximum", "minLength", "maxLength", "pattern", "propertyOrdering", "default"}
-)
 
 
 class GeminiAdapter(Adapter):
@@ -131,7 +128,7 @@ class GeminiAdapter(Adapter):
         for message in payload.get("messages") or ():
             role = message.get("role")
             if role in ("system", "developer"):
-                system += [{"text": text} for text in [_text(message.get("content"))] if text]
+                system += [{"text": text} for text in [message_text(message.get("content"))] if text]
                 continue
             if role == "user":
                 content_role, parts = "user", await self.user_parts(message.get("content"))
@@ -208,35 +205,19 @@ def raise_for_gemini_status(response: httpx.Response) -> None:
     raise_for_upstream_status(response)
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text") or part.get("refusal") or "" for part in content if isinstance(part, dict))
-    return ""
-
-
 def _model_parts(message: dict[str, Any], tool_names: dict[str, str]) -> list[dict[str, Any]]:
     """A replayed assistant turn; remembers each tool call's name for the `tool` messages after it."""
-    text = _text(message.get("content"))
+    text = message_text(message.get("content"))
     parts: list[dict[str, Any]] = [{"text": text}] if text else []
     for position, call in enumerate(message.get("tool_calls") or ()):
         function = call.get("function") or {}
         tool_names[call.get("id") or ""] = function.get("name") or ""
-        part: dict[str, Any] = {"functionCall": {"name": function.get("name"), "args": _arguments(function)}}
+        call_part = {"name": function.get("name"), "args": tool_call_arguments(function)}
+        part: dict[str, Any] = {"functionCall": call_part}
         if position == 0:
             part["thoughtSignature"] = PLACEHOLDER_THOUGHT_SIGNATURE
         parts.append(part)
     return parts
-
-
-def _arguments(function: dict[str, Any]) -> dict[str, Any]:
-    raw = function.get("arguments") or "{}"
-    try:
-        arguments = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return {"arguments": raw}
-    return arguments if isinstance(arguments, dict) else {"arguments": raw}
 
 
 def _function_response(message: dict[str, Any], tool_names: dict[str, str]) -> dict[str, Any]:
@@ -245,7 +226,7 @@ def _function_response(message: dict[str, Any], tool_names: dict[str, str]) -> d
         raise errors.ValidationFailed(
             f"Tool message answers unknown tool_call_id '{message.get('tool_call_id')}'.", param="messages"
         )
-    text = _text(message.get("content"))
+    text = message_text(message.get("content"))
     try:
         result = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -291,40 +272,6 @@ def generation_config(payload: dict[str, Any]) -> dict[str, Any]:
         if schema:
             config["responseSchema"] = gemini_schema(schema)
     return config
-
-
-def gemini_schema(schema: Any, definitions: dict[str, Any] | None = None, depth: int = 0) -> dict[str, Any]:
-    """A JSON Schema reduced to Gemini's subset: local `$ref`s inlined, `const` as `enum`, "null" in
-    a type list or enum as `nullable`, unsupported keywords (additionalProperties, $schema...) dropped."""
-    if not isinstance(schema, dict) or depth > 32:
-        return {}
-    if definitions is None:
-        definitions = {**schema.get("definitions", {}), **schema.get("$defs", {})}
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        return gemini_schema(definitions.get(ref.rsplit("/", 1)[-1], {}), definitions, depth + 1)
-    result: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "type" and isinstance(value, list):
-            types = [kind for kind in value if kind != "null"]
-            result["type"] = types[0] if types else "string"
-            if len(types) < len(value):
-                result["nullable"] = True
-        elif key == "const":
-            result["enum"] = [value]
-        elif key == "enum" and isinstance(value, list):
-            result["enum"] = [option for option in value if option is not None]
-            if len(result["enum"]) < len(value):
-                result["nullable"] = True
-        elif key == "properties" and isinstance(value, dict):
-            result[key] = {name: gemini_schema(sub, definitions, depth + 1) for name, sub in value.items()}
-        elif key == "items":
-            result[key] = gemini_schema(value, definitions, depth + 1)
-        elif key in ("anyOf", "oneOf") and isinstance(value, list):
-            result["anyOf"] = [gemini_schema(sub, definitions, depth + 1) for sub in value]
-        elif key in SCHEMA_KEYS:
-            result[key] = value
-    return result
 
 
 # Response: Gemini GenerateContentResponse -> OpenAI chat.completion
