@@ -2,7 +2,7 @@
 
 import threading
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from catalogue.cache import catalogue_stamp
 from catalogue.snapshot import CatalogueSnapshot, snapshot_build
@@ -34,5 +34,5 @@ async def acatalogue_snapshot() -> CatalogueSnapshot:
     current = _current
     if current is not None and current.stamp == stamp:
         return current
-    return await sync_to_async(_rebuild)(stamp)
+    return await database_sync_to_async(_rebuild)(stamp)
 
