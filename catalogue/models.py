@@ -141,3 +141,59 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class Conversation(models.Model):
+    """A chat the server remembers, keyed by the client's `conversation_id`.
+
+    `owner` is the caller that created it (`completions.auth.Caller.owner`: "key:<id>", "master", or ""
+    when auth is off). `provider` is the provider that answered last: the next turn tries it first.
+    `lease_token` / `lease_until` mark a turn in progress (one at a time per conversation).
+    """
+
+    id = models.CharField(max_length=64, primary_key=True)
+    owner = models.CharField(max_length=50, blank=True, db_index=True)
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title or self.id
+
+
+class Message(models.Model):
+    """One message of a conversation, in order. Assistant messages record who answered and usage;
+    `incomplete` marks a reply cut short (client gone or upstream failure mid-stream)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    position = models.PositiveIntegerField()
+    role = models.CharField(max_length=20)
+    content = models.JSONField(null=True, blank=True, help_text="A string or a list of content parts.")
+    name = models.CharField(max_length=100, blank=True)
+    tool_calls = models.JSONField(null=True, blank=True)
+    tool_call_id = models.CharField(max_length=100, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    incomplete = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "position"], name="unique_message_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.position} {self.role}"
