@@ -1,0 +1,86 @@
+"""With REDIS_URL set, processes that share no files still see each other's catalogue changes."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.test_serve import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (scripts/test installs it)")
+
+
+@pytest.fixture
+def redis_url():
+    port = free_port()
+    process = subprocess.Popen(
+        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import socket
+
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_url, fake):
+    database = tmp_path / "shared.sqlite3"
+    base = {**os.environ, "REDIS_URL": redis_url, "G4F_DB_PATH": str(database), "DJANGO_SETTINGS_MODULE": "g4fsite.settings"}
+    base.pop("G4F_API_KEY", None)
+    server_env = {**base, "G4F_DATA_DIR": str(tmp_path / "machine-a")}
+    operator_env = {**base, "G4F_DATA_DIR": str(tmp_path / "machine-b")}
+
+    def manage(*args: str) -> None:
+        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=operator_env, check=True,
+                       capture_output=True, timeout=120)
+
+    catalogue = tmp_path / "catalogue.json"
+    providers = [
+        {"name": name, "base_url": fake.provider_url(name), "priority": priority, "models": [{"name": "fake-model"}]}
+        for name, priority in (("alpha", 5), ("beta", 1))
+    ]
+    catalogue.write_text(json.dumps({"providers": providers}))
+    manage("migrate", "--noinput")
+    manage("catalogue", "import", str(catalogue))
+
+    port = free_port()
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    server = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"],
+                              cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    chat = {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
+    try:
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                first = requests.post(url, json=chat, timeout=10)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+                time.sleep(0.2)
+        assert first.json()["provider"] == "alpha"
+        providers[0]["status"] = "ignored"
+        catalogue.write_text(json.dumps({"providers": providers}))
+        manage("catalogue", "import", str(catalogue))
+        assert requests.post(url, json=chat, timeout=10).json()["provider"] == "beta"
+    finally:
+        server.terminate()
+        server.wait(10)
