@@ -1,8 +1,8 @@
 """The fake upstream: an ASGI app on uvicorn in a background thread, with faults and a request log.
 
 Paths are ``/{provider}/{segment}/{route}``. Any provider name works; ``segment`` picks the protocol
-module from :data:`PROTOCOLS` (``v1`` is OpenAI). ``GET /files/image.png`` serves the PNG that image
-URLs point to, so ``files`` is not a provider name.
+module from :data:`PROTOCOLS` (``v1`` is OpenAI, ``anthropic`` Anthropic, ``v1beta`` Gemini).
+``GET /files/image.png`` serves the PNG that image URLs point to, so ``files`` is not a provider name.
 
 Adding a protocol: write ``<name>_protocol.py`` next to this file defining NAME, SEGMENT, handle,
 error_reply, empty_reply and model_name (the contract is :class:`wire.ProtocolModule`), import it here and
@@ -29,14 +29,16 @@ from urllib.parse import parse_qsl
 import orjson
 import uvicorn
 
-from . import faults, openai_protocol
+from . import anthropic_protocol, faults, gemini_protocol, openai_protocol
 from .assets import TINY_PNG
 from .faults import Fault
 from .wire import ProtocolModule, Reply, Request, parse_multipart, raw_reply
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS: dict[str, ProtocolModule] = {module.NAME: module for module in (openai_protocol,)}
+PROTOCOLS: dict[str, ProtocolModule] = {
+    module.NAME: module for module in (openai_protocol, anthropic_protocol, gemini_protocol)
+}
 _BY_SEGMENT: dict[str, ProtocolModule] = {module.SEGMENT: module for module in PROTOCOLS.values()}
 
 DEFAULT_OPTIONS = MappingProxyType(
