@@ -1,0 +1,114 @@
+"""The benchmark's scenarios and how one is measured against one target.
+
+A measurement runs the load, and meanwhile reads the target's process tree from /proc: CPU time
+before and after the measured window (divided by the requests served: CPU per request, the figure
+that does not depend on how fast the shared load generator is) and resident memory every 50 ms
+(its peak). The fake upstream's CPU is read too, to show it was not the bottleneck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bench import loadgen
+from bench.system import cpu_seconds, load_average, process_tree, rss_bytes
+from bench.targets import Server
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    flavour: str  # fake upstream timing: "fast", "slow" (1 s delay) or "hold" (10 s stream)
+    stream: bool
+    concurrency: int
+    wave: bool = False  # all requests at once on open connections, instead of a closed loop
+
+
+SCENARIOS = [
+    Scenario("chat-c1", "non-streaming, concurrency 1", "fast", False, 1),
+    Scenario("chat-c16", "non-streaming, concurrency 16", "fast", False, 16),
+    Scenario("chat-c64", "non-streaming, concurrency 64", "fast", False, 64),
+    Scenario("stream-c16", "streaming (20 chunks), concurrency 16", "fast", True, 16),
+    Scenario("stream-c64", "streaming (20 chunks), concurrency 64", "fast", True, 64),
+    Scenario("burst-200", "200 concurrent requests, upstream answers after 1 s", "slow", False, 200, wave=True),
+    Scenario("hold-1000", "1,000 concurrent streams held 10 s", "hold", True, 1000, wave=True),
+]
+BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}
+
+
+class Sampler:
+    """CPU time and peak memory of a set of process trees over a window."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.roots = {name: pid for name, pid in pids.items() if pid}
+        self.trees = {name: process_tree(pid) for name, pid in self.roots.items()}
+        self.cpu_start: dict[str, float] = {}
+        self.cpu_end: dict[str, float] = {}
+        self.peak_rss: dict[str, int] = {name: rss_bytes(tree) for name, tree in self.trees.items()}
+        self._task: asyncio.Task | None = None
+
+    def mark_start(self) -> None:
+        self.cpu_start = {name: cpu_seconds(tree) for name, tree in self.trees.items()}
+
+    def mark_end(self) -> None:
+        self.cpu_end = {name: cpu_seconds(tree) for name, tree in self.trees.items()}
+
+    def cpu(self, name: str) -> float | None:
+        if name not in self.cpu_start or name not in self.cpu_end:
+            return None
+        return self.cpu_end[name] - self.cpu_start[name]
+
+    async def _watch(self) -> None:
+        while True:
+            for name, tree in self.trees.items():
+                self.peak_rss[name] = max(self.peak_rss[name], rss_bytes(tree))
+            await asyncio.sleep(0.05)
+
+    def __enter__(self) -> "Sampler":
+        self._task = asyncio.ensure_future(self._watch())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def measure(server: Server, scenario: Scenario, *, upstream_pid: int, duration: float, warmup: float) -> dict:
+    """Run one scenario against one started target; return a result row (plain data)."""
+    target = server.target(scenario.flavour)
+    body = loadgen.chat_body(server.model(scenario.flavour), stream=scenario.stream,
+                             extra=server.body_extra(scenario.flavour))
+    load_before = load_average()
+    sampler = Sampler({"target": server.pid, "upstream": upstream_pid})
+    with sampler:
+        if scenario.wave:
+            if warmup:  # a few requests first, so connection pools and lazy imports are warm
+                await loadgen.closed_loop(server.target("fast"), loadgen.chat_body(
+                    server.model("fast"), stream=scenario.stream, extra=server.body_extra("fast")),
+                    concurrency=4, duration=0.0, warmup=min(warmup, 1.0))
+            timeout = 60.0 if scenario.flavour == "hold" else 30.0
+            result = await loadgen.wave(target, body, count=scenario.concurrency, timeout=timeout,
+                                        on_sent=sampler.mark_start)
+        else:
+            loop = asyncio.get_running_loop()
+            loop.call_later(warmup, sampler.mark_start)
+            result = await loadgen.closed_loop(
+                target, body, concurrency=scenario.concurrency, duration=duration, warmup=warmup
+            )
+        sampler.mark_end()
+        await asyncio.sleep(0.06)  # one more memory sample after the end
+    row = {"target": server.name, "scenario": scenario.key, **result.summary(), "load_before": load_before,
+           "load_after": load_average()}
+    target_cpu, upstream_cpu = sampler.cpu("target"), sampler.cpu("upstream")
+    served = max(result.ok, 1)
+    if target_cpu is not None and server.name != "direct":
+        row["cpu_ms_per_req"] = round(target_cpu * 1000 / served, 3)
+        row["peak_rss_mb"] = round(sampler.peak_rss["target"] / 2**20, 1)
+    if upstream_cpu is not None:
+        row["upstream_cpu_ms_per_req"] = round(upstream_cpu * 1000 / served, 3)
+        row["upstream_cpu_share"] = round(upstream_cpu / result.elapsed, 3) if result.elapsed else None
+        if server.name == "direct":
+            row["peak_rss_mb"] = round(sampler.peak_rss["upstream"] / 2**20, 1)
+    return row

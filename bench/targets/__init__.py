@@ -1,0 +1,74 @@
+"""The servers the benchmark compares. Each module defines one `Server` subclass that starts its
+process(es) pinned to the target core, pointed at the bench fake upstream, and says where to send
+chat requests for each upstream flavour ("fast", "slow": 1 s delay, "hold": a 10 s stream)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.loadgen import Target
+from bench.procs import Processes
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = BENCH_DIR.parent
+VENVS_DIR = BENCH_DIR / ".venvs"
+WORK_DIR = BENCH_DIR / ".work"
+
+# Upstream flavours: the model name every target exposes, and the fake upstream path that times it.
+FLAVOURS = {"fast": ("bench-fast", ""), "slow": ("bench-slow", "/delay-1000"), "hold": ("bench-hold", "/span-10000")}
+
+
+class Unavailable(Exception):
+    """A target that cannot be installed or started here; the message goes into the results table."""
+
+
+def upstream_base(port: int, flavour: str) -> str:
+    return f"http://127.0.0.1:{port}{FLAVOURS[flavour][1]}/v1"
+
+
+@dataclass
+class Server:
+    """One target. `start()` raises `Unavailable` with a reason; `pid` is the process whose tree is
+    measured (CPU time, memory)."""
+
+    name: str = ""
+    label: str = ""
+    note: str = ""
+    pid: int | None = None
+    port: int = 0
+    api_key: str = ""
+    procs: Processes | None = field(default=None, repr=False)
+
+    def prepare(self) -> None:
+        """Install what the target needs (may take minutes; called once, before any measuring)."""
+
+    def start(self, procs: Processes, upstream_port: int, cores: set[int] | None) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self.procs is not None and self.pid is not None:
+            for _, proc in list(self.procs.running):
+                if proc.pid == self.pid:
+                    self.procs.stop(proc)
+        self.pid = None
+
+    def target(self, flavour: str) -> Target:
+        headers = (("authorization", f"Bearer {self.api_key}"),) if self.api_key else ()
+        return Target(f"http://127.0.0.1:{self.port}/v1/chat/completions", headers)
+
+    def body_extra(self, flavour: str) -> dict:
+        """Extra request fields this target needs (g4f takes the upstream in `provider`)."""
+        return {}
+
+    def model(self, flavour: str) -> str:
+        return FLAVOURS[flavour][0]
+
+
+def all_servers() -> dict[str, type[Server]]:
+    from bench.targets.direct import Direct
+    from bench.targets.g4f import G4F
+    from bench.targets.gateway import Gateway, GatewayDaphne
+    from bench.targets.litellm import LiteLLM
+
+    return {cls.name: cls for cls in (Direct, Gateway, GatewayDaphne, LiteLLM, G4F)}

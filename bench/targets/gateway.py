@@ -1,0 +1,96 @@
+"""This gateway, set up as an operator would: its own data directory, migrated, a catalogue imported
+with `manage.py catalogue import` pointing at the fake upstream, auth on with a key from
+`manage.py apikey create bench`, served by uvicorn (uvloop + httptools, one worker per core; the
+recommended production server, chosen by measurement against daphne: see bench/README.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from bench.procs import free_port, wait_for_port
+from bench.targets import FLAVOURS, REPO_DIR, WORK_DIR, Server, Unavailable, upstream_base
+
+
+def gateway_env(data_dir) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("G4F_", "DJANGO_"))}
+    env.update({"G4F_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "g4fsite.settings", "PYTHONUNBUFFERED": "1"})
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def catalogue_file(upstream_port: int) -> dict:
+    return {
+        "providers": [
+            {
+                "name": f"Bench{flavour.title()}", "adapter": "openai", "base_url": upstream_base(upstream_port, flavour),
+                "status": "working", "priority": 10, "needs_auth": False, "timeout": 60,
+                "description": "The benchmark's fake upstream.",
+                "models": [{"name": model, "upstream": model, "capabilities": ["chat"]}],
+            }
+            for flavour, (model, _) in FLAVOURS.items()
+        ]
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        raise Unavailable(f"manage.py {' '.join(args)} failed: {(result.stderr or result.stdout).strip()[-400:]}")
+    return result.stdout
+
+
+def prepare_data_dir(name: str, upstream_port: int) -> tuple[dict[str, str], str]:
+    """A fresh data dir with the bench catalogue and one API key; returns (env, key)."""
+    data_dir = WORK_DIR / name
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    env = gateway_env(data_dir)
+    manage(env, "migrate", "--noinput")
+    path = data_dir / "catalogue.json"
+    path.write_text(json.dumps(catalogue_file(upstream_port), indent=2))
+    manage(env, "catalogue", "import", str(path))
+    key = manage(env, "apikey", "create", "bench").strip().splitlines()[-1].strip()
+    return env, key
+
+
+@dataclass
+class Gateway(Server):
+    name: str = "gateway"
+    label: str = "this gateway (uvicorn)"
+    note: str = "uvicorn --loop uvloop --http httptools, 1 worker, auth on"
+
+    def command(self, port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "g4fsite.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+            "--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log",
+            "--log-level", "warning", "--backlog", "4096",
+        ]
+
+    def start(self, procs, upstream_port: int, cores) -> None:
+        env, self.api_key = prepare_data_dir(self.name, upstream_port)
+        self.port = free_port()
+        proc, log = procs.start(self.name, self.command(self.port), env=env, cores=cores, cwd=REPO_DIR)
+        self.procs, self.pid = procs, proc.pid
+        try:
+            wait_for_port(self.port, timeout=60, proc=proc, log=log)
+        except RuntimeError as exc:
+            raise Unavailable(f"the gateway {exc}") from None
+
+
+@dataclass
+class GatewayDaphne(Gateway):
+    name: str = "gateway-daphne"
+    label: str = "this gateway (daphne)"
+    note: str = "daphne, 1 process, auth on"
+
+    def command(self, port: int) -> list[str]:
+        daphne = os.path.join(os.path.dirname(sys.executable), "daphne")
+        return [daphne, "-b", "127.0.0.1", "-p", str(port), "-v", "0", "g4fsite.asgi:application"]
