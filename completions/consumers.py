@@ -11,7 +11,10 @@ from catalogue.selectors import acatalogue_snapshot
 from completions import errors, failover
 from completions.auth import ANONYMOUS
 from completions.chat import ChatRequest, StreamShaper, shape_completion
+from completions.conversation_flow import NO_CONVERSATION, turn_begin
 from completions.http_consumer import GatewayHttpConsumer
+from completions.proxy_policy import request_proxy
+from completions.request_log import note
 from completions.routing import RoutePlan, plan_request, required_capabilities
 from completions.streaming import DONE, SSE_HEADERS, sse_event
 from completions.usage import usage_recorder
@@ -22,15 +25,26 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
     request: ChatRequest | None = None
     plan: RoutePlan | None = None
     caller = ANONYMOUS
+    proxy: str | None = None  # an allowed per-request proxy (completions.proxy_policy)
+    turn = NO_CONVERSATION  # the request's conversation turn (completions.conversation_flow)
 
     async def serve(self, body: bytes) -> None:
+        try:
+            await self.serve_chat(body)
+        finally:
+            await self.turn.close()  # a turn cut short (error, disconnect) stores what it has
+
+    async def serve_chat(self, body: bytes) -> None:
         self.started = time.monotonic()
         self.attempts = failover.Attempts()
         self.caller = await self.authenticate()
         kwargs = self.scope.get("url_route", {}).get("kwargs", {})
-        request = self.request = ChatRequest.parse(body, provider=kwargs.get("provider", ""))
-        if request.proxy:
-            raise errors.ValidationFailed("Per-request proxies are not allowed on this server.", param="proxy")
+        request = self.request = ChatRequest.parse(
+            body, provider=kwargs.get("provider", ""), conversation_id=kwargs.get("conversation_id")
+        )
+        note(self.scope, model=request.model)
+        self.proxy = request_proxy(request.proxy)
+        self.turn = await turn_begin(request, self.caller)
         snapshot = await acatalogue_snapshot()
         plan = plan_request(
             snapshot,
@@ -39,7 +53,7 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
             needed=required_capabilities(request.payload),
             ignored=frozenset(name.lower() for name in gateway_settings.IGNORED_PROVIDERS),
         )
-        self.plan = plan
+        self.plan = plan = self.turn.route(plan)
         try:
             if request.stream:
                 await self.stream(plan, request)
@@ -50,31 +64,38 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
             raise
 
     async def complete(self, plan: RoutePlan, request: ChatRequest) -> None:
-        completion, route = await failover.complete(plan, request.payload, self.attempts)
+        completion, route = await failover.complete(plan, request.payload, self.attempts, proxy=self.proxy)
         completion = shape_completion(completion, model=plan.model, provider=route.provider.name, request=request)
-        headers = [(b"x-provider", route.provider.name.encode())]
+        headers = [(b"x-provider", route.provider.name.encode()), *self.turn.answered(route.provider.name, plan.model)]
+        self.turn.observe_completion(completion)
+        await self.turn.finish(usage=completion["usage"])
         await self.send_json(200, completion, headers)
         self.record(success=True, status=200, provider=route.provider.name, usage=completion["usage"])
 
     async def stream(self, plan: RoutePlan, request: ChatRequest) -> None:
-        opened = await failover.open_stream(plan, request.payload, self.attempts)
+        opened = await failover.open_stream(plan, request.payload, self.attempts, proxy=self.proxy)
         provider = opened.route.provider.name
         shaper = StreamShaper(model=plan.model, provider=provider, request=request)
-        await self.send_headers(status=200, headers=[*SSE_HEADERS, (b"x-provider", provider.encode()), *self.extra_headers])
+        headers = [*SSE_HEADERS, (b"x-provider", provider.encode()), *self.turn.answered(provider, plan.model)]
+        await self.send_headers(status=200, headers=[*headers, *self.extra_headers])
+        self.turn.observe(opened.first_chunk)
         chunk = shaper.shape(opened.first_chunk)
         if chunk is not None:
             await self.send_body(sse_event(chunk), more_body=True)
         try:
             async for upstream_chunk in opened.rest:
+                self.turn.observe(upstream_chunk)
                 chunk = shaper.shape(upstream_chunk)
                 if chunk is not None:
                     await self.send_body(sse_event(chunk), more_body=True)
             if not shaper.finished:
                 raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
         except errors.GatewayError as exc:
+            await self.turn.finish(usage=shaper.usage_totals(), incomplete=True)
             await self.send_body(sse_event(errors.error_body(exc)) + DONE)
             self.record(success=False, status=exc.status_code, provider=provider, error=exc.message, stream=True)
             return
+        await self.turn.finish(usage=shaper.usage_totals())
         closing = b"".join(sse_event(chunk) for chunk in shaper.closing_chunks())
         await self.send_body(closing + DONE)
         self.record(success=True, status=200, provider=provider, usage=shaper.usage_totals(), stream=True)
@@ -94,6 +115,7 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
         stream: bool | None = None,
     ) -> None:
         usage = usage or {}
+        note(self.scope, provider=provider, model=self.plan.model if self.plan else self.request.model)
         usage_recorder.record(
             api_key_id=self.caller.key_id,
             endpoint="chat",

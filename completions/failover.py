@@ -61,12 +61,14 @@ def _payload_for(route: Route, payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "model": route.upstream_name}
 
 
-async def complete(plan: RoutePlan, payload: dict[str, Any], attempts: Attempts) -> tuple[dict[str, Any], Route]:
-    """Return the first route's answer that succeeds, and that route."""
+async def complete(
+    plan: RoutePlan, payload: dict[str, Any], attempts: Attempts, *, proxy: str | None = None
+) -> tuple[dict[str, Any], Route]:
+    """Return the first route's answer that succeeds, and that route (`proxy`: an allowed per-request proxy)."""
     for route in plan.routes:
         started = time.monotonic()
         try:
-            adapter = adapter_for(route.provider.adapter)
+            adapter = adapter_for(route.provider.adapter, proxy=proxy)
             completion = await adapter.chat(upstream_target(route), _payload_for(route, payload))
         except NO_FAILOVER as exc:
             attempts.failed(route, exc, started)
@@ -88,15 +90,17 @@ class OpenStream:
     rest: AsyncIterator[dict[str, Any]]
 
 
-async def open_stream(plan: RoutePlan, payload: dict[str, Any], attempts: Attempts) -> OpenStream:
-    """Start streaming from the first route that yields a chunk."""
+async def open_stream(
+    plan: RoutePlan, payload: dict[str, Any], attempts: Attempts, *, proxy: str | None = None
+) -> OpenStream:
+    """Start streaming from the first route that yields a chunk (`proxy`: an allowed per-request proxy)."""
     for route in plan.routes:
         if not route.provider.supports_stream:
             continue
         started = time.monotonic()
         chunks = None
         try:
-            adapter = adapter_for(route.provider.adapter)
+            adapter = adapter_for(route.provider.adapter, proxy=proxy)
             chunks = adapter.chat_stream(upstream_target(route), _payload_for(route, payload))
             first = await anext(chunks)
         except StopAsyncIteration:

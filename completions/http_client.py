@@ -8,6 +8,10 @@ import httpx
 from g4fsite.conf import gateway_settings
 
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+# Clients for client-supplied proxies (allow-listed, so few): one per (loop, proxy URL).
+_proxy_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def build_http_client(*, proxy: str | None = None) -> httpx.AsyncClient:
@@ -25,9 +29,16 @@ def build_http_client(*, proxy: str | None = None) -> httpx.AsyncClient:
     )
 
 
-def get_http_client() -> httpx.AsyncClient:
-    """The shared client for the running event loop (httpx clients are bound to one loop)."""
+def get_http_client(proxy: str | None = None) -> httpx.AsyncClient:
+    """The shared client for the running event loop (httpx clients are bound to one loop); with
+    `proxy`, the loop's client that goes through that proxy instead of `G4F["PROXY"]`."""
     loop = asyncio.get_running_loop()
+    if proxy:
+        per_loop = _proxy_clients.setdefault(loop, {})
+        client = per_loop.get(proxy)
+        if client is None or client.is_closed:
+            client = per_loop[proxy] = build_http_client(proxy=proxy)
+        return client
     client = _clients.get(loop)
     if client is None or client.is_closed:
         client = _clients[loop] = build_http_client()

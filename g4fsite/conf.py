@@ -23,12 +23,30 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT": 10.0,
     # Providers excluded from routing as if the operator had marked them ignored.
     "IGNORED_PROVIDERS": [],
+    # Provider health (completions/health.py). The circuit breaker opens after BREAKER_THRESHOLD
+    # failures in a row within BREAKER_WINDOW seconds: the provider is marked not working for
+    # BREAKER_COOLDOWN seconds (AUTH_FAILURE_COOLDOWN when the upstream rejects its credential), then
+    # one probe request is let through. A 429 cools a provider down for its Retry-After (or
+    # RATE_LIMIT_COOLDOWN when it gives none), at most MAX_RATE_LIMIT_COOLDOWN. Success rate and
+    # latency are measured over HEALTH_WINDOW seconds and written for the admin every
+    # HEALTH_FLUSH_INTERVAL seconds. PROBE_TIMEOUT bounds each `checkproviders` probe.
+    "BREAKER_THRESHOLD": 5,
+    "BREAKER_WINDOW": 60.0,
+    "BREAKER_COOLDOWN": 60.0,
+    "AUTH_FAILURE_COOLDOWN": 600.0,
+    "RATE_LIMIT_COOLDOWN": 5.0,
+    "MAX_RATE_LIMIT_COOLDOWN": 3600.0,
+    "HEALTH_WINDOW": 300.0,
+    "HEALTH_FLUSH_INTERVAL": 10.0,
+    "PROBE_TIMEOUT": 15.0,
     # Upstream protocol name -> adapter class.
     "ADAPTERS": {
         "openai": "completions.adapters.openai.OpenAIAdapter",
         "anthropic": "completions.adapters.anthropic.AnthropicAdapter",
         "gemini": "completions.adapters.gemini.GeminiAdapter",
         "pollinations": "completions.adapters.pollinations.PollinationsAdapter",
+        # Built-in offline speech: runs the espeak-ng program (completions/adapters/local_speech.py).
+        "espeak": "completions.adapters.local_speech.EspeakAdapter",
     },
     # Client-supplied image URLs the gateway must fetch itself (completions.safe_fetch): the largest
     # body accepted, in bytes, and the seconds allowed for the whole fetch, redirects included.
@@ -46,6 +64,33 @@ DEFAULTS: dict[str, Any] = {
     # A client-supplied `proxy` is refused unless allowed and on the allow-list.
     "ALLOW_REQUEST_PROXY": False,
     "PROXY_ALLOWLIST": [],
+    # Conversations (completions/conversation_flow.py): the history sent upstream is trimmed from the
+    # oldest turns to at most this many messages and estimated tokens (0 = no limit); the stored
+    # conversation keeps everything. A turn holds its conversation for at most LEASE seconds (a
+    # crashed process's hold expires then); a concurrent turn gets 409 conversation_busy.
+    "CONVERSATION_MAX_MESSAGES": 100,
+    "CONVERSATION_MAX_TOKENS": 32_000,
+    "CONVERSATION_LEASE_SECONDS": 600.0,
+    # Largest page of GET /v1/conversations (`limit`; default 20).
+    "CONVERSATION_PAGE_MAX": 100,
+    # Images, audio, media and cookies (completions/images.py, audio.py, media.py, cookies.py):
+    # largest uploaded audio file and cookie file, in bytes (413 beyond).
+    "MAX_UPLOAD_BYTES": 25 * 1024 * 1024,
+    "COOKIE_MAX_BYTES": 1024 * 1024,
+    # Largest image the gateway downloads from a provider's image URL, in bytes.
+    "MEDIA_FETCH_MAX_BYTES": 20 * 1024 * 1024,
+    # Cache-Control max-age of /media/ files, and the age past which `manage.py cleanmedia` removes them.
+    "MEDIA_MAX_AGE": 7 * 24 * 3600,
+    "MEDIA_RETENTION": 7 * 24 * 3600,
+    # Public URL of this server ("https://gw.example.com") for /media/ links when behind a proxy;
+    # "" builds them from the request's Host header.
+    "PUBLIC_BASE_URL": "",
+    # The chat page at /chat/ (`g4f api --gui`); off, /chat/ answers 404.
+    "GUI": False,
+    # Demo mode (`AppConfig.set_config(demo=True)`): the GUI says it is a public demo.
+    "DEMO": False,
+    # Request logging (`--debug`): method, path, status, latency, provider, model; never keys or cookies.
+    "DEBUG": False,
 }
 
 

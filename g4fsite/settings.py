@@ -44,7 +44,7 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = _env_bool("G4F_DEBUG")
+DEBUG = _env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["*"])
 
 INSTALLED_APPS = [
@@ -163,6 +163,12 @@ G4F = {
     "DEFAULT_PROVIDER": os.environ.get("G4F_PROVIDER", ""),
     "DEFAULT_MODEL": os.environ.get("G4F_MODEL", ""),
     "IGNORED_PROVIDERS": _env_list("G4F_IGNORED_PROVIDERS", []),
+    "GUI": _env_bool("G4F_GUI"),
+    "DEMO": _env_bool("G4F_DEMO"),
+    # Request logging only: Django's own DEBUG (tracebacks to clients) stays off unless DJANGO_DEBUG.
+    "DEBUG": _env_bool("G4F_DEBUG"),
+    "ALLOW_REQUEST_PROXY": _env_bool("G4F_ALLOW_REQUEST_PROXY"),
+    "PROXY_ALLOWLIST": _env_list("G4F_PROXY_ALLOWLIST", []),
     "CATALOGUE_STAMP": "cache" if REDIS_URL else "file",
 }
 
@@ -174,6 +180,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        "g4f": {"level": "DEBUG" if DEBUG else "INFO"},
+        "g4f": {"level": "DEBUG" if G4F["DEBUG"] else "INFO"},
     },
 }

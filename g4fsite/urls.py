@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import path
 
-from completions import views
+from completions import conversation_views, gui_views, views
 
 
 def index(request):
@@ -15,6 +15,9 @@ def index(request):
 urlpatterns = [
     path("", index),
     path("admin/", admin.site.urls),
+    path("chat/", gui_views.chat_page, name="gui"),
+    path("v1/conversations", conversation_views.ConversationListView.as_view()),
+    path("v1/conversations/<str:conversation_id>", conversation_views.ConversationDetailView.as_view()),
     path("v1/models", views.ModelListView.as_view()),
     path("v1/models/<path:model_name>", views.ModelDetailView.as_view()),
     path("v1/providers", views.ProviderListView.as_view()),

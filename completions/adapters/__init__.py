@@ -12,7 +12,9 @@ from g4fsite.conf import gateway_settings
 
 __all__ = ["Adapter", "SpeechResult", "UpstreamTarget", "adapter_for", "protocol_names"]
 
-_adapters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Adapter]]" = weakref.WeakKeyDictionary()
+_adapters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], Adapter]]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def protocol_names() -> list[str]:
@@ -20,14 +22,15 @@ def protocol_names() -> list[str]:
     return sorted(gateway_settings.ADAPTERS)
 
 
-def adapter_for(protocol: str) -> Adapter:
-    """The adapter for a protocol, built once per event loop around the shared HTTP client."""
+def adapter_for(protocol: str, *, proxy: str | None = None) -> Adapter:
+    """The adapter for a protocol, built once per event loop around the shared HTTP client (or,
+    with `proxy`, around the loop's client for that allowed per-request proxy)."""
     loop = asyncio.get_running_loop()
     per_loop = _adapters.setdefault(loop, {})
-    adapter = per_loop.get(protocol)
+    adapter = per_loop.get((protocol, proxy or ""))
     if adapter is None:
         path = gateway_settings.ADAPTERS.get(protocol)
         if path is None:
             raise errors.ProviderNotWorking(f"No adapter is registered for the '{protocol}' protocol.")
-        adapter = per_loop[protocol] = import_string(path)(get_http_client())
+        adapter = per_loop[(protocol, proxy or "")] = import_string(path)(get_http_client(proxy))
     return adapter

@@ -1,0 +1,164 @@
+"""Start the gateway from Python, as in the G4F documentation:
+
+    from g4fsite.api import AppConfig, run_api
+
+    AppConfig.set_config(g4f_api_key="secret", model="gpt-4o-mini", ignored_providers=["Groq"], gui=True)
+    run_api(host="0.0.0.0", port=1337, debug=True)
+
+`g4f api` and `manage.py api` do the same from their flags. Precedence is flag (or `set_config`)
+> environment (`G4F_*`) > default: a value left unset keeps whatever the environment says. Values
+are applied twice before serving: as `gateway_settings` overrides for this process, and exported as
+their `G4F_*` environment variables so that uvicorn's worker processes (`workers=N`) read the same.
+"""
+
+import os
+import sys
+from typing import Any, Callable
+
+# AppConfig field -> (environment variable, gateway setting).
+FIELDS: dict[str, tuple[str, str]] = {
+    "g4f_api_key": ("G4F_API_KEY", "API_KEY"),
+    "provider": ("G4F_PROVIDER", "DEFAULT_PROVIDER"),
+    "model": ("G4F_MODEL", "DEFAULT_MODEL"),
+    "proxy": ("G4F_PROXY", "PROXY"),
+    "timeout": ("G4F_TIMEOUT", "TIMEOUT"),
+    "ignored_providers": ("G4F_IGNORED_PROVIDERS", "IGNORED_PROVIDERS"),
+    "gui": ("G4F_GUI", "GUI"),
+    "demo": ("G4F_DEMO", "DEMO"),
+    "debug": ("G4F_DEBUG", "DEBUG"),
+}
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 1337
+APPLICATION = "g4fsite.asgi:application"
+
+
+class AppConfig:
+    """Start-up configuration; None means "not set here", so the environment or default applies."""
+
+    g4f_api_key: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    proxy: str | None = None
+    timeout: float | None = None
+    ignored_providers: list[str] | None = None
+    gui: bool | None = None
+    demo: bool | None = None
+    debug: bool | None = None
+
+    @classmethod
+    def set_config(cls, **data: Any) -> None:
+        """Set any of the fields above; an unknown name raises TypeError."""
+        for name, value in data.items():
+            if name not in FIELDS:
+                raise TypeError(f"AppConfig has no setting '{name}' (known: {', '.join(FIELDS)})")
+            setattr(cls, name, value)
+
+    @classmethod
+    def overrides(cls) -> dict[str, Any]:
+        """The gateway settings this configuration sets, by `G4F` setting name."""
+        values = {}
+        for name, (_, setting) in FIELDS.items():
+            value = getattr(cls, name)
+            if value is None:
+                continue
+            if name == "timeout":
+                value = float(value) or None
+            elif name == "ignored_providers":
+                value = [value] if isinstance(value, str) else list(value)
+            elif name in ("gui", "demo", "debug"):
+                value = bool(value)
+            values[setting] = value
+        return values
+
+    @classmethod
+    def environment(cls) -> dict[str, str]:
+        """The same values as `G4F_*` environment variables, as g4fsite/settings.py reads them."""
+        env = {}
+        overrides = cls.overrides()
+        for name, (variable, setting) in FIELDS.items():
+            if setting not in overrides:
+                continue
+            value = overrides[setting]
+            if isinstance(value, bool):
+                env[variable] = "1" if value else "0"
+            elif isinstance(value, list):
+                env[variable] = " ".join(value)
+            else:
+                env[variable] = "" if value is None else str(value)
+        return env
+
+
+def config_apply() -> None:
+    """Export the configuration to the environment and override this process's gateway settings."""
+    os.environ.update(AppConfig.environment())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "g4fsite.settings")
+    import django
+
+    django.setup()
+    from g4fsite.conf import gateway_settings
+
+    gateway_settings.override(**AppConfig.overrides())
+
+
+def database_prepare(say: Callable[[str], None]) -> None:
+    """Apply pending migrations; seed the default catalogue when it is empty. Says what it did."""
+    from django.core.management import call_command
+    from django.db import connection, connections
+    from django.db.migrations.executor import MigrationExecutor
+
+    from catalogue import services
+    from catalogue.models import Provider
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        say("Applying database migrations...")
+        call_command("migrate", interactive=False, verbosity=0)
+    if not Provider.objects.exists():
+        result = services.catalogue_seed()
+        say(f"The catalogue was empty: seeded the default catalogue ({result.summary()}).")
+    connections.close_all()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stdout, flush=True)
+
+
+def run_api(
+    host: str | None = None,
+    port: int | None = None,
+    debug: bool | None = None,
+    workers: int | None = None,
+    bind: str | None = None,
+    **_ignored: Any,
+) -> None:
+    """Apply `AppConfig`, prepare the database and serve until stopped: daphne in this process, or
+    uvicorn with `workers` processes. `bind="host:port"` is accepted as in G4F."""
+    if bind:
+        host, _, bind_port = bind.rpartition(":")
+        port = int(bind_port)
+    host = host or DEFAULT_HOST
+    port = int(port or DEFAULT_PORT)
+    if debug is not None:
+        AppConfig.set_config(debug=debug)
+    config_apply()
+    database_prepare(_say)
+
+    from g4fsite.conf import gateway_settings
+
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{'localhost' if host in ('0.0.0.0', '::') else shown}:{port}"
+    gui = f"; chat GUI: {base}/chat/" if gateway_settings.GUI else ""
+    server = f"uvicorn, {workers} workers" if workers else "daphne"
+    _say(f"Serving on {base} ({server}); OpenAI base URL: {base}/v1{gui}")
+    if workers:
+        import uvicorn
+
+        uvicorn.run(
+            APPLICATION, host=host, port=port, workers=workers, lifespan="off", access_log=False, log_config=None
+        )
+        return
+    from daphne.cli import CommandLineInterface
+
+    # Daphne's own access log prints query strings, which may carry a key: ours (`--debug`) does not.
+    CommandLineInterface().run(["-b", host, "-p", str(port), "--access-log", os.devnull, APPLICATION])
