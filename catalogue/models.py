@@ -39,6 +39,10 @@ class Provider(models.Model):
         NOT_WORKING = "not_working", "Not working"
         IGNORED = "ignored", "Ignored"
 
+    class StatusSetBy(models.TextChoices):
+        OPERATOR = "operator", "Operator"
+        HEALTH = "health", "Health checks"
+
     name = models.CharField(max_length=100, unique=True)
     adapter = models.CharField(max_length=50, default="openai", help_text="Upstream protocol.")
     base_url = models.URLField(max_length=500, help_text="API base URL, e.g. https://api.openai.com/v1")
@@ -53,7 +57,15 @@ class Provider(models.Model):
     priority = models.IntegerField(default=0, help_text="Higher is tried first.")
     timeout = models.FloatField(default=60.0, help_text="Seconds to wait for the upstream.")
     supports_stream = models.BooleanField(default=True)
-    # Health, filled by failover and provider checks.
+    # Health, filled by failover and provider checks (completions/health.py). Automatic changes never
+    # touch a `not_working` or `ignored` status an operator set; `cooldown_until` keeps routing away
+    # (breaker open, or the upstream's Retry-After) and, once past, lets one probe request through.
+    status_set_by = models.CharField(
+        max_length=10, choices=StatusSetBy.choices, default=StatusSetBy.OPERATOR, editable=False
+    )
+    cooldown_until = models.DateTimeField(null=True, blank=True, editable=False)
+    recent_success_rate = models.FloatField(null=True, blank=True, editable=False)
+    recent_latency_ms = models.FloatField(null=True, blank=True, editable=False)
     status_reason = models.CharField(max_length=500, blank=True)
     last_error = models.TextField(blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)

@@ -4,10 +4,12 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from catalogue.cache import catalogue_invalidate
@@ -73,10 +75,108 @@ def providers_set_status(*, provider_ids: Iterable[int], status: str, reason: st
         raise CatalogueError(f"Unknown status '{status}'.")
     with transaction.atomic():
         count = Provider.objects.filter(id__in=list(provider_ids)).update(
-            status=status, status_reason=reason, updated_at=timezone.now()
+            status=status,
+            status_reason=reason,
+            status_set_by=Provider.StatusSetBy.OPERATOR,
+            cooldown_until=None,
+            updated_at=timezone.now(),
         )
         catalogue_invalidate()
     return count
+
+
+# --- provider health (completions/health.py, completions/provider_check.py) --------------------
+#
+# Automatic changes never touch an operator's `not_working` or `ignored`: they apply to a working
+# provider, or to one that health itself marked not working. Rows are found by id *and* creation
+# time, so a late write never lands on a re-created row that reused the id.
+
+ProviderKey = tuple[int, "datetime | None"]
+AUTOMATIC = Q(status=Provider.Status.WORKING) | Q(
+    status=Provider.Status.NOT_WORKING, status_set_by=Provider.StatusSetBy.HEALTH
+)
+
+
+def _provider_row(key: ProviderKey) -> QuerySet:
+    provider_id, created_at = key
+    rows = Provider.objects.filter(id=provider_id)
+    return rows.filter(created_at=created_at) if created_at is not None else rows
+
+
+def provider_breaker_open(*, key: ProviderKey, reason: str, error: str, until: datetime) -> bool:
+    """Take a provider out of routing until `until` (then one probe request is let through)."""
+    with transaction.atomic():
+        changed = _provider_row(key).filter(AUTOMATIC).update(
+            status=Provider.Status.NOT_WORKING,
+            status_set_by=Provider.StatusSetBy.HEALTH,
+            status_reason=reason[:500],
+            last_error=error,
+            cooldown_until=until,
+            updated_at=timezone.now(),
+        )
+        if changed:
+            catalogue_invalidate()
+    return bool(changed)
+
+
+def provider_breaker_close(*, key: ProviderKey) -> bool:
+    """Put a provider health had marked not working back into routing."""
+    with transaction.atomic():
+        changed = _provider_row(key).filter(
+            status=Provider.Status.NOT_WORKING, status_set_by=Provider.StatusSetBy.HEALTH
+        ).update(
+            status=Provider.Status.WORKING, status_reason="", cooldown_until=None, updated_at=timezone.now()
+        )
+        if changed:
+            catalogue_invalidate()
+    return bool(changed)
+
+
+def provider_rate_limited(*, key: ProviderKey, until: datetime, error: str) -> bool:
+    """Keep a working provider out of routing until `until` (the upstream's Retry-After)."""
+    with transaction.atomic():
+        changed = (
+            _provider_row(key)
+            .filter(status=Provider.Status.WORKING)
+            .filter(Q(cooldown_until__isnull=True) | Q(cooldown_until__lt=until))
+            .update(cooldown_until=until, last_error=error, updated_at=timezone.now())
+        )
+        if changed:
+            catalogue_invalidate()
+    return bool(changed)
+
+
+def provider_health_stats_record(
+    *, key: ProviderKey, success_rate: float | None, latency_ms: float | None, last_error: str | None
+) -> None:
+    """Record live statistics for the admin (routing does not read them from here: no invalidation)."""
+    values: dict[str, Any] = {"recent_success_rate": success_rate, "recent_latency_ms": latency_ms}
+    if last_error is not None:
+        values["last_error"] = last_error
+    _provider_row(key).update(**values)
+
+
+def provider_check_record(
+    *, key: ProviderKey, ok: bool, latency_ms: float, error: str = "", cooldown: float = 60.0
+) -> str:
+    """Record a provider check (`checkproviders`); return what happened to its status in words.
+    `ok` says the provider answered (a 429 is an answer); `error` is kept as its last error."""
+    now = timezone.now()
+    with transaction.atomic():
+        values: dict[str, Any] = {"last_checked_at": now, "last_latency_ms": latency_ms}
+        if error:
+            values["last_error"] = error
+        _provider_row(key).update(**values)
+        if ok:
+            changed = provider_breaker_close(key=key)
+            return "restored to working" if changed else "unchanged"
+        changed = provider_breaker_open(
+            key=key,
+            reason=f"Provider check failed: {error}",
+            error=error,
+            until=now + timedelta(seconds=cooldown),
+        )
+        return "marked not working" if changed else "unchanged (set by an operator)"
 
 
 # --- import / export --------------------------------------------------------------------------

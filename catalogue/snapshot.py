@@ -5,6 +5,7 @@ rebuilds it when `catalogue.cache` says the catalogue changed.
 """
 
 import os
+from datetime import datetime
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -27,6 +28,19 @@ class ProviderEntry:
     description: str
     supports_stream: bool
     status_reason: str = ""
+    # Health (completions/health.py): who set the status, the cool-down end and the row's times, as
+    # epoch seconds; `created_at` tells a re-created row with a reused id from the old one.
+    status_set_by: str = "operator"
+    cooldown_until: float | None = None
+    updated_at: float = 0.0
+    created_at: datetime | None = None
+    # Uploaded cookies whose domain matches base_url (completions.cookies); send with cookies_for().
+    cookies: tuple = field(default=(), repr=False)
+
+    @property
+    def health_key(self) -> tuple[int, datetime | None]:
+        """Identifies this provider row in live health state and in health writes."""
+        return (self.id, self.created_at)
 
     @property
     def has_credential(self) -> bool:
@@ -99,6 +113,9 @@ def provider_credential(provider: Provider) -> str:
 
 def snapshot_build(stamp: object) -> CatalogueSnapshot:
     """Read the whole catalogue from the database into a snapshot tagged with `stamp`."""
+    from completions.cookies import cookie_jar_load, cookies_matching
+
+    cookie_jar = cookie_jar_load()
     providers = {
         p.id: ProviderEntry(
             id=p.id,
@@ -114,6 +131,11 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
             description=p.description,
             supports_stream=p.supports_stream,
             status_reason=p.status_reason,
+            status_set_by=p.status_set_by,
+            cooldown_until=p.cooldown_until.timestamp() if p.cooldown_until else None,
+            updated_at=p.updated_at.timestamp(),
+            created_at=p.created_at,
+            cookies=cookies_matching(cookie_jar, p.base_url),
         )
         for p in Provider.objects.all()
     }

@@ -12,6 +12,7 @@ from completions import errors, failover
 from completions.auth import ANONYMOUS
 from completions.chat import ChatRequest, StreamShaper, shape_completion
 from completions.conversation_flow import NO_CONVERSATION, turn_begin
+from completions.health import health_board
 from completions.http_consumer import GatewayHttpConsumer
 from completions.proxy_policy import request_proxy
 from completions.request_log import note
@@ -52,6 +53,8 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
             provider_name=request.provider,
             needed=required_capabilities(request.payload),
             ignored=frozenset(name.lower() for name in gateway_settings.IGNORED_PROVIDERS),
+            health=health_board.view(),
+            now=time.time(),
         )
         self.plan = plan = self.turn.route(plan)
         try:
@@ -66,7 +69,11 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
     async def complete(self, plan: RoutePlan, request: ChatRequest) -> None:
         completion, route = await failover.complete(plan, request.payload, self.attempts, proxy=self.proxy)
         completion = shape_completion(completion, model=plan.model, provider=route.provider.name, request=request)
-        headers = [(b"x-provider", route.provider.name.encode()), *self.turn.answered(route.provider.name, plan.model)]
+        headers = [
+            (b"x-provider", route.provider.name.encode()),
+            (b"x-attempts", str(len(self.attempts)).encode()),
+            *self.turn.answered(route.provider.name, plan.model),
+        ]
         self.turn.observe_completion(completion)
         await self.turn.finish(usage=completion["usage"])
         await self.send_json(200, completion, headers)
@@ -76,7 +83,12 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
         opened = await failover.open_stream(plan, request.payload, self.attempts, proxy=self.proxy)
         provider = opened.route.provider.name
         shaper = StreamShaper(model=plan.model, provider=provider, request=request)
-        headers = [*SSE_HEADERS, (b"x-provider", provider.encode()), *self.turn.answered(provider, plan.model)]
+        headers = [
+            *SSE_HEADERS,
+            (b"x-provider", provider.encode()),
+            (b"x-attempts", str(len(self.attempts)).encode()),
+            *self.turn.answered(provider, plan.model),
+        ]
         await self.send_headers(status=200, headers=[*headers, *self.extra_headers])
         self.turn.observe(opened.first_chunk)
         chunk = shaper.shape(opened.first_chunk)
@@ -91,10 +103,12 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
             if not shaper.finished:
                 raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
         except errors.GatewayError as exc:
+            opened.failed(exc)  # a stream cut after its first chunk counts against its provider
             await self.turn.finish(usage=shaper.usage_totals(), incomplete=True)
             await self.send_body(sse_event(errors.error_body(exc)) + DONE)
             self.record(success=False, status=exc.status_code, provider=provider, error=exc.message, stream=True)
             return
+        opened.succeeded()
         await self.turn.finish(usage=shaper.usage_totals())
         closing = b"".join(sse_event(chunk) for chunk in shaper.closing_chunks())
         await self.send_body(closing + DONE)
@@ -123,7 +137,7 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
             provider=provider,
             success=success,
             status_code=status,
-            attempts=len(self.attempts) or 1,
+            attempts=len(self.attempts),  # 0 when routing refused the request before any attempt
             prompt_tokens=usage.get("prompt_tokens") or 0,
             completion_tokens=usage.get("completion_tokens") or 0,
             latency_ms=(time.monotonic() - self.started) * 1000,

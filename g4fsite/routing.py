@@ -3,6 +3,12 @@
 from django.urls import re_path
 
 from completions.consumers import ChatCompletionsConsumer
+from completions.media_consumers import (
+    ImageGenerationsConsumer,
+    SpeechConsumer,
+    TranscriptionsConsumer,
+    UploadCookiesConsumer,
+)
 
 
 def http_routes(django_application):
@@ -10,5 +16,22 @@ def http_routes(django_application):
     return [
         re_path(r"^v1/chat/completions/?$", chat),
         re_path(r"^api/(?P<provider>[^/]+)/chat/completions/?$", chat),
+        # Images, audio and cookie upload (completions/media_consumers.py).
+        *media_routes(),
         re_path(r"", django_application),
+    ]
+
+
+def media_routes():
+    images = ImageGenerationsConsumer.as_asgi()
+    transcriptions = TranscriptionsConsumer.as_asgi()
+    speech = SpeechConsumer.as_asgi()
+    return [
+        re_path(r"^v1/images/generations/?$", images),
+        re_path(r"^api/(?P<provider>[^/]+)/images/generations/?$", images),
+        re_path(r"^v1/audio/transcriptions/?$", transcriptions),
+        re_path(r"^api/(?P<provider>[^/]+)/audio/transcriptions/?$", transcriptions),
+        re_path(r"^v1/audio/speech/?$", speech),
+        re_path(r"^api/(?P<provider>[^/]+)/audio/speech/?$", speech),
+        re_path(r"^v1/upload_cookies/?$", UploadCookiesConsumer.as_asgi()),
     ]
