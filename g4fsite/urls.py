@@ -3,9 +3,10 @@ Channels consumers routed in `g4fsite/routing.py`."""
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import path, re_path
 
 from completions import conversation_views, gui_views, views
+from completions import media_views
 
 
 def index(request):
@@ -23,6 +24,8 @@ urlpatterns = [
     path("v1/providers", views.ProviderListView.as_view()),
     path("v1/providers/<str:provider_name>", views.ProviderDetailView.as_view()),
     path("api/<str:provider_name>/models", views.ProviderModelListView.as_view()),
+    # Generated media; the view answers 404 for any name the media store did not give out.
+    re_path(r"^media/(?P<filename>.*)$", media_views.media_serve),
 ]
 
 handler404 = "completions.views.not_found"
