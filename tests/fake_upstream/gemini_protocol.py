@@ -117,9 +117,9 @@ def _generate(request: Request, model: str) -> tuple[dict[str, Any], list[dict[s
     parts, finish_reason = _answer(request.provider, body, request.options)
     config = body.get("generationConfig") or {}
     count = config.get("candidateCount") or 1
-    output = "".join(p.get("text") or json.dumps(p.get("functionCall")) for p in parts) * count
+    output = "".join(p.get("text") or json.dumps(p.get("functionCall")) for p in parts)
     prompt = _prompt_tokens(body)
-    usage = {"promptTokenCount": prompt, "candidatesTokenCount": _words(output)}
+    usage = {"promptTokenCount": prompt, "candidatesTokenCount": _words(output) * count}
     usage["totalTokenCount"] = prompt + usage["candidatesTokenCount"]
     candidates = [
         {"content": {"parts": parts, "role": "model"}, "finishReason": finish_reason, "index": index}
