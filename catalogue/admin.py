@@ -171,3 +171,6 @@ class UsageRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: UsageRecord | None = None) -> bool:
         return False
+
+
+from catalogue import admin_conversations  # noqa: E402,F401 - registers the Conversation admin

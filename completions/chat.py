@@ -38,6 +38,8 @@ class ChatRequest:
             raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise errors.InvalidJSON("The request body must be a JSON object.")
+        if conversation_id is not None:
+            raw = {**raw, "conversation_id": conversation_id}  # the URL's id is validated like the body's
         serializer = ChatCompletionRequestSerializer(data=raw)
         if not serializer.is_valid():
             raise errors.validation_error(serializer.errors)
@@ -49,7 +51,7 @@ class ChatRequest:
             provider=provider or valid.get("provider") or gateway_settings.DEFAULT_PROVIDER,
             stream=valid["stream"],
             include_usage=bool(stream_options.get("include_usage")),
-            conversation_id=conversation_id or valid.get("conversation_id"),
+            conversation_id=valid.get("conversation_id") or None,
             proxy=valid.get("proxy") or None,
         )
 

@@ -15,9 +15,11 @@ exception handler and the chat consumer use it.
     ├── PermissionDenied (403 permission_error)
     ├── NotFound (404 invalid_request_error / not_found)
     │   ├── ModelNotFound (404 model_not_found)
-    │   └── ProviderNotFound (404 provider_not_found)
+    │   ├── ProviderNotFound (404 provider_not_found)
+    │   └── ConversationNotFound (404 conversation_not_found: missing, or another key's)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
+    │   └── ConversationBusy (409 conversation_busy; sets Retry-After)
     ├── RateLimited (429 rate_limit_error; sets Retry-After)
     ├── ProviderError (502 api_error / provider_error)
     │   ├── UpstreamAuthFailed (502 provider_auth_failed)
@@ -128,6 +130,16 @@ class Conflict(GatewayError):
     type = "invalid_request_error"
     code = "conflict"
     default_message = "The request conflicts with another one in progress."
+
+
+class ConversationNotFound(NotFound):
+    code = "conversation_not_found"
+    default_message = "The conversation does not exist."
+
+
+class ConversationBusy(Conflict):
+    code = "conversation_busy"
+    default_message = "Another request on this conversation is in progress; retry when it has finished."
 
 
 class RateLimited(GatewayError):

@@ -8,6 +8,8 @@ MESSAGE_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 CONTENT_PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
 # Fields the gateway consumes itself; they are never sent upstream.
 GATEWAY_FIELDS = ("provider", "conversation_id", "proxy", "api_key")
+# Conversation ids (`conversation_id`, and the URL's in /api/{provider}/{conversation_id}/chat/completions).
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}\Z"
 
 
 class StopField(serializers.Field):
@@ -61,7 +63,14 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True)
     stream_options = AnyJSONField(required=False, allow_null=True)
     provider = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100)
-    conversation_id = serializers.CharField(required=False, allow_null=True, max_length=200)
+    conversation_id = serializers.RegexField(
+        CONVERSATION_ID_PATTERN,
+        required=False,
+        allow_null=True,
+        min_length=1,
+        max_length=64,
+        error_messages={"invalid": "Use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'."},
+    )
     proxy = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=500)
 
     def validate_messages(self, messages: list[Any]) -> list[Any]:

@@ -16,6 +16,8 @@ def http_routes(django_application):
     return [
         re_path(r"^v1/chat/completions/?$", chat),
         re_path(r"^api/(?P<provider>[^/]+)/chat/completions/?$", chat),
+        # G4F's conversation form; the consumer validates the id (400 naming `conversation_id`).
+        re_path(r"^api/(?P<provider>[^/]+)/(?P<conversation_id>[^/]+)/chat/completions/?$", chat),
         # Images, audio and cookie upload (completions/media_consumers.py).
         *media_routes(),
         re_path(r"", django_application),
