@@ -6,8 +6,9 @@ OpenAI error shape. Files are immutable, so they carry a long `Cache-Control`, a
 Last-Modified, and a matching `If-None-Match` gets a 304.
 """
 
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.http import http_date
+from django.views.decorators.csrf import csrf_exempt
 
 from completions import errors
 from completions.media import media_lookup, media_path
@@ -19,6 +20,7 @@ def _not_found() -> JsonResponse:
     return JsonResponse(errors.error_body(exc), status=404)
 
 
+@csrf_exempt  # read-only: other methods get a JSON 405, not Django's CSRF page
 def media_serve(request: HttpRequest, filename: str) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         exc = errors.MethodNotAllowed(f"Method {request.method} is not allowed here.")
@@ -37,8 +39,8 @@ def media_serve(request: HttpRequest, filename: str) -> HttpResponse:
     if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
         response = HttpResponseNotModified()
     else:
-        response = FileResponse(path.open("rb"), content_type=media.content_type)
-        response["Content-Length"] = str(media.size)
+        # Generated images are small: one read, no sync iterator for the ASGI handler to wrap.
+        response = HttpResponse(path.read_bytes(), content_type=media.content_type)
     for name, value in headers.items():
         response[name] = value
     return response
