@@ -263,16 +263,19 @@ def cookie_jar_load() -> dict[str, tuple[CookieEntry, ...]]:
 
 
 def domain_matches(host: str, domain: str) -> bool:
-    """RFC 6265 5.1.3: the host is the domain, or a name (not an IP address) ending in "." + domain."""
+    """RFC 6265 5.1.3: the host is the domain, or a host name ending in "." + domain. Neither side may
+    be an IP address in the second case (browsers treat an IP cookie domain as host-only too)."""
     if host == domain:
         return True
     if not host.endswith("." + domain):
         return False
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return True
-    return False
+    for name in (host, domain):
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            continue
+        return False
+    return True
 
 
 def cookies_matching(jar: dict[str, tuple[CookieEntry, ...]], base_url: str) -> tuple[CookieEntry, ...]:
