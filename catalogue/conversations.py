@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
 from catalogue.models import Conversation, Message
@@ -137,7 +137,8 @@ def conversation_store_turn(
     model: str,
     title: str,
 ) -> bool:
-    """Append a turn's messages and release the lease, in one transaction.
+    """Append a turn's messages and release the lease, in one transaction; `title` is set only on a
+    conversation that has none.
 
     Returns False (and stores nothing) when the lease was lost: the conversation was deleted or the
     lease expired and another turn took it; storing then could interleave two turns.
@@ -146,8 +147,8 @@ def conversation_store_turn(
     changes: dict[str, Any] = {"lease_token": "", "lease_until": None, "updated_at": now, "model": model}
     if provider:
         changes["provider"] = provider
-    if title:
-        changes["title"] = title
+    if title:  # the first title sticks
+        changes["title"] = Case(When(title="", then=Value(title)), default=F("title"))
     with transaction.atomic():
         # The UPDATE comes first so that SQLite takes its write lock at once (no read-then-upgrade).
         if not Conversation.objects.filter(id=conversation_id, lease_token=lease_token).update(**changes):
