@@ -62,7 +62,7 @@ class ProviderAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "base_url"]
     ordering = ["-priority", "name"]
     inlines = [ProviderModelInline]
-    actions = ["mark_working", "mark_not_working", "mark_ignored"]
+    actions = ["mark_working", "mark_not_working", "mark_ignored", "refresh_models"]
     readonly_fields = ["status_reason", "last_error", "last_checked_at", "last_latency_ms", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "adapter", "base_url", "status", "priority", "timeout", "supports_stream"]}),
@@ -99,6 +99,13 @@ class ProviderAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected providers as ignored")
     def mark_ignored(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_status(request, queryset, Provider.Status.IGNORED)
+
+    @admin.action(description="Refresh models from the provider")
+    def refresh_models(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from completions.discovery import providers_refresh
+
+        for outcome in providers_refresh(names=list(queryset.values_list("name", flat=True))):
+            self.message_user(request, outcome.summary(), messages.ERROR if outcome.failed else messages.INFO)
 
 
 @admin.register(Model)

@@ -332,3 +332,57 @@ def _flatten(errors: Any, path: str = "") -> str:
             return f"{path}: {' '.join(errors)}" if path else " ".join(errors)
         return "; ".join(_flatten(e, f"{path}[{i}]") for i, e in enumerate(errors) if e)
     return f"{path}: {errors}"
+
+
+# --- model discovery --------------------------------------------------------------------------
+
+
+@dataclass
+class ModelSyncResult:
+    models_created: list[str] = field(default_factory=list)
+    mappings_created: list[str] = field(default_factory=list)
+    known: int = 0
+
+    def summary(self) -> str:
+        added = ", ".join(self.mappings_created) if self.mappings_created else "none"
+        return f"{len(self.mappings_created)} model(s) added ({added}); {self.known} already known"
+
+
+def provider_models_sync(*, provider_id: int, models: Iterable[dict[str, Any]]) -> ModelSyncResult:
+    """Add the models a provider says it serves: `models` are `{"id", "owned_by"?, "capabilities"?}`
+    with `id` the upstream name. A model the provider already serves (by upstream name, or a model it
+    already maps under another upstream name) is left as the operator set it; missing Model rows are
+    created; new mappings are marked `discovered`. Nothing is changed or deleted."""
+    result = ModelSyncResult()
+    with transaction.atomic():
+        provider = Provider.objects.select_for_update().get(id=provider_id)
+        mappings = list(ProviderModel.objects.filter(provider=provider).select_related("model"))
+        served = {pm.upstream_name or pm.model.name for pm in mappings}
+        mapped_models = {pm.model_id for pm in mappings}
+        for entry in models:
+            upstream = str(entry["id"])
+            if upstream in served:
+                result.known += 1
+                continue
+            model = Model.objects.filter(name__iexact=upstream).first()
+            if model is None:
+                owned_by = entry.get("owned_by")
+                owned_by = owned_by if isinstance(owned_by, str) and owned_by else provider.name
+                model = Model.objects.create(name=upstream, owned_by=owned_by[:100])
+                result.models_created.append(model.name)
+            elif model.id in mapped_models:
+                result.known += 1
+                continue
+            ProviderModel.objects.create(
+                provider=provider,
+                model=model,
+                upstream_name="" if upstream == model.name else upstream,
+                capabilities=list(entry.get("capabilities") or ["chat"]),
+                discovered=True,
+            )
+            served.add(upstream)
+            mapped_models.add(model.id)
+            result.mappings_created.append(model.name)
+        if result.mappings_created:
+            catalogue_invalidate()
+    return result

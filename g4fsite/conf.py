@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     # body accepted, in bytes, and the seconds allowed for the whole fetch, redirects included.
     "IMAGE_FETCH_MAX_BYTES": 10 * 1024 * 1024,
     "IMAGE_FETCH_TIMEOUT": 15.0,
+    # Seconds model discovery (`catalogue refresh`, the admin action) waits for a provider's model list.
+    "DISCOVERY_TIMEOUT": 20.0,
     # Pool of the shared upstream HTTP client.
     "MAX_CONNECTIONS": 1000,
     "MAX_KEEPALIVE_CONNECTIONS": 200,

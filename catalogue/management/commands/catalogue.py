@@ -1,4 +1,5 @@
-"""`manage.py catalogue import FILE | export | seed`: load and dump the provider catalogue."""
+"""`manage.py catalogue import FILE | export | seed | refresh [PROVIDER...]`: load, dump and discover
+the provider catalogue."""
 
 import json
 
@@ -16,6 +17,8 @@ class Command(BaseCommand):
         imp.add_argument("file")
         sub.add_parser("export", help="Print the catalogue as JSON, without secrets.")
         sub.add_parser("seed", help="Add the bundled default catalogue's missing entries.")
+        refresh = sub.add_parser("refresh", help="Ask providers for their model lists and add missing models.")
+        refresh.add_argument("providers", nargs="*", metavar="PROVIDER", help="Default: every provider not ignored.")
 
     def handle(self, *args, action: str, **options) -> None:
         try:
@@ -27,5 +30,18 @@ class Command(BaseCommand):
             elif action == "seed":
                 result = services.catalogue_seed()
                 self.stdout.write(f"Seeded the default catalogue: {result.summary()}")
+            elif action == "refresh":
+                self.refresh(options["providers"])
         except services.CatalogueError as exc:
             raise CommandError(str(exc)) from exc
+
+    def refresh(self, names: list[str]) -> None:
+        """One line per provider; fails (exit 1) only when every provider asked failed."""
+        from completions.discovery import providers_refresh
+
+        outcomes = providers_refresh(names=names)
+        for outcome in outcomes:
+            (self.stderr if outcome.failed else self.stdout).write(outcome.summary())
+        asked = [outcome for outcome in outcomes if not outcome.skipped]
+        if asked and all(outcome.failed for outcome in asked):
+            raise CommandError(f"No provider answered ({len(asked)} asked).")
