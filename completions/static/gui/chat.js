@@ -327,7 +327,9 @@ async function chat(text) {
   view.showTyping(node, "Thinking");
   appendNode(node);
   const controller = beginReply("Answering…");
-  const body = { model, messages: [{ role: "user", content: text }], conversation_id: conversation.id };
+  // With server-side history the server supplies earlier turns; without it, send them from here.
+  const messages = state.serverHistory === false ? localHistory(conversation) : [{ role: "user", content: text }];
+  const body = { model, messages, conversation_id: conversation.id };
   if (el.providers.value) body.provider = el.providers.value;
 
   let painted = true;
@@ -370,6 +372,13 @@ async function chat(text) {
   if (failure) addEntry(conversation, { role: "error", message: failure.message, detail: failure.detail });
   if (state.serverHistory) refreshConversations();
   else renderConversationList();
+}
+
+// The chat turns of a conversation as API messages (generated images, errors and empty replies left out).
+function localHistory(conversation) {
+  return conversation.messages
+    .filter((m) => (m.role === "user" && m.kind !== "image") || (m.role === "assistant" && !m.image && m.content))
+    .map((m) => ({ role: m.role, content: m.content }));
 }
 
 async function generateImage(prompt) {
