@@ -95,7 +95,8 @@ def test_catalogue_import_rejects_bad_files_and_stores_nothing(manage, tmp_path,
 
 
 def test_seed_is_idempotent_and_keeps_operator_changes(manage):
-    assert "10 created" in manage("catalogue", "seed").stdout
+    seeded = json.loads((ROOT / "catalogue" / "default_catalogue.json").read_text())["providers"]
+    assert f"providers: {len(seeded)} created" in manage("catalogue", "seed").stdout
     manage("shell", "-c", "from catalogue.models import Provider; Provider.objects.filter(name='Groq').update(status='ignored')")
     assert "0 created" in manage("catalogue", "seed").stdout
     exported = json.loads(manage("catalogue", "export").stdout)
@@ -103,3 +104,6 @@ def test_seed_is_idempotent_and_keeps_operator_changes(manage):
     assert names["Groq"]["status"] == "ignored"
     assert {"PollinationsAI", "OpenAI", "OpenRouter", "Groq", "DeepSeek", "Mistral", "Together", "Ollama", "LMStudio", "vLLM"} <= set(names)
     assert names["Ollama"]["base_url"] == "http://localhost:11434/v1"
+    assert names["PollinationsAI"]["adapter"] == "pollinations"
+    assert (names["Anthropic"]["adapter"], names["Gemini"]["adapter"]) == ("anthropic", "gemini")
+    assert names["Anthropic"]["needs_auth"] and names["Gemini"]["api_key_env"] == "GEMINI_API_KEY"
