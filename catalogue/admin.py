@@ -6,6 +6,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from catalogue import services
+from catalogue.admin_health import HEALTH_LIST_DISPLAY, HEALTH_READONLY_FIELDS, ProviderHealthAdminMixin
 from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord
 from catalogue.snapshot import provider_credential
 from g4fsite.conf import gateway_settings
@@ -53,17 +54,20 @@ class ProviderModelInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
     form = ProviderForm
     list_display = [
         "name", "status", "priority", "adapter", "model_count", "credential_set", "status_reason", "last_checked_at",
+        *HEALTH_LIST_DISPLAY,
     ]
     list_filter = ["status", "adapter", "needs_auth"]
     search_fields = ["name", "description", "base_url"]
     ordering = ["-priority", "name"]
     inlines = [ProviderModelInline]
-    actions = ["mark_working", "mark_not_working", "mark_ignored", "refresh_models"]
-    readonly_fields = ["status_reason", "last_error", "last_checked_at", "last_latency_ms", "created_at", "updated_at"]
+    actions = ["mark_working", "mark_not_working", "mark_ignored", "refresh_models", "test_providers"]
+    readonly_fields = [
+        "status_reason", "last_error", "last_checked_at", "last_latency_ms", *HEALTH_READONLY_FIELDS, "created_at", "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "adapter", "base_url", "status", "priority", "timeout", "supports_stream"]}),
         ("Credential", {"fields": ["needs_auth", "api_key", "clear_api_key", "api_key_env"]}),
