@@ -92,7 +92,8 @@ def conversation_claim(
     )
     if claimed:
         conversation = Conversation.objects.only("id", "provider", "title").get(id=conversation_id)
-        messages = [message_as_dict(m) for m in Message.objects.filter(conversation_id=conversation_id).order_by("position")]
+        rows = Message.objects.filter(conversation_id=conversation_id).order_by("position")
+        messages = [message_as_dict(m) for m in rows]
         return ClaimedConversation(
             id=conversation_id, lease_token=token, created=False, provider=conversation.provider,
             title=conversation.title, messages=messages,

@@ -177,7 +177,8 @@ class ConversationTurn:
         reply = self._reply_message()
         if usage is None:
             usage = usage_estimate(self.request.prompt_text, str(reply.get("content") or ""))
-        messages = [store.TurnMessage(message=m) for m in (self.turn.to_store if self.turn else [])]
+        new = self.turn.to_store if self.turn else []
+        messages = [store.TurnMessage(message=m) for m in new]
         messages.append(
             store.TurnMessage(
                 message=reply,
@@ -188,7 +189,7 @@ class ConversationTurn:
                 incomplete=incomplete,
             )
         )
-        title = "" if self.claimed.title else store.title_from([*self.claimed.messages, *(self.turn.to_store if self.turn else [])])
+        title = "" if self.claimed.title else store.title_from([*self.claimed.messages, *new])
         await self._shielded(
             store.conversation_store_turn,
             conversation_id=self.claimed.id,

@@ -83,7 +83,8 @@ def test_many_clients_retrying_on_409_lose_nothing_and_never_interleave(gateway)
 def test_a_stale_hold_from_a_crashed_process_expires(gateway):
     gateway.add_provider("alpha")
     assert _post(gateway, "stale", "one").status_code == 200
-    Conversation.objects.filter(id="stale").update(lease_token="dead", lease_until=timezone.now() + timedelta(seconds=60))
+    held_by_a_dead_process = timezone.now() + timedelta(seconds=60)
+    Conversation.objects.filter(id="stale").update(lease_token="dead", lease_until=held_by_a_dead_process)
     assert _post(gateway, "stale", "two").status_code == 409
     Conversation.objects.filter(id="stale").update(lease_until=timezone.now() - timedelta(seconds=1))
     assert _post(gateway, "stale", "two").status_code == 200

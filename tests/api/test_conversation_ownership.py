@@ -29,7 +29,8 @@ def test_another_key_gets_404_and_never_the_content(gateway):
     detail = gateway.get("/v1/conversations/shared-name", headers=headers_b)
     assert detail.status_code == 404 and "secret" not in detail.text
     assert gateway.get("/v1/conversations", headers=headers_b).json()["data"] == []
-    assert requests.delete(f"{gateway.url}/v1/conversations/shared-name", headers=headers_b, timeout=20).status_code == 404
+    deleted = requests.delete(f"{gateway.url}/v1/conversations/shared-name", headers=headers_b, timeout=20)
+    assert deleted.status_code == 404
 
     headers_a = {"Authorization": f"Bearer {key_a}"}
     mine = gateway.get("/v1/conversations/shared-name", headers=headers_a).json()

@@ -24,7 +24,10 @@ def test_the_next_turn_goes_to_the_provider_that_answered_even_over_a_higher_pri
         "one", "Hello from beta: one", "two",
     ]
     # Without a conversation the priority order is unchanged.
-    plain = gateway.post("/v1/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]})
+    plain = gateway.post(
+        "/v1/chat/completions",
+        {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert plain.json()["provider"] == "alpha"
 
 

@@ -40,7 +40,8 @@ def test_a_streamed_reply_is_stored(gateway):
     client.chat.completions.create(
         model="fake-model", messages=[{"role": "user", "content": "next"}], extra_body={"conversation_id": "s1"}
     )
-    assert [m["content"] for m in gateway.fake.requests_for("alpha")[-1].json["messages"]] == ["stream me", text, "next"]
+    sent = gateway.fake.requests_for("alpha")[-1].json["messages"]
+    assert [m["content"] for m in sent] == ["stream me", text, "next"]
 
 
 def test_streamed_tool_calls_are_stored(gateway):

@@ -2,10 +2,13 @@
 
 import uuid
 
-import openai
 import pytest
 
 from tests.openapi import assert_valid
+
+
+def user_body(text: str) -> dict:
+    return {"model": "fake-model", "messages": [{"role": "user", "content": text}]}
 
 
 def new_id() -> str:
@@ -16,10 +19,9 @@ def sent_messages(gateway, provider: str = "alpha") -> list[dict]:
     return gateway.fake.requests_for(provider)[-1].json["messages"]
 
 
-def ask(client, conversation_id: str, messages: list[dict], **kwargs):
+def ask(client, conversation_id: str, messages: list[dict]):
     return client.chat.completions.create(
-        model="fake-model", messages=messages, extra_body={"conversation_id": conversation_id, **kwargs.pop("extra", {})},
-        **kwargs,
+        model="fake-model", messages=messages, extra_body={"conversation_id": conversation_id}
     )
 
 
@@ -81,7 +83,7 @@ def test_the_path_form_remembers_too(gateway):
     cid = new_id()
     for text in ("one", "two"):
         response = gateway.post(
-            f"/api/alpha/{cid}/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": text}]}
+            f"/api/alpha/{cid}/chat/completions", user_body(text)
         )
         assert response.status_code == 200
         assert response.headers["x-conversation-id"] == cid
@@ -105,12 +107,12 @@ def test_conversation_ids_are_validated(gateway, bad):
 def test_the_path_form_validates_its_id(gateway):
     gateway.add_provider("alpha")
     response = gateway.post(
-        "/api/alpha/bad.id/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
+        "/api/alpha/bad.id/chat/completions", user_body("x")
     )
     assert response.status_code == 400 and response.json()["error"]["param"] == "conversation_id"
     longest = "a" * 64
     ok = gateway.post(
-        f"/api/alpha/{longest}/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
+        f"/api/alpha/{longest}/chat/completions", user_body("x")
     )
     assert ok.status_code == 200 and gateway.get(f"/v1/conversations/{longest}").status_code == 200
 

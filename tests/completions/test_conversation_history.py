@@ -77,7 +77,8 @@ def test_trimming_drops_oldest_whole_turns_and_keeps_the_system_prompt():
 
 
 def test_trimming_by_estimated_tokens():
-    history = [user("a" * 400), {"role": "assistant", "content": "b" * 400}, user("c"), {"role": "assistant", "content": "d"}]
+    history = [user("a" * 400), {"role": "assistant", "content": "b" * 400}, user("c"),
+               {"role": "assistant", "content": "d"}]
     kept = trimmed_history(history, reserved_messages=1, reserved_tokens=5, max_messages=0, max_tokens=50)
     assert kept == history[2:]
     assert trimmed_history(history, reserved_messages=1, reserved_tokens=5, max_messages=0, max_tokens=0) == history
