@@ -284,3 +284,18 @@ def test_anthropic_passes_http_image_urls_for_the_provider_to_fetch(gateway):
     sent = last_sent(gateway, name).json["messages"][0]["content"]
     assert sent[1] == {"type": "image", "source": {"type": "url", "url": url}}
     assert not [r for r in gateway.fake.requests if r.path == "/files/image.png"]
+
+
+def test_pollinations_chat_is_openai_compatible(gateway):
+    """The seeded PollinationsAI entry's adapter: chat goes to its OpenAI-compatible endpoint."""
+    gateway.add_provider("polli", adapter="pollinations")
+    completion = gateway.openai().chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert completion.choices[0].message.content == "Hello from polli: hi"
+    assert last_sent(gateway, "polli").path == "/polli/v1/chat/completions"
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    streamed = gateway.post("/v1/chat/completions", body)
+    assert streamed.status_code == 200 and streamed.text.endswith("data: [DONE]\n\n")
+    events = [json.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")]
+    assert streamed_text(events) == "Hello from polli: hi" and finish_reasons(events) == ["stop"]
