@@ -291,3 +291,33 @@ def test_pinned_provider_in_cool_down_says_so(gateway):
     assert second.status_code == 429 and int(second.headers["retry-after"]) >= 25
     assert "rate limited" in second.json()["error"]["message"]
     assert len(gateway.fake.requests_for("limited")) == 1
+
+
+def test_half_open_lets_exactly_one_probe_through(gateway, fast_health):
+    from concurrent.futures import ThreadPoolExecutor
+
+    gateway.add_provider("flaky", priority=2)
+    gateway.add_provider("backup", priority=1)
+    gateway.fake.set_fault("flaky", "500", times=3)
+    for _ in range(3):
+        served_by(gateway)
+    assert provider_row("flaky").status == "not_working"
+    time.sleep(0.6)
+    gateway.fake.set_fault("flaky", "slow", delay=1.0, times=1)  # the probe takes a while, and succeeds
+    with ThreadPoolExecutor(4) as pool:
+        answered = list(pool.map(lambda _: served_by(gateway), range(4)))
+    assert sorted(answered) == ["backup", "backup", "backup", "flaky"]
+    assert len(gateway.fake.requests_for("flaky")) == 4
+    assert wait_until(lambda: Provider.objects.get(name="flaky").status == "working")
+
+
+def test_recent_success_rate_and_latency_reach_the_provider_row(gateway):
+    gateway.add_provider("mixed")
+    gateway.fake.set_fault("mixed", "500", times=1)
+    assert gateway.post("/v1/chat/completions", CHAT).status_code == 502
+    for _ in range(3):
+        assert served_by(gateway) == "mixed"
+    health_board.writer.stats_flush()  # the writer thread does this every HEALTH_FLUSH_INTERVAL
+    row = Provider.objects.get(name="mixed")
+    assert row.recent_success_rate == pytest.approx(0.75) and row.recent_latency_ms > 0
+    assert "HTTP 500" in row.last_error and row.status == "working"
