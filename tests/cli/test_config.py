@@ -36,7 +36,8 @@ def test_set_config_and_run_api_from_a_script(start_server, tmp_path, fake):
     assert reply.status_code == 200, reply.text
     assert reply.json()["model"] == "other-model"
     assert fake.requests_for("Alpha")[-1].json["model"] == "other-model"
-    assert server.get("/chat/").status_code == 200
+    page = server.get("/chat/")
+    assert page.status_code == 200 and ">demo</span>" in page.text  # demo=True marks the GUI
 
 
 def settings_in_subprocess(tmp_path, **env: str) -> dict:
@@ -104,3 +105,17 @@ def test_app_config_maps_to_settings_and_environment(clean_app_config):
     }
     with pytest.raises(TypeError, match="no setting 'colour'"):
         clean_app_config.set_config(colour="blue")
+
+
+def test_cors_allowed_origins_apply_to_django_and_streaming_endpoints(gateway, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+    settings.CORS_ALLOW_ALL_ORIGINS = False
+    gateway.add_provider("Alpha")
+    allowed, other = {"Origin": "https://app.example"}, {"Origin": "https://evil.example"}
+    assert gateway.get("/v1/models", headers=allowed).headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in gateway.get("/v1/models", headers=other).headers
+    chat = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    streamed = gateway.post("/v1/chat/completions", chat, headers=allowed)
+    assert streamed.status_code == 200
+    assert streamed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in gateway.post("/v1/chat/completions", chat, headers=other).headers
