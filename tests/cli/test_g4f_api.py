@@ -74,7 +74,7 @@ def test_without_debug_no_request_is_logged(flagged):
 
 def test_manage_py_api_takes_the_environment_and_flags_win(start_server, fake):
     server = start_server(
-        [*MANAGE, "api", "--ignored-providers", "Alpha"],
+        [*MANAGE, "api", "--ignored-providers", "Alpha", "--timeout", "1"],
         providers=PROVIDERS,
         env={"G4F_API_KEY": "env-key", "G4F_IGNORED_PROVIDERS": "Beta", "G4F_PROVIDER": "Beta"},
     )
@@ -90,6 +90,13 @@ def test_manage_py_api_takes_the_environment_and_flags_win(start_server, fake):
     assert page.status_code == 404
     assert set(page.json()["error"]) == {"message", "type", "param", "code"}
     assert "--gui" in page.json()["error"]["message"]
+    # --timeout 1 replaces the provider's own (60 s) timeout.
+    fake.set_option("Beta", delay=5)
+    started = time.monotonic()
+    slow = server.post("/v1/chat/completions", body, headers=auth("env-key"))
+    assert slow.status_code == 504, slow.text
+    assert slow.json()["error"]["code"] == "provider_timeout"
+    assert time.monotonic() - started < 4
 
 
 def test_a_fresh_data_dir_is_migrated_and_seeded_once(tmp_path):
