@@ -202,17 +202,24 @@ def test_sdk_accumulates_streamed_tool_call(gateway, adapter):
     ],
 )
 def test_upstream_errors_become_openai_errors(gateway, adapter, fault, status, code, sdk_error):
-    name = add_provider(gateway, adapter)
-    gateway.fake.set_fault(name, fault, retry_after=7)
-    response = chat(gateway, adapter, "x")
+    # Provider health may take a failing provider out of routing, so each client gets a fresh one.
+    raw, sdk = add_provider(gateway, adapter), add_provider(gateway, adapter, name=f"{adapter}-sdk")
+    gateway.fake.set_fault(raw, fault, retry_after=7)
+    gateway.fake.set_fault(sdk, fault, retry_after=7)
+    response = gateway.post(
+        f"/api/{raw}/chat/completions", {"model": MODELS[adapter], "messages": [{"role": "user", "content": "x"}]}
+    )
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
     if status == 429:
         assert response.headers["retry-after"] == "7"
     with pytest.raises(sdk_error) as raised:
-        gateway.openai().chat.completions.create(model=MODELS[adapter], messages=[{"role": "user", "content": "x"}])
+        gateway.openai().chat.completions.create(
+            model=MODELS[adapter], messages=[{"role": "user", "content": "x"}], extra_body={"provider": sdk}
+        )
     assert raised.value.status_code == status
+    assert raised.value.body["code"] == code
 
 
 @protocols
