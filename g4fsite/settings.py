@@ -180,6 +180,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.request": {"level": "ERROR"},
+        # httpx logs every upstream request at INFO: a log line per request on the hot path.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         "g4f": {"level": "DEBUG" if G4F["DEBUG"] else "INFO"},
     },
 }
