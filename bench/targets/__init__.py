@@ -68,7 +68,7 @@ class Server:
 def all_servers() -> dict[str, type[Server]]:
     from bench.targets.direct import Direct
     from bench.targets.g4f import G4F
-    from bench.targets.gateway import Gateway, GatewayDaphne
+    from bench.targets.gateway import Gateway, GatewayBaseline, GatewayDaphne
     from bench.targets.litellm import LiteLLM
 
-    return {cls.name: cls for cls in (Direct, Gateway, GatewayDaphne, LiteLLM, G4F)}
+    return {cls.name: cls for cls in (Direct, Gateway, GatewayBaseline, GatewayDaphne, LiteLLM, G4F)}

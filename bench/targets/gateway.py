@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from bench.procs import free_port, wait_for_port
 from bench.targets import FLAVOURS, REPO_DIR, WORK_DIR, Server, Unavailable, upstream_base
 
+# The source tree the gateway runs from: this checkout, or another one (e.g. `git archive` of an
+# older commit) to compare before and after a change.
+SOURCE_DIR = os.environ.get("BENCH_GATEWAY_SRC") or str(REPO_DIR)
+
 
 def gateway_env(data_dir) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("G4F_", "DJANGO_"))}
@@ -38,26 +42,26 @@ def catalogue_file(upstream_port: int) -> dict:
     }
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(env: dict[str, str], source: str, *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args], cwd=source, env=env, capture_output=True, text=True, timeout=120
     )
     if result.returncode != 0:
         raise Unavailable(f"manage.py {' '.join(args)} failed: {(result.stderr or result.stdout).strip()[-400:]}")
     return result.stdout
 
 
-def prepare_data_dir(name: str, upstream_port: int) -> tuple[dict[str, str], str]:
+def prepare_data_dir(name: str, upstream_port: int, source: str) -> tuple[dict[str, str], str]:
     """A fresh data dir with the bench catalogue and one API key; returns (env, key)."""
     data_dir = WORK_DIR / name
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     env = gateway_env(data_dir)
-    manage(env, "migrate", "--noinput")
+    manage(env, source, "migrate", "--noinput")
     path = data_dir / "catalogue.json"
     path.write_text(json.dumps(catalogue_file(upstream_port), indent=2))
-    manage(env, "catalogue", "import", str(path))
-    key = manage(env, "apikey", "create", "bench").strip().splitlines()[-1].strip()
+    manage(env, source, "catalogue", "import", str(path))
+    key = manage(env, source, "apikey", "create", "bench").strip().splitlines()[-1].strip()
     return env, key
 
 
@@ -74,10 +78,13 @@ class Gateway(Server):
             "--log-level", "warning", "--backlog", "4096",
         ]
 
+    def source(self) -> str:
+        return SOURCE_DIR
+
     def start(self, procs, upstream_port: int, cores) -> None:
-        env, self.api_key = prepare_data_dir(self.name, upstream_port)
+        env, self.api_key = prepare_data_dir(self.name, upstream_port, self.source())
         self.port = free_port()
-        proc, log = procs.start(self.name, self.command(self.port), env=env, cores=cores, cwd=REPO_DIR)
+        proc, log = procs.start(self.name, self.command(self.port), env=env, cores=cores, cwd=self.source())
         self.procs, self.pid = procs, proc.pid
         try:
             wait_for_port(self.port, timeout=60, proc=proc, log=log)
@@ -94,3 +101,18 @@ class GatewayDaphne(Gateway):
     def command(self, port: int) -> list[str]:
         daphne = os.path.join(os.path.dirname(sys.executable), "daphne")
         return [daphne, "-b", "127.0.0.1", "-p", str(port), "-v", "0", "g4fsite.asgi:application"]
+
+
+@dataclass
+class GatewayBaseline(Gateway):
+    """The gateway from another source tree (`BENCH_BASELINE_SRC`, e.g. `git archive` of an older
+    commit), measured interleaved with the current one: before/after figures on a noisy machine."""
+
+    name: str = "gateway-baseline"
+    label: str = "this gateway, baseline source (uvicorn)"
+
+    def source(self) -> str:
+        path = os.environ.get("BENCH_BASELINE_SRC", "")
+        if not path or not os.path.isfile(os.path.join(path, "manage.py")):
+            raise Unavailable("set BENCH_BASELINE_SRC to a source tree of the gateway to compare against")
+        return path
