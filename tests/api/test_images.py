@@ -102,3 +102,18 @@ def test_upstream_answer_that_is_not_an_image(images):
     response = images.post("/v1/images/generations", {"model": "fake-image", "prompt": "x"})
     assert response.status_code == 502
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_usage_is_recorded(images):
+    from catalogue.models import UsageRecord
+    from completions.usage import usage_recorder
+
+    images.post("/v1/images/generations", {"model": "fake-image", "prompt": "x", "response_format": "b64_json"})
+    import time
+
+    deadline = time.monotonic() + 5  # the record is queued just after the answer is sent
+    while not UsageRecord.objects.filter(endpoint="images").exists() and time.monotonic() < deadline:
+        usage_recorder.flush()
+        time.sleep(0.02)
+    record = UsageRecord.objects.get(endpoint="images")
+    assert record.success and record.provider == "pix" and record.model == "fake-image" and record.status_code == 200
