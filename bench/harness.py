@@ -62,11 +62,20 @@ def _interrupt_as_exit(signum, frame):  # SIGTERM / SIGHUP behave like Ctrl-C: c
 def run(config: RunConfig) -> RunResult:
     """Run the benchmark; always stops every process it started."""
     raise_nofile(16384)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt_as_exit)
+    previous_handlers = {sig: signal.signal(sig, _interrupt_as_exit) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous_affinity = os.sched_getaffinity(0)
     load_cores, target_cores = core_plan()
     if load_cores:
         os.sched_setaffinity(0, load_cores)
+    try:
+        return _run(config, load_cores, target_cores)
+    finally:  # the caller (a test session, say) gets its process back as it was
+        os.sched_setaffinity(0, previous_affinity)
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+
+
+def _run(config: RunConfig, load_cores: set[int] | None, target_cores: set[int] | None) -> RunResult:
     result = RunResult(config)
     registry = all_servers()
     servers: list[Server] = []

@@ -1,0 +1,56 @@
+"""The benchmark harness at tiny scale, so it cannot rot silently: the fast fake upstream, the load
+generator, the gateway target (migrated, catalogue imported, auth on, served by uvicorn in its own
+process) and the report, end to end. No peers (LiteLLM, g4f): they need their own venvs."""
+
+import pytest
+
+from bench import harness, report
+from bench.scenarios import BY_KEY, Scenario
+from bench.system import machine_description
+
+
+@pytest.fixture
+def tiny_scenarios(monkeypatch):
+    """Small versions of one scenario of each kind: closed loop, stream, burst, held streams."""
+    small = {
+        "chat-c16": Scenario("chat-c16", "non-streaming, concurrency 4", "fast", False, 4),
+        "stream-c16": Scenario("stream-c16", "streaming (20 chunks), concurrency 4", "fast", True, 4),
+        "burst-200": Scenario("burst-200", "20 concurrent requests, upstream answers after 1 s", "slow", False, 20,
+                              wave=True),
+    }
+    for key, scenario in small.items():
+        monkeypatch.setitem(BY_KEY, key, scenario)
+    return list(small)
+
+
+def test_harness_measures_direct_and_the_gateway(tiny_scenarios):
+    config = harness.RunConfig(targets=["direct", "gateway"], scenarios=tiny_scenarios, duration=0.5, warmup=0.2,
+                               verbose=False)
+    result = harness.run(config)
+
+    assert result.missing == {}
+    rows = {(row["target"], row["scenario"]): row for row in result.rows}
+    assert set(rows) == {(t, s) for t in ("direct", "gateway") for s in tiny_scenarios}
+    for row in rows.values():
+        assert row["ok"] == row["requests"] > 0, row
+        assert row["errors"] == {}
+        assert 0 < row["p50_ms"] <= row["p99_ms"]
+    gateway_stream = rows[("gateway", "stream-c16")]
+    assert gateway_stream["ttfc_p50_ms"] is not None and gateway_stream["ttfc_p50_ms"] <= gateway_stream["p50_ms"]
+    assert rows[("gateway", "chat-c16")]["cpu_ms_per_req"] > 0
+    assert rows[("gateway", "chat-c16")]["peak_rss_mb"] > 10
+    burst = rows[("gateway", "burst-200")]
+    assert burst["ok"] == 20 and 1.0 <= burst["elapsed_s"] < 10  # the upstream's 1 s delay, not 20 x 1 s
+
+    text = report.render(result, machine=machine_description(), command="smoke")
+    assert "| streaming (20 chunks), concurrency 4 | this gateway (uvicorn) |" in text
+    assert "## The issue's targets, for the gateway" in text
+
+
+def test_harness_reports_a_target_that_cannot_start(tiny_scenarios, monkeypatch):
+    monkeypatch.delenv("BENCH_BASELINE_SRC", raising=False)
+    config = harness.RunConfig(targets=["gateway-baseline"], scenarios=["chat-c16"], duration=0.2, warmup=0.1,
+                               verbose=False)
+    result = harness.run(config)
+    assert result.rows == []
+    assert "BENCH_BASELINE_SRC" in result.missing["gateway-baseline"]
