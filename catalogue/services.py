@@ -73,8 +73,9 @@ def providers_set_status(*, provider_ids: Iterable[int], status: str, reason: st
     """The operator's word on providers; it always wins over automatic health changes."""
     if status not in Provider.Status.values:
         raise CatalogueError(f"Unknown status '{status}'.")
-    with transaction.atomic():
-        count = Provider.objects.filter(id__in=list(provider_ids)).update(
+    ids = list(provider_ids)  # read before the transaction: SQLite cannot upgrade a read to a write
+    with transaction.atomic():  # when another connection wrote meanwhile ("database is locked")
+        count = Provider.objects.filter(id__in=ids).update(
             status=status,
             status_reason=reason,
             status_set_by=Provider.StatusSetBy.OPERATOR,

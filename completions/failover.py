@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from catalogue.snapshot import Route
 from completions import errors
 from completions.adapters import Adapter, UpstreamTarget, adapter_for
+from completions.cookies import cookies_for
 from completions.health import Admission, HealthBoard, health_board, is_client_fault
 from completions.routing import RoutePlan
 from g4fsite.conf import gateway_settings
@@ -72,6 +73,7 @@ def fails_over(exc: errors.GatewayError) -> bool:
 
 
 def upstream_target(route: Route) -> UpstreamTarget:
+    """Where a route's request goes, with the provider's credential and uploaded cookies."""
     provider = route.provider
     return UpstreamTarget(
         provider=provider.name,
@@ -79,6 +81,7 @@ def upstream_target(route: Route) -> UpstreamTarget:
         upstream_model=route.upstream_name,
         api_key=provider.api_key,
         timeout=gateway_settings.TIMEOUT or provider.timeout,
+        cookies=cookies_for(provider),
     )
 
 

@@ -134,8 +134,8 @@ def unavailable_reason(
 
 
 def health_band(provider: ProviderEntry, health: HealthView | None, now: float | None) -> int:
-    """-1 for a half-open provider (its probe goes first), else 0 for a recent success rate of 90% or
-    more (or no recent statistics), 1 for 80-90%, ... 10 for none."""
+    """-1 for a half-open provider (its probe goes first), else 0 for a recent (smoothed) success
+    rate above 90% or no recent statistics, 1 for above 80%, ... 10 for none."""
     if is_half_open(provider, now):
         return -1
     stats = health.get(provider.health_key) if health is not None else None
