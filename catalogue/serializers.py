@@ -23,7 +23,7 @@ class ProviderModelFileSerializer(serializers.Serializer):
 class ProviderFileSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     adapter = serializers.CharField(max_length=50, required=False, default="openai")
-    base_url = serializers.URLField(max_length=500)
+    base_url = serializers.URLField(max_length=500, required=False)  # required for a new provider
     api_key = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     api_key_env = serializers.CharField(max_length=100, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=Provider.Status.values, required=False)

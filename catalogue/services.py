@@ -273,6 +273,8 @@ def _provider_upsert(entry: dict, models_by_name: dict[str, Model], result: Impo
     values = {name: entry[name] for name in PROVIDER_FIELDS if name in entry}
     provider = Provider.objects.filter(name__iexact=entry["name"]).first()
     if provider is None:
+        if "base_url" not in values:
+            raise CatalogueError(f"Invalid catalogue: provider '{entry['name']}' is new and needs a base_url.")
         provider = Provider.objects.create(name=entry["name"], **values)
         result.providers_created.append(provider.name)
     elif only_new:

@@ -109,8 +109,9 @@ def _database() -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("G4F_DB_PATH", str(DATA_DIR / "db.sqlite3")),
-        # Several writers (admin, usage flusher, CLI) share the file: wait instead of failing.
-        "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
+        # Several writers (admin, usage flusher, CLI) share the file: wait instead of failing, and take
+        # the write lock when a transaction starts (a deferred one that later writes fails at once).
+        "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"},
         "TEST": {"NAME": os.environ.get("G4F_TEST_DB_PATH", str(DATA_DIR / "test.sqlite3"))},
     }
 
@@ -144,7 +145,10 @@ MEDIA_ROOT = Path(os.environ.get("G4F_MEDIA_DIR", BASE_DIR / "media"))
 CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS and _env_bool("CORS_ALLOW_ALL_ORIGINS", True)
 CORS_ALLOW_HEADERS = ["authorization", "content-type", "g4f-api-key", "x-requested-with"]
-CORS_EXPOSE_HEADERS = ["x-provider", "x-request-id"]
+CORS_EXPOSE_HEADERS = [
+    "x-provider", "x-request-id", "x-attempts", "retry-after",
+    "x-conversation-id", "x-conversation-provider-changed", "x-conversation-previous-provider",
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -5,7 +5,11 @@ import tempfile
 
 os.environ["G4F_DATA_DIR"] = os.environ.get("G4F_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="g4f-test-")
 os.environ["G4F_MEDIA_DIR"] = os.path.join(os.environ["G4F_DATA_DIR"], "media")
-for name in ("G4F_API_KEY", "G4F_PROVIDER", "G4F_MODEL", "G4F_PROXY", "G4F_IGNORED_PROVIDERS", "G4F_TIMEOUT", "REDIS_URL", "DATABASE_URL"):
+for name in list(os.environ):
+    # Whatever the developer's shell sets for the gateway must not leak into the tests.
+    if name.startswith("G4F_") and name not in ("G4F_DATA_DIR", "G4F_MEDIA_DIR", "G4F_TEST_DATA_DIR"):
+        os.environ.pop(name)
+for name in ("REDIS_URL", "DATABASE_URL", "DJANGO_DEBUG"):
     os.environ.pop(name, None)
 
 from g4fsite.settings import *  # noqa: E402,F401,F403

@@ -19,11 +19,10 @@ venv_install() {
   fi
 }
 
-# system_install: Debian packages some tests need (listed in scripts/system-packages.txt).
+# system_install FILE...: install the Debian packages listed in the files (one per line, # comments).
 system_install() {
   local wanted missing=()
-  [ -f scripts/system-packages.txt ] || return 0
-  wanted=$(grep -v '^#' scripts/system-packages.txt | tr '\n' ' ')
+  wanted=$(cat "$@" 2>/dev/null | grep -v '^#' | tr '\n' ' ')
   for package in $wanted; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done

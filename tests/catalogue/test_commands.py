@@ -107,3 +107,15 @@ def test_seed_is_idempotent_and_keeps_operator_changes(manage):
     assert names["PollinationsAI"]["adapter"] == "pollinations"
     assert (names["Anthropic"]["adapter"], names["Gemini"]["adapter"]) == ("anthropic", "gemini")
     assert names["Anthropic"]["needs_auth"] and names["Gemini"]["api_key_env"] == "GEMINI_API_KEY"
+
+
+def test_import_of_a_partial_entry_updates_only_what_it_names(manage, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"providers": [{"name": "Acme", "base_url": "http://127.0.0.1:9/v1", "priority": 4,
+                                               "models": [{"name": "m1"}]}]}))
+    manage("catalogue", "import", str(path))
+    path.write_text(json.dumps({"providers": [{"name": "acme", "status": "ignored"}]}))
+    assert "1 updated" in manage("catalogue", "import", str(path)).stdout
+    acme = json.loads(manage("catalogue", "export").stdout)["providers"][0]
+    assert acme["status"] == "ignored" and acme["priority"] == 4 and acme["base_url"] == "http://127.0.0.1:9/v1"
+    assert acme["models"][0]["name"] == "m1"
