@@ -9,6 +9,7 @@ target that cannot be prepared or started is recorded with the reason and skippe
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -70,6 +71,8 @@ def run(config: RunConfig) -> RunResult:
     try:
         return _run(config, load_cores, target_cores)
     finally:  # the caller (a test session, say) gets its process back as it was
+        if not os.environ.get("BENCH_KEEP_WORK"):
+            shutil.rmtree(WORK_DIR, ignore_errors=True)
         os.sched_setaffinity(0, previous_affinity)
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)

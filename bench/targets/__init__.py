@@ -4,6 +4,7 @@ chat requests for each upstream flavour ("fast", "slow": 1 s delay, "hold": a 10
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from bench.procs import Processes
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BENCH_DIR.parent
 VENVS_DIR = BENCH_DIR / ".venvs"
-WORK_DIR = BENCH_DIR / ".work"
+# Per process, so concurrent runs (the smoke test in someone's test suite, say) never share data dirs.
+WORK_DIR = BENCH_DIR / ".work" / f"run-{os.getpid()}"
 
 # Upstream flavours: the model name every target exposes, and the fake upstream path that times it.
 FLAVOURS = {"fast": ("bench-fast", ""), "slow": ("bench-slow", "/delay-1000"), "hold": ("bench-hold", "/span-10000")}
