@@ -140,6 +140,18 @@ async def complete(
     return completion, route
 
 
+async def call_capability(
+    plan: RoutePlan, attempts: Attempts, call: Callable[[Adapter, UpstreamTarget], Awaitable[T]]
+) -> tuple[T, Route]:
+    """For images, transcription and speech: `call(adapter, target)` on each route until one returns."""
+
+    async def attempt(adapter: Adapter, route: Route) -> T:
+        return await call(adapter, upstream_target(route))
+
+    result, route, _ = await first_success(plan, attempts, attempt)
+    return result, route
+
+
 @dataclass
 class OpenStream:
     """A stream that has produced its first chunk: no failover is possible any more. The consumer

@@ -5,7 +5,7 @@
 - `POST /v1/upload_cookies` (multipart `files`)
 
 Each validates, routes by capability (`image`, `transcription`, `speech`) through the catalogue
-snapshot and fails over (`completions.capability_failover`). Uploads are authenticated and their
+snapshot and fails over (`completions.failover.call_capability`). Uploads are authenticated and their
 content type checked before the body is read, and the body is cut off at its limit while reading.
 """
 
@@ -16,11 +16,9 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from catalogue.selectors import acatalogue_snapshot
-from completions import audio, errors, images
+from completions import audio, errors, failover, images
 from completions.auth import ANONYMOUS
-from completions.capability_failover import run_with_failover
 from completions.cookies import CookieEntry, cookies_parse, cookies_store
-from completions.failover import Attempts
 from completions.http_consumer import ClientGone, GatewayHttpConsumer
 from completions.media import public_base_url
 from completions.multipart import boundary_of, parse_form
@@ -47,7 +45,7 @@ class CapabilityConsumer(GatewayHttpConsumer):
 
     async def serve(self, body: bytes) -> None:
         self.started = time.monotonic()
-        self.attempts = Attempts()
+        self.attempts = failover.Attempts()
         self.caller = await self.authenticate()
         try:
             await self.answer(body)
@@ -131,7 +129,7 @@ class ImageGenerationsConsumer(CapabilityConsumer):
         async def call(adapter, target):
             return await images.generate(adapter, target, request, base_url)
 
-        result, route = await run_with_failover(plan, call, self.attempts)
+        result, route = await failover.call_capability(plan, self.attempts, call)
         provider = route.provider.name
         await self.send_json(200, {**result, "model": plan.model, "provider": provider}, [self.provider_header(provider)])
         self.record(success=True, status=200, provider=provider)
@@ -152,7 +150,7 @@ class TranscriptionsConsumer(MultipartBodyMixin, CapabilityConsumer):
         async def call(adapter, target):
             return await audio.transcribe(adapter, target, request)
 
-        result, route = await run_with_failover(plan, call, self.attempts)
+        result, route = await failover.call_capability(plan, self.attempts, call)
         provider = route.provider.name
         if isinstance(result, str):
             headers = [TEXT, self.provider_header(provider), *self.extra_headers]
@@ -173,7 +171,7 @@ class SpeechConsumer(CapabilityConsumer):
         async def call(adapter, target):
             return await audio.speak(adapter, target, request)
 
-        result, route = await run_with_failover(plan, call, self.attempts)
+        result, route = await failover.call_capability(plan, self.attempts, call)
         provider = route.provider.name
         headers = [(b"content-type", result.content_type.encode()), self.provider_header(provider), *self.extra_headers]
         await self.send_response(200, result.audio, headers=headers)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from catalogue.selectors import catalogue_snapshot
-from completions.capability_failover import target_for
+from completions.failover import upstream_target as target_for
 from completions.cookies import cookies_matching, cookies_parse, domain_matches, CookieEntry
 from completions.models import ProviderCookie
 
@@ -116,11 +116,6 @@ def test_cookies_reach_only_matching_providers_without_a_query(gateway, django_a
         assert target_for(elsewhere).cookies == {}
 
 
-@pytest.mark.xfail(
-    reason="needs completions.failover.upstream_target to set cookies=cookies_for(route.provider) (failover.py is "
-    "the failover engineer's file)",
-    strict=False,
-)
 def test_chat_request_carries_the_cookie_header(gateway):
     gateway.add_provider("local", models=["fake-model"])
     body = editthiscookie()[:-1] + "," + editthiscookie(domain="example.com", name="foreign", value="nope")[1:]
