@@ -198,7 +198,6 @@ def error_json(exc: GatewayError) -> bytes:
 
 def drf_exception_handler(exc: Exception, context: dict) -> Any:
     """DRF's EXCEPTION_HANDLER: render gateway and DRF errors in the OpenAI shape."""
-    from rest_framework import exceptions as drf
     from rest_framework.response import Response
 
     if not isinstance(exc, GatewayError):

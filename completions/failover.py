@@ -21,7 +21,7 @@ from catalogue.snapshot import Route
 from completions import errors
 from completions.adapters import Adapter, UpstreamTarget, adapter_for
 from completions.cookies import cookies_for
-from completions.health import Admission, HealthBoard, health_board, is_client_fault
+from completions.health import HealthBoard, health_board, is_client_fault
 from completions.routing import RoutePlan
 from g4fsite.conf import gateway_settings
 

@@ -60,7 +60,13 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         raise NotImplementedError
 
     async def read_body(self) -> bytes:
-        limit = gateway_settings.MAX_REQUEST_BYTES
+        return await self.receive_body(gateway_settings.MAX_REQUEST_BYTES)
+
+    async def receive_body(self, limit: int, what: str = "The request body") -> bytes:
+        """The whole body, refused with 413 as soon as it passes `limit` bytes."""
+        declared = self.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise errors.RequestTooLarge(f"{what} is larger than {limit} bytes.")
         parts, size = [], 0
         while True:
             message = await self.receive()
@@ -69,7 +75,7 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise errors.RequestTooLarge(f"The request body is larger than {limit} bytes.")
+                raise errors.RequestTooLarge(f"{what} is larger than {limit} bytes.")
             parts.append(chunk)
             if not message.get("more_body"):
                 return b"".join(parts)

@@ -19,7 +19,7 @@ from catalogue.selectors import acatalogue_snapshot
 from completions import audio, errors, failover, images
 from completions.auth import ANONYMOUS
 from completions.cookies import CookieEntry, cookies_parse, cookies_store
-from completions.http_consumer import ClientGone, GatewayHttpConsumer
+from completions.http_consumer import GatewayHttpConsumer
 from completions.media import public_base_url
 from completions.multipart import boundary_of, parse_form
 from completions.routing import RoutePlan, plan_request
@@ -99,22 +99,7 @@ class MultipartBodyMixin:
     async def read_body(self) -> bytes:
         self.caller = await self.authenticate()
         boundary_of(self.headers.get("content-type", ""))
-        limit = self.body_limit()
-        declared = self.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise errors.RequestTooLarge(f"The upload is larger than {limit} bytes.")
-        parts, size = [], 0
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise errors.RequestTooLarge(f"The upload is larger than {limit} bytes.")
-            parts.append(chunk)
-            if not message.get("more_body"):
-                return b"".join(parts)
+        return await self.receive_body(self.body_limit(), "The upload")
 
 
 class ImageGenerationsConsumer(CapabilityConsumer):

@@ -3,6 +3,8 @@
 from collections.abc import Iterator
 
 import pytest
+import requests
+from django.contrib.auth import get_user_model
 
 from catalogue import cache
 from completions.usage import usage_recorder
@@ -28,3 +30,20 @@ def gateway(gateway_server, transactional_db, fake) -> Iterator[Gateway]:  # noq
     yield Gateway(gateway_server, fake)
     usage_recorder.flush()
     cache._replace_stamp()
+
+
+@pytest.fixture
+def admin_session(gateway) -> requests.Session:
+    """A `requests` session logged in to the live gateway's admin as a superuser."""
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests")
+    session = requests.Session()
+    session.get(f"{gateway.url}/admin/login/", timeout=10)
+    response = session.post(
+        f"{gateway.url}/admin/login/",
+        data={"username": "root", "password": "pw-for-tests", "csrfmiddlewaretoken": session.cookies["csrftoken"],
+              "next": "/admin/"},
+        headers={"referer": f"{gateway.url}/admin/login/"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and "Log out" in response.text
+    return session

@@ -2,29 +2,12 @@
 
 import re
 
-import pytest
 import requests
-from django.contrib.auth import get_user_model
 
 from catalogue.models import Provider
 
 USER = [{"role": "user", "content": "x"}]
 
-
-@pytest.fixture
-def admin_session(gateway):
-    get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests")
-    session = requests.Session()
-    session.get(f"{gateway.url}/admin/login/", timeout=10)
-    response = session.post(
-        f"{gateway.url}/admin/login/",
-        data={"username": "root", "password": "pw-for-tests", "csrfmiddlewaretoken": session.cookies["csrftoken"],
-              "next": "/admin/"},
-        headers={"referer": f"{gateway.url}/admin/login/"},
-        timeout=10,
-    )
-    assert response.status_code == 200 and "Log out" in response.text
-    return session
 
 
 def _action(session, gateway, action: str, names: list[str]) -> requests.Response:

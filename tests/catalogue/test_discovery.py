@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
-from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from catalogue.cache import catalogue_invalidate
@@ -155,21 +153,6 @@ def test_command_exit_status_in_a_subprocess(fake, tmp_path):
     failed = manage("catalogue", "refresh", "down")
     assert failed.returncode == 1 and "No provider answered" in failed.stderr and "Traceback" not in failed.stderr
 
-
-@pytest.fixture
-def admin_session(gateway):
-    get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests")
-    session = requests.Session()
-    session.get(f"{gateway.url}/admin/login/", timeout=10)
-    response = session.post(
-        f"{gateway.url}/admin/login/",
-        data={"username": "root", "password": "pw-for-tests", "csrfmiddlewaretoken": session.cookies["csrftoken"],
-              "next": "/admin/"},
-        headers={"referer": f"{gateway.url}/admin/login/"},
-        timeout=10,
-    )
-    assert response.status_code == 200 and "Log out" in response.text
-    return session
 
 
 def test_admin_action_refreshes_the_selected_providers(gateway, admin_session):
