@@ -3,34 +3,34 @@
 import asyncio
 import weakref
 
-import httpx
+import httpx2
 
 from g4fsite.conf import gateway_settings
 
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient]" = weakref.WeakKeyDictionary()
 # Clients for client-supplied proxies (allow-listed, so few): one per (loop, proxy URL).
-_proxy_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]]" = (
+_proxy_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, httpx2.AsyncClient]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def build_http_client(*, proxy: str | None = None) -> httpx.AsyncClient:
-    limits = httpx.Limits(
+def build_http_client(*, proxy: str | None = None) -> httpx2.AsyncClient:
+    limits = httpx2.Limits(
         max_connections=gateway_settings.MAX_CONNECTIONS,
         max_keepalive_connections=gateway_settings.MAX_KEEPALIVE_CONNECTIONS,
         keepalive_expiry=30,
     )
-    return httpx.AsyncClient(
+    return httpx2.AsyncClient(
         limits=limits,
         proxy=proxy or gateway_settings.PROXY or None,
-        timeout=httpx.Timeout(60.0, connect=gateway_settings.CONNECT_TIMEOUT),
+        timeout=httpx2.Timeout(60.0, connect=gateway_settings.CONNECT_TIMEOUT),
         follow_redirects=False,
         trust_env=False,
     )
 
 
-def get_http_client(proxy: str | None = None) -> httpx.AsyncClient:
-    """The shared client for the running event loop (httpx clients are bound to one loop); with
+def get_http_client(proxy: str | None = None) -> httpx2.AsyncClient:
+    """The shared client for the running event loop (httpx2 clients are bound to one loop); with
     `proxy`, the loop's client that goes through that proxy instead of `G4F["PROXY"]`."""
     loop = asyncio.get_running_loop()
     if proxy:

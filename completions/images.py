@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 
 from completions import errors
@@ -178,6 +178,6 @@ async def download(url: str, target: UpstreamTarget) -> bytes:
                         raise errors.ProviderError(
                             f"The provider's image is larger than {limit} bytes.", code="provider_image_too_large"
                         )
-        except httpx.InvalidURL as exc:
+        except httpx2.InvalidURL as exc:
             raise errors.UpstreamMalformed(f"The provider's image URL is invalid: {exc}") from exc
     return bytes(body)

@@ -24,7 +24,7 @@ import ipaddress
 import socket
 from urllib.parse import unquote_to_bytes
 
-import httpx
+import httpx2
 
 from completions import errors
 
@@ -90,15 +90,15 @@ async def resolve_addresses(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-async def fetch_public(url: str, *, client: httpx.AsyncClient, max_bytes: int, timeout: float) -> tuple[bytes, str]:
+async def fetch_public(url: str, *, client: httpx2.AsyncClient, max_bytes: int, timeout: float) -> tuple[bytes, str]:
     """Fetch a URL from a public address; return its body and content type.
 
     Raises `InvalidRequest` (400) coded `image_url_refused` (scheme, address, redirects),
     `image_url_too_large` or `image_url_unreachable` (DNS, connection, HTTP error status, timeout).
     """
     try:
-        current = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+        current = httpx2.URL(url)
+    except (httpx2.InvalidURL, TypeError) as exc:
         raise refused(f"The image URL is not a valid URL: {exc}") from exc
     try:
         async with asyncio.timeout(timeout):
@@ -120,7 +120,7 @@ async def fetch_public(url: str, *, client: httpx.AsyncClient, max_bytes: int, t
     raise refused(f"The image URL redirected more than {MAX_REDIRECTS} times.")
 
 
-async def _vetted_address(url: httpx.URL) -> str:
+async def _vetted_address(url: httpx2.URL) -> str:
     """The address to connect to, after checking that every address of the host is public."""
     if url.scheme not in ("http", "https"):
         raise refused(f"Only http and https image URLs can be fetched, not '{url.scheme}'.")
@@ -147,7 +147,7 @@ async def _vetted_address(url: httpx.URL) -> str:
     return str(addresses[0])
 
 
-async def _send_pinned(client: httpx.AsyncClient, url: httpx.URL, address: str, timeout: float) -> httpx.Response:
+async def _send_pinned(client: httpx2.AsyncClient, url: httpx2.URL, address: str, timeout: float) -> httpx2.Response:
     """GET the URL from the vetted address, keeping the host name for HTTP and TLS."""
     host = url.raw_host.decode("ascii")
     extensions = {}
@@ -162,11 +162,11 @@ async def _send_pinned(client: httpx.AsyncClient, url: httpx.URL, address: str, 
     )
     try:
         return await client.send(request, stream=True, follow_redirects=False)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise unreachable(f"The image URL could not be fetched: {exc or type(exc).__name__}.") from exc
 
 
-async def _read_limited(response: httpx.Response, max_bytes: int) -> bytes:
+async def _read_limited(response: httpx2.Response, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large(max_bytes)
@@ -176,11 +176,11 @@ async def _read_limited(response: httpx.Response, max_bytes: int) -> bytes:
             body += chunk
             if len(body) > max_bytes:
                 raise too_large(max_bytes)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise unreachable(f"The image URL's content could not be read: {exc or type(exc).__name__}.") from exc
     return bytes(body)
 
 
-def _content_type(response: httpx.Response) -> str:
+def _content_type(response: httpx2.Response) -> str:
     value = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     return value or "application/octet-stream"

@@ -184,9 +184,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        # httpx logs every upstream request at INFO: a log line per request on the hot path.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
+        # httpx2 logs every upstream request at INFO: a log line per request on the hot path.
+        "httpx2": {"level": "WARNING"},
+        "httpcore2": {"level": "WARNING"},
         "g4f": {"level": "DEBUG" if G4F["DEBUG"] else "INFO"},
     },
 }

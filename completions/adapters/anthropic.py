@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 
 from completions import errors
@@ -108,7 +108,7 @@ class AnthropicAdapter(Adapter):
         return models
 
 
-def raise_for_anthropic_status(response: httpx.Response) -> None:
+def raise_for_anthropic_status(response: httpx2.Response) -> None:
     """`raise_for_upstream_status`, except that an exhausted credit balance is the provider's fault."""
     if response.status_code == 400 and b"credit balance" in response.content:
         raise errors.ProviderError(f"HTTP 400: {upstream_error_message(response)}", code="provider_out_of_credit")

@@ -4,7 +4,7 @@ An adapter speaks one upstream *protocol* (OpenAI-compatible, Anthropic, Gemini,
 both ways between it and the OpenAI API the gateway serves. Vendors are catalogue rows, not classes:
 the catalogue names a protocol, the registry (`completions.adapters.adapter_for`) returns its adapter.
 
-Adapters are instances holding the shared pooled `httpx.AsyncClient`, injected so a unit test can hand
+Adapters are instances holding the shared pooled `httpx2.AsyncClient`, injected so a unit test can hand
 in one with a `MockTransport`. They keep no mutable state of their own.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import httpx
+import httpx2
 import orjson
 
 from completions import errors
@@ -35,8 +35,8 @@ class UpstreamTarget:
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def httpx_timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.timeout, connect=min(self.timeout, gateway_settings.CONNECT_TIMEOUT))
+    def httpx_timeout(self) -> httpx2.Timeout:
+        return httpx2.Timeout(self.timeout, connect=min(self.timeout, gateway_settings.CONNECT_TIMEOUT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class Adapter:
 
     protocol: ClassVar[str] = ""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx2.AsyncClient) -> None:
         self.client = client
 
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +93,7 @@ class Adapter:
         return errors.UnsupportedCapability(f"The '{self.protocol}' protocol does not support {capability}.")
 
     @staticmethod
-    def read_json(response: httpx.Response) -> Any:
+    def read_json(response: httpx2.Response) -> Any:
         """Parse an upstream JSON body, raising UpstreamMalformed when it is not JSON."""
         try:
             return orjson.loads(response.content)
@@ -101,7 +101,7 @@ class Adapter:
             raise errors.UpstreamMalformed("The provider answered with malformed JSON.") from exc
 
 
-def upstream_error_message(response: httpx.Response) -> str:
+def upstream_error_message(response: httpx2.Response) -> str:
     """The most useful message from an upstream error body, whatever its protocol's shape."""
     try:
         body = orjson.loads(response.content)
@@ -123,7 +123,7 @@ def upstream_error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-def raise_for_upstream_status(response: httpx.Response) -> None:
+def raise_for_upstream_status(response: httpx2.Response) -> None:
     """Raise the gateway error that matches an upstream error status (a no-op on 2xx)."""
     status = response.status_code
     if status < 400:
@@ -140,7 +140,7 @@ def raise_for_upstream_status(response: httpx.Response) -> None:
     raise errors.ProviderError(message)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx2.Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
@@ -159,22 +159,22 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn httpx transport errors into the most specific gateway error, `from` the original."""
+    """Turn httpx2 transport errors into the most specific gateway error, `from` the original."""
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except httpx2.TimeoutException as exc:
         raise errors.UpstreamTimeout(f"The provider did not answer in time ({type(exc).__name__}).") from exc
-    except httpx.RemoteProtocolError as exc:
+    except httpx2.RemoteProtocolError as exc:
         raise errors.ProviderError(f"The provider closed the connection: {exc}", code="provider_disconnected") from exc
-    except (httpx.NetworkError, httpx.ProxyError) as exc:
+    except (httpx2.NetworkError, httpx2.ProxyError) as exc:
         raise errors.ProviderError(
             f"The provider could not be reached: {exc or type(exc).__name__}", code="provider_unreachable"
         ) from exc
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise errors.ProviderError(f"Upstream HTTP error: {exc or type(exc).__name__}") from exc
 
 
-async def iter_sse_data(response: httpx.Response) -> AsyncIterator[str]:
+async def iter_sse_data(response: httpx2.Response) -> AsyncIterator[str]:
     """Yield the `data:` payloads of a Server-Sent Events response, one per event."""
     data: list[str] = []
     async for line in response.aiter_lines():
@@ -189,7 +189,7 @@ async def iter_sse_data(response: httpx.Response) -> AsyncIterator[str]:
         yield "\n".join(data)
 
 
-async def iter_sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+async def iter_sse_events(response: httpx2.Response) -> AsyncIterator[tuple[str, str]]:
     """Yield `(event, data)` pairs of a Server-Sent Events response (event defaults to "message")."""
     event, data = "message", []
     async for line in response.aiter_lines():

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import orjson
 
 from completions import errors
@@ -194,7 +194,7 @@ def model_path(model: str) -> str:
     return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
 
 
-def raise_for_gemini_status(response: httpx.Response) -> None:
+def raise_for_gemini_status(response: httpx2.Response) -> None:
     """`raise_for_upstream_status`, except that Gemini reports a bad key or region as HTTP 400."""
     if response.status_code == 400:
         content = response.content

@@ -2,7 +2,7 @@
 
 import asyncio
 
-import httpx
+import httpx2
 import orjson
 import pytest
 
@@ -33,17 +33,17 @@ def weather_call(city: str) -> dict:
 class Upstream:
     """A MockTransport that records requests and answers with a canned response."""
 
-    def __init__(self, response: httpx.Response | list[httpx.Response]):
+    def __init__(self, response: httpx2.Response | list[httpx2.Response]):
         self.responses = response if isinstance(response, list) else [response]
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         return self.responses[min(len(self.requests), len(self.responses)) - 1]
 
     def run(self, method: str, *args):
         async def go():
-            async with httpx.AsyncClient(transport=httpx.MockTransport(self)) as client:
+            async with httpx2.AsyncClient(transport=httpx2.MockTransport(self)) as client:
                 result = getattr(AnthropicAdapter(client), method)(TARGET, *args)
                 if method == "chat_stream":
                     return [chunk async for chunk in result]
@@ -56,9 +56,9 @@ class Upstream:
         return orjson.loads(self.requests[-1].content)
 
 
-def sse(*events: tuple[str, dict]) -> httpx.Response:
+def sse(*events: tuple[str, dict]) -> httpx2.Response:
     text = "".join(f"event: {name}\ndata: {orjson.dumps(data).decode()}\n\n" for name, data in events)
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
+    return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
 
 
 MESSAGE = {
@@ -77,7 +77,7 @@ MESSAGE = {
 
 
 def test_chat_request_is_translated_to_the_messages_api():
-    upstream = Upstream(httpx.Response(200, json=MESSAGE))
+    upstream = Upstream(httpx2.Response(200, json=MESSAGE))
     payload = {
         "model": "claude-sonnet-4-5",
         "messages": [
@@ -167,7 +167,7 @@ def test_chat_request_is_translated_to_the_messages_api():
 
 
 def test_chat_answer_becomes_a_chat_completion():
-    upstream = Upstream(httpx.Response(200, json=MESSAGE))
+    upstream = Upstream(httpx2.Response(200, json=MESSAGE))
     completion = upstream.run("chat", {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hi"}]})
     assert_valid("CreateChatCompletionResponse", completion)
     assert completion["object"] == "chat.completion"
@@ -202,7 +202,7 @@ def test_chat_answer_becomes_a_chat_completion():
 )
 def test_stop_reason_maps_to_finish_reason(stop_reason, finish_reason):
     message = {**MESSAGE, "content": [{"type": "text", "text": "ok"}], "stop_reason": stop_reason}
-    completion = Upstream(httpx.Response(200, json=message)).run(
+    completion = Upstream(httpx2.Response(200, json=message)).run(
         "chat", {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 10}
     )
     assert completion["choices"][0]["finish_reason"] == finish_reason
@@ -219,7 +219,7 @@ def test_stop_reason_maps_to_finish_reason(stop_reason, finish_reason):
     ],
 )
 def test_tool_choice(tool_choice, expected):
-    upstream = Upstream(httpx.Response(200, json=MESSAGE))
+    upstream = Upstream(httpx2.Response(200, json=MESSAGE))
     messages = [{"role": "user", "content": "Hi"}]
     upstream.run("chat", {"model": "m", "messages": messages, "tools": [WEATHER_TOOL], "tool_choice": tool_choice})
     assert upstream.body.get("tool_choice") == expected
@@ -227,7 +227,7 @@ def test_tool_choice(tool_choice, expected):
 
 
 def test_tool_choice_none_keeps_tools_when_the_history_uses_them():
-    upstream = Upstream(httpx.Response(200, json=MESSAGE))
+    upstream = Upstream(httpx2.Response(200, json=MESSAGE))
     call = {"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
     messages = [
         {"role": "user", "content": "Hi"},
@@ -241,7 +241,7 @@ def test_tool_choice_none_keeps_tools_when_the_history_uses_them():
 
 
 def test_json_schema_response_format_adds_a_system_instruction():
-    upstream = Upstream(httpx.Response(200, json=MESSAGE))
+    upstream = Upstream(httpx2.Response(200, json=MESSAGE))
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
     upstream.run(
         "chat",
@@ -258,7 +258,7 @@ def test_json_schema_response_format_adds_a_system_instruction():
 
 
 def test_n_above_one_is_refused():
-    upstream = Upstream(httpx.Response(200, json=MESSAGE))
+    upstream = Upstream(httpx2.Response(200, json=MESSAGE))
     with pytest.raises(errors.ValidationFailed) as caught:
         upstream.run("chat", {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "n": 2})
     assert caught.value.param == "n"
@@ -380,7 +380,7 @@ def test_stream_without_message_stop_is_truncated():
             received.append(chunk)
 
     async def go(received):
-        async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
+        async with httpx2.AsyncClient(transport=httpx2.MockTransport(upstream)) as client:
             await collect(AnthropicAdapter(client), received)
 
     received: list[dict] = []
@@ -409,7 +409,7 @@ def test_stream_error_event_raises():
 )
 def test_upstream_errors_are_translated(status, error_type, message, expected):
     body = {"type": "error", "error": {"type": error_type, "message": message}}
-    upstream = Upstream(httpx.Response(status, json=body, headers={"retry-after": "7"}))
+    upstream = Upstream(httpx2.Response(status, json=body, headers={"retry-after": "7"}))
     for method in ("chat", "chat_stream"):
         with pytest.raises(expected) as caught:
             upstream.run(method, {"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
@@ -421,7 +421,7 @@ def test_upstream_errors_are_translated(status, error_type, message, expected):
 def test_exhausted_credit_is_the_providers_fault():
     body = {"type": "error", "error": {"type": "invalid_request_error", "message": "Your credit balance is too low"}}
     with pytest.raises(errors.ProviderError) as caught:
-        Upstream(httpx.Response(400, json=body)).run("chat", {"model": "m", "messages": [HELLO]})
+        Upstream(httpx2.Response(400, json=body)).run("chat", {"model": "m", "messages": [HELLO]})
     assert not isinstance(caught.value, errors.InvalidRequest)
 
 
@@ -433,7 +433,7 @@ def test_list_models_follows_pages():
         "last_id": "claude-sonnet-4-5-20250929",
     }
     page_two = {"data": [{"type": "model", "id": "claude-haiku-4-5", "display_name": "Haiku 4.5"}], "has_more": False}
-    upstream = Upstream([httpx.Response(200, json=page_one), httpx.Response(200, json=page_two)])
+    upstream = Upstream([httpx2.Response(200, json=page_one), httpx2.Response(200, json=page_two)])
     models = upstream.run("list_models")
     assert [model["id"] for model in models] == ["claude-sonnet-4-5-20250929", "claude-haiku-4-5"]
     assert [str(request.url) for request in upstream.requests] == [

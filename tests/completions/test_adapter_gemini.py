@@ -3,7 +3,7 @@
 import asyncio
 import base64
 
-import httpx
+import httpx2
 import orjson
 import pytest
 
@@ -38,21 +38,21 @@ WEATHER_TOOL = {
 class Upstream:
     """A MockTransport that records requests; Gemini calls get the canned response, image hosts a JPEG."""
 
-    def __init__(self, response: httpx.Response | list[httpx.Response]):
+    def __init__(self, response: httpx2.Response | list[httpx2.Response]):
         self.responses = response if isinstance(response, list) else [response]
-        self.requests: list[httpx.Request] = []
-        self.image_requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
+        self.image_requests: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.host != "generativelanguage.googleapis.com":
             self.image_requests.append(request)
-            return httpx.Response(200, content=JPEG, headers={"content-type": "image/jpeg"})
+            return httpx2.Response(200, content=JPEG, headers={"content-type": "image/jpeg"})
         self.requests.append(request)
         return self.responses[min(len(self.requests), len(self.responses)) - 1]
 
     def run(self, method: str, *args):
         async def go():
-            async with httpx.AsyncClient(transport=httpx.MockTransport(self)) as client:
+            async with httpx2.AsyncClient(transport=httpx2.MockTransport(self)) as client:
                 result = getattr(GeminiAdapter(client), method)(TARGET, *args)
                 if method == "chat_stream":
                     return [chunk async for chunk in result]
@@ -65,9 +65,9 @@ class Upstream:
         return orjson.loads(self.requests[-1].content)
 
 
-def sse(*chunks: dict) -> httpx.Response:
+def sse(*chunks: dict) -> httpx2.Response:
     text = "".join(f"data: {orjson.dumps(chunk).decode()}\r\n\r\n" for chunk in chunks)
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
+    return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ ANSWER = {
 
 
 def test_chat_request_is_translated_to_generate_content(public_dns):
-    upstream = Upstream(httpx.Response(200, json=ANSWER))
+    upstream = Upstream(httpx2.Response(200, json=ANSWER))
     call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
     other = {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": ""}}
     payload = {
@@ -235,13 +235,13 @@ def test_chat_request_is_translated_to_generate_content(public_dns):
     ],
 )
 def test_tool_choice(tool_choice, config):
-    upstream = Upstream(httpx.Response(200, json=ANSWER))
+    upstream = Upstream(httpx2.Response(200, json=ANSWER))
     upstream.run("chat", {**SIMPLE, "tools": [WEATHER_TOOL], "tool_choice": tool_choice})
     assert upstream.body["toolConfig"] == {"functionCallingConfig": config}
 
 
 def test_json_object_mode_and_plain_request():
-    upstream = Upstream(httpx.Response(200, json=ANSWER))
+    upstream = Upstream(httpx2.Response(200, json=ANSWER))
     upstream.run("chat", {**SIMPLE, "response_format": {"type": "json_object"}})
     assert upstream.body == {
         "contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
@@ -250,7 +250,7 @@ def test_json_object_mode_and_plain_request():
 
 
 def test_answer_becomes_a_chat_completion():
-    completion = Upstream(httpx.Response(200, json=ANSWER)).run("chat", SIMPLE)
+    completion = Upstream(httpx2.Response(200, json=ANSWER)).run("chat", SIMPLE)
     assert_valid("CreateChatCompletionResponse", completion)
     assert completion["id"] == "chatcmpl-mFRqaOXlBZ2n1dkP2qLb4Q0"
     assert completion["model"] == "gemini-2.5-flash"
@@ -274,7 +274,7 @@ def test_answer_becomes_a_chat_completion():
 )
 def test_finish_reasons(gemini_reason, finish_reason):
     answer = {"candidates": [{"content": {"parts": [{"text": "ok"}], "role": "model"}, "finishReason": gemini_reason}]}
-    completion = Upstream(httpx.Response(200, json=answer)).run("chat", SIMPLE)
+    completion = Upstream(httpx2.Response(200, json=answer)).run("chat", SIMPLE)
     assert_valid("CreateChatCompletionResponse", completion)
     assert completion["choices"][0]["finish_reason"] == finish_reason
 
@@ -282,7 +282,7 @@ def test_finish_reasons(gemini_reason, finish_reason):
 def test_blocked_prompt_is_a_content_filter_finish():
     usage = {"promptTokenCount": 9, "totalTokenCount": 9}
     answer = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage}
-    completion = Upstream(httpx.Response(200, json=answer)).run("chat", SIMPLE)
+    completion = Upstream(httpx2.Response(200, json=answer)).run("chat", SIMPLE)
     assert_valid("CreateChatCompletionResponse", completion)
     assert completion["choices"][0]["finish_reason"] == "content_filter"
     assert completion["usage"] == {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
@@ -368,7 +368,7 @@ def google_error(code: int, message: str, status: str, reason: str = "") -> dict
     ],
 )
 def test_upstream_errors_are_translated(status, body, expected):
-    upstream = Upstream(httpx.Response(status, json=body))
+    upstream = Upstream(httpx2.Response(status, json=body))
     for method in ("chat", "chat_stream"):
         with pytest.raises(expected) as caught:
             upstream.run(method, {"model": "gemini-2.5-flash", "messages": [HELLO]})
@@ -376,7 +376,7 @@ def test_upstream_errors_are_translated(status, body, expected):
 
 
 def test_image_url_on_loopback_is_refused_before_calling_gemini():
-    upstream = Upstream(httpx.Response(200, json=ANSWER))
+    upstream = Upstream(httpx2.Response(200, json=ANSWER))
     image = {"type": "image_url", "image_url": {"url": "http://127.0.0.1:8000/private.png"}}
     with pytest.raises(errors.InvalidRequest) as caught:
         upstream.run("chat", {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": [image]}]})
@@ -386,7 +386,7 @@ def test_image_url_on_loopback_is_refused_before_calling_gemini():
 
 
 def test_tool_message_for_an_unknown_call_is_refused():
-    upstream = Upstream(httpx.Response(200, json=ANSWER))
+    upstream = Upstream(httpx2.Response(200, json=ANSWER))
     messages = [HELLO, {"role": "tool", "tool_call_id": "call_nope", "content": "x"}]
     with pytest.raises(errors.ValidationFailed):
         upstream.run("chat", {"model": "gemini-2.5-flash", "messages": messages})
@@ -402,7 +402,7 @@ def test_list_models_strips_the_prefix_and_skips_models_that_cannot_chat():
         "nextPageToken": "page-2",
     }
     page_two = {"models": [{"name": "models/gemini-2.5-pro", "supportedGenerationMethods": ["generateContent"]}]}
-    upstream = Upstream([httpx.Response(200, json=page_one), httpx.Response(200, json=page_two)])
+    upstream = Upstream([httpx2.Response(200, json=page_one), httpx2.Response(200, json=page_two)])
     models = upstream.run("list_models")
     assert [model["id"] for model in models] == ["gemini-2.5-flash", "gemini-2.5-pro"]
     assert [str(request.url) for request in upstream.requests] == [

@@ -3,7 +3,7 @@
 import asyncio
 import base64
 
-import httpx
+import httpx2
 import orjson
 import pytest
 
@@ -35,22 +35,22 @@ COMPLETION = {
 class Upstream:
     def __init__(self, handler):
         self.handler = handler
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         return self.handler(request)
 
     def run(self, method: str, *args, target: UpstreamTarget = TARGET):
         async def go():
-            async with httpx.AsyncClient(transport=httpx.MockTransport(self)) as client:
+            async with httpx2.AsyncClient(transport=httpx2.MockTransport(self)) as client:
                 return await getattr(PollinationsAdapter(client), method)(target, *args)
 
         return asyncio.run(go())
 
 
 def test_chat_goes_to_the_openai_compatible_endpoint_without_a_key():
-    upstream = Upstream(lambda request: httpx.Response(200, json=COMPLETION))
+    upstream = Upstream(lambda request: httpx2.Response(200, json=COMPLETION))
     completion = upstream.run("chat", {"model": "openai", "messages": [{"role": "user", "content": "Hi"}]})
     assert_valid("CreateChatCompletionResponse", completion)
     [request] = upstream.requests
@@ -65,7 +65,7 @@ def test_list_models_reads_names():
         {"name": "mistral", "description": "Mistral Small 3.1"},
         {"description": "nameless"},
     ]
-    upstream = Upstream(lambda request: httpx.Response(200, json=models))
+    upstream = Upstream(lambda request: httpx2.Response(200, json=models))
     listed = upstream.run("list_models")
     assert [model["id"] for model in listed] == ["openai", "mistral"]
     assert str(upstream.requests[0].url) == "https://text.pollinations.ai/models"
@@ -84,7 +84,7 @@ def test_image_urls_carry_prompt_size_model_and_seed():
 
 
 def test_b64_json_images_are_fetched():
-    upstream = Upstream(lambda request: httpx.Response(200, content=JPEG, headers={"content-type": "image/jpeg"}))
+    upstream = Upstream(lambda request: httpx2.Response(200, content=JPEG, headers={"content-type": "image/jpeg"}))
     result = upstream.run("images", {"prompt": "fox", "response_format": "b64_json", "seed": 1})
     assert_valid("ImagesResponse", result)
     assert result["data"] == [{"b64_json": base64.b64encode(JPEG).decode()}]
@@ -95,7 +95,7 @@ def test_b64_json_images_are_fetched():
 
 
 def test_a_non_image_answer_is_malformed():
-    upstream = Upstream(lambda request: httpx.Response(200, json={"error": "queue full"}))
+    upstream = Upstream(lambda request: httpx2.Response(200, json={"error": "queue full"}))
     with pytest.raises(errors.UpstreamMalformed):
         upstream.run("images", {"prompt": "fox", "response_format": "b64_json"})
 
@@ -115,7 +115,7 @@ def test_invalid_size_is_refused(size):
 
 
 def test_upstream_error_is_translated():
-    upstream = Upstream(lambda request: httpx.Response(429, json={"error": "Too many requests", "status": 429}))
+    upstream = Upstream(lambda request: httpx2.Response(429, json={"error": "Too many requests", "status": 429}))
     with pytest.raises(errors.RateLimited) as caught:
         upstream.run("chat", {"model": "openai", "messages": [{"role": "user", "content": "Hi"}]})
     assert "Too many requests" in caught.value.message

@@ -5,7 +5,7 @@ import ipaddress
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import httpx
+import httpx2
 import pytest
 
 from completions import errors, safe_fetch
@@ -16,12 +16,12 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PNG_HEADERS = {"content-type": "image/png"}
 
 
-class RecordingTransport(httpx.AsyncBaseTransport):
+class RecordingTransport(httpx2.AsyncBaseTransport):
     """A MockTransport that remembers every request it was asked to send."""
 
     def __init__(self, handler=None):
-        self.requests: list[httpx.Request] = []
-        self.handler = handler or (lambda request: httpx.Response(200, content=PNG, headers=PNG_HEADERS))
+        self.requests: list[httpx2.Request] = []
+        self.handler = handler or (lambda request: httpx2.Response(200, content=PNG, headers=PNG_HEADERS))
 
     async def handle_async_request(self, request):
         self.requests.append(request)
@@ -33,7 +33,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
 def fetch(url, transport, *, max_bytes=1024, timeout=5.0):
     async def go():
-        async with httpx.AsyncClient(transport=transport) as client:
+        async with httpx2.AsyncClient(transport=transport) as client:
             return await fetch_public(url, client=client, max_bytes=max_bytes, timeout=timeout)
 
     return asyncio.run(go())
@@ -137,7 +137,7 @@ def test_public_url_connects_to_the_vetted_address_with_the_host_name_kept(dns):
 
 def test_redirect_to_loopback_is_refused(dns):
     def handler(request):
-        return httpx.Response(302, headers={"location": "http://127.0.0.1:8080/internal.png"})
+        return httpx2.Response(302, headers={"location": "http://127.0.0.1:8080/internal.png"})
 
     transport = RecordingTransport(handler)
     with pytest.raises(errors.InvalidRequest) as caught:
@@ -150,7 +150,7 @@ def test_redirect_to_a_name_resolving_to_metadata_is_refused(dns):
     dns["metadata.example.org"] = ["169.254.169.254"]
 
     def handler(request):
-        return httpx.Response(301, headers={"location": "http://metadata.example.org/latest/"})
+        return httpx2.Response(301, headers={"location": "http://metadata.example.org/latest/"})
 
     with pytest.raises(errors.InvalidRequest) as caught:
         fetch("https://images.example.com/cat.png", RecordingTransport(handler))
@@ -160,8 +160,8 @@ def test_redirect_to_a_name_resolving_to_metadata_is_refused(dns):
 def test_redirect_to_a_public_host_is_followed_and_rechecked(dns):
     def handler(request):
         if request.headers["host"] == "images.example.com":
-            return httpx.Response(307, headers={"location": "https://cdn.example.net/real.jpg"})
-        return httpx.Response(200, content=b"jpeg", headers={"content-type": "image/jpeg; charset=binary"})
+            return httpx2.Response(307, headers={"location": "https://cdn.example.net/real.jpg"})
+        return httpx2.Response(200, content=b"jpeg", headers={"content-type": "image/jpeg; charset=binary"})
 
     transport = RecordingTransport(handler)
     assert fetch("https://images.example.com/cat.jpg", transport) == (b"jpeg", "image/jpeg")
@@ -175,8 +175,8 @@ def test_redirect_to_a_public_host_is_followed_and_rechecked(dns):
 def test_relative_redirect_keeps_the_host_name(dns):
     def handler(request):
         if request.url.path == "/old.png":
-            return httpx.Response(302, headers={"location": "/new.png"})
-        return httpx.Response(200, content=PNG, headers={"content-type": "image/png"})
+            return httpx2.Response(302, headers={"location": "/new.png"})
+        return httpx2.Response(200, content=PNG, headers={"content-type": "image/png"})
 
     transport = RecordingTransport(handler)
     fetch("http://images.example.com/old.png", transport)
@@ -186,7 +186,7 @@ def test_relative_redirect_keeps_the_host_name(dns):
 
 def test_too_many_redirects_are_refused(dns):
     def handler(request):
-        return httpx.Response(302, headers={"location": "/again"})
+        return httpx2.Response(302, headers={"location": "/again"})
 
     transport = RecordingTransport(handler)
     with pytest.raises(errors.InvalidRequest) as caught:
@@ -197,7 +197,7 @@ def test_too_many_redirects_are_refused(dns):
 
 def test_declared_oversize_body_is_refused(dns):
     def handler(request):
-        return httpx.Response(200, content=b"x" * 2048, headers={"content-type": "image/png"})
+        return httpx2.Response(200, content=b"x" * 2048, headers={"content-type": "image/png"})
 
     with pytest.raises(errors.InvalidRequest) as caught:
         fetch("http://images.example.com/big.png", RecordingTransport(handler), max_bytes=1024)
@@ -214,7 +214,7 @@ def test_streamed_oversize_body_is_cut_off(dns):
             yield b"y" * 512
 
     def handler(request):
-        return httpx.Response(200, content=endless(), headers={"content-type": "image/png"})
+        return httpx2.Response(200, content=endless(), headers={"content-type": "image/png"})
 
     with pytest.raises(errors.InvalidRequest) as caught:
         fetch("http://images.example.com/big.png", RecordingTransport(handler), max_bytes=1024)
@@ -224,10 +224,10 @@ def test_streamed_oversize_body_is_cut_off(dns):
 
 def test_error_status_unknown_host_and_connection_failure_are_unreachable(dns):
     def not_found(request):
-        return httpx.Response(404, text="nope")
+        return httpx2.Response(404, text="nope")
 
     def refuse(request):
-        raise httpx.ConnectError("connection refused", request=request)
+        raise httpx2.ConnectError("connection refused", request=request)
 
     for url, transport in [
         ("http://images.example.com/missing.png", RecordingTransport(not_found)),
@@ -242,7 +242,7 @@ def test_error_status_unknown_host_and_connection_failure_are_unreachable(dns):
 def test_slow_server_times_out(dns):
     async def slow(request):
         await asyncio.sleep(5)
-        return httpx.Response(200, content=PNG)
+        return httpx2.Response(200, content=PNG)
 
     with pytest.raises(errors.InvalidRequest) as caught:
         fetch("http://images.example.com/slow.png", RecordingTransport(slow), timeout=0.05)
@@ -270,7 +270,7 @@ def test_real_server_on_loopback_is_never_contacted():
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/secret.png"
         with pytest.raises(errors.InvalidRequest) as caught:
-            fetch(url, httpx.AsyncHTTPTransport())
+            fetch(url, httpx2.AsyncHTTPTransport())
         assert caught.value.code == "image_url_refused"
         assert hits == []
     finally:
