@@ -7,7 +7,6 @@ failure ends the stream with a `data: {"error": ...}` event, never a silent clea
 
 import time
 
-from catalogue.selectors import acatalogue_snapshot
 from completions import errors, failover
 from completions.auth import ANONYMOUS
 from completions.chat import ChatRequest, StreamShaper, shape_completion
@@ -46,9 +45,8 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
         note(self.scope, model=request.model)
         self.proxy = request_proxy(request.proxy)
         self.turn = await turn_begin(request, self.caller)
-        snapshot = await acatalogue_snapshot()
         plan = plan_request(
-            snapshot,
+            self.snapshot,
             model_name=request.model,
             provider_name=request.provider,
             needed=required_capabilities(request.payload),

@@ -111,8 +111,9 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         """Called after the client went away and the work was cancelled."""
 
     async def authenticate(self) -> Caller:
-        snapshot = await acatalogue_snapshot()
-        return authenticate(snapshot, key_from_headers(self.headers))
+        """Check the caller's key; keeps the catalogue snapshot in `self.snapshot` for the request."""
+        self.snapshot = await acatalogue_snapshot()
+        return authenticate(self.snapshot, key_from_headers(self.headers))
 
     async def send_headers(self, *, status: int = 200, headers: Any = None) -> None:
         self.response_started = True

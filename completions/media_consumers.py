@@ -15,7 +15,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from catalogue.selectors import acatalogue_snapshot
 from completions import audio, errors, failover, images
 from completions.auth import ANONYMOUS
 from completions.cookies import CookieEntry, cookies_parse, cookies_store
@@ -58,9 +57,8 @@ class CapabilityConsumer(GatewayHttpConsumer):
 
     async def route(self, *, model: str, provider: str) -> RoutePlan:
         self.model = model
-        snapshot = await acatalogue_snapshot()
         self.plan = plan_request(
-            snapshot,
+            self.snapshot,
             model_name=model,
             provider_name=provider,
             needed=frozenset({self.capability}),
