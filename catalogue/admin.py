@@ -2,7 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, URLField
 from django.http import HttpRequest
 
 from catalogue import services
@@ -10,6 +10,13 @@ from catalogue.admin_health import HEALTH_LIST_DISPLAY, HEALTH_READONLY_FIELDS, 
 from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord
 from catalogue.snapshot import provider_credential
 from g4fsite.conf import gateway_settings
+
+
+def _https_by_default(field, **kwargs):
+    """Form fields for a model field; a URL typed without a scheme means https (Django 6's default)."""
+    if isinstance(field, URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return field.formfield(**kwargs)
 
 
 class ProviderForm(forms.ModelForm):
@@ -26,6 +33,7 @@ class ProviderForm(forms.ModelForm):
     class Meta:
         model = Provider
         fields = "__all__"
+        formfield_callback = _https_by_default
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -55,6 +63,7 @@ class ProviderModelInline(admin.TabularInline):
 
 @admin.register(Provider)
 class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}  # a URL typed without a scheme
     form = ProviderForm
     list_display = [
         "name", "status", "priority", "adapter", "model_count", "credential_set", "status_reason", "last_checked_at",

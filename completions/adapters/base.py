@@ -32,6 +32,10 @@ class UpstreamTarget:
     headers: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
 
+    def cookie_header(self) -> str:
+        """The `Cookie` header for the uploaded cookies matched to this provider ("" when none)."""
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 

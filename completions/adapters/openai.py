@@ -25,6 +25,8 @@ class OpenAIAdapter(Adapter):
         headers = {"content-type": "application/json", **target.headers}
         if target.api_key:
             headers["authorization"] = f"Bearer {target.api_key}"
+        if target.cookies:
+            headers["cookie"] = target.cookie_header()
         return headers
 
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +37,6 @@ class OpenAIAdapter(Adapter):
                 target.url("chat/completions"),
                 content=orjson.dumps(body),
                 headers=self.headers(target),
-                cookies=target.cookies or None,
                 timeout=target.httpx_timeout(),
             )
         raise_for_upstream_status(response)
@@ -53,7 +54,6 @@ class OpenAIAdapter(Adapter):
                 target.url("chat/completions"),
                 content=orjson.dumps(body),
                 headers=self.headers(target),
-                cookies=target.cookies or None,
                 timeout=target.httpx_timeout(),
             ) as response:
                 if response.status_code >= 400:
