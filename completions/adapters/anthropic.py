@@ -26,7 +26,6 @@ from completions.adapters.base import (
     UpstreamTarget,
     iter_sse_events,
     raise_for_upstream_status,
-    translate_errors,
     upstream_error_message,
 )
 from completions.adapters.translation import message_text, tool_call_arguments
@@ -47,21 +46,17 @@ class AnthropicAdapter(Adapter):
     protocol = "anthropic"
 
     def headers(self, target: UpstreamTarget) -> dict[str, str]:
-        headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION, **target.headers}
+        headers = {"anthropic-version": ANTHROPIC_VERSION, **super().headers(target)}
         if target.api_key:
             headers["x-api-key"] = target.api_key
         return headers
 
+    def raise_for_status(self, response: httpx2.Response) -> None:
+        raise_for_anthropic_status(response)
+
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
         body = messages_request(payload)
-        with translate_errors():
-            response = await self.client.post(
-                target.url("v1/messages"),
-                content=orjson.dumps(body),
-                headers=self.headers(target),
-                timeout=target.httpx_timeout(),
-            )
-        raise_for_anthropic_status(response)
+        response = await self.send(target, "POST", "v1/messages", json=body)
         message = self.read_json(response)
         if not isinstance(message, dict) or not isinstance(message.get("content"), list):
             raise errors.UpstreamMalformed("The provider's answer has no 'content'.")
@@ -70,22 +65,12 @@ class AnthropicAdapter(Adapter):
     async def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         body = {**messages_request(payload), "stream": True}
         translator = StreamTranslator(model=body["model"])
-        with translate_errors():
-            async with self.client.stream(
-                "POST",
-                target.url("v1/messages"),
-                content=orjson.dumps(body),
-                headers=self.headers(target),
-                timeout=target.httpx_timeout(),
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise_for_anthropic_status(response)
-                async for event, data in iter_sse_events(response):
-                    for chunk in translator.feed(event, _event_data(data)):
-                        yield chunk
-                    if translator.stopped:
-                        break
+        async with self.open_stream(target, "v1/messages", body) as response:
+            async for event, data in iter_sse_events(response):
+                for chunk in translator.feed(event, _event_data(data)):
+                    yield chunk
+                if translator.stopped:
+                    break
         for chunk in translator.finish():
             yield chunk
 
@@ -93,11 +78,7 @@ class AnthropicAdapter(Adapter):
         models: list[dict[str, Any]] = []
         params: dict[str, str] = {"limit": "1000"}
         for _page in range(MAX_MODEL_PAGES):
-            with translate_errors():
-                response = await self.client.get(
-                    target.url("v1/models"), params=params, headers=self.headers(target), timeout=target.httpx_timeout()
-                )
-            raise_for_anthropic_status(response)
+            response = await self.send(target, "GET", "v1/models", params=params)
             body = self.read_json(response)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise errors.UpstreamMalformed("The provider's model list has no 'data'.")

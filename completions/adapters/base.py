@@ -93,6 +93,53 @@ class Adapter:
         """Send one cheap request that proves the provider answers; raise if it does not."""
         await self.list_models(target)
 
+    def headers(self, target: UpstreamTarget) -> dict[str, str]:
+        """Headers for every request to the upstream; protocols add their credential."""
+        return {"content-type": "application/json", **target.headers}
+
+    def raise_for_status(self, response: httpx2.Response) -> None:
+        """Raise the gateway error for an upstream error status; protocols read their own error bodies."""
+        raise_for_upstream_status(response)
+
+    async def send(
+        self, target: UpstreamTarget, method: str, path: str, *, json: Any = None, **kwargs: Any
+    ) -> httpx2.Response:
+        """One upstream request to `path` (under the base URL, or an absolute URL), with `json` as the
+        body; returns the response, raising a gateway error for a transport failure or error status."""
+        headers = self.headers(target)
+        if json is None:
+            headers.pop("content-type", None)
+        else:
+            kwargs["content"] = orjson.dumps(json)
+        if not _same_host(target, path):
+            headers.pop("cookie", None)  # cookies were matched to the provider's host, not this one
+        with translate_errors():
+            response = await self.client.request(
+                method, _url(target, path), headers=headers, timeout=target.httpx_timeout(), **kwargs
+            )
+        self.raise_for_status(response)
+        return response
+
+    @contextlib.asynccontextmanager
+    async def open_stream(
+        self, target: UpstreamTarget, path: str, body: Any, **kwargs: Any
+    ) -> AsyncIterator[httpx2.Response]:
+        """POST `body` and yield the streamed response once its status is known to be good; transport
+        errors while the caller reads it are translated too."""
+        with translate_errors():
+            async with self.client.stream(
+                "POST",
+                _url(target, path),
+                content=orjson.dumps(body),
+                headers=self.headers(target),
+                timeout=target.httpx_timeout(),
+                **kwargs,
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    self.raise_for_status(response)
+                yield response
+
     def unsupported(self, capability: str) -> errors.UnsupportedCapability:
         return errors.UnsupportedCapability(f"The '{self.protocol}' protocol does not support {capability}.")
 
@@ -103,6 +150,16 @@ class Adapter:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
             raise errors.UpstreamMalformed("The provider answered with malformed JSON.") from exc
+
+
+def _url(target: UpstreamTarget, path: str) -> str:
+    return path if path.startswith(("http://", "https://")) else target.url(path)
+
+
+def _same_host(target: UpstreamTarget, path: str) -> bool:
+    if not path.startswith(("http://", "https://")):
+        return True
+    return httpx2.URL(path).host == httpx2.URL(target.base_url).host
 
 
 def upstream_error_message(response: httpx2.Response) -> str:

@@ -30,7 +30,6 @@ from completions.adapters.base import (
     UpstreamTarget,
     iter_sse_data,
     raise_for_upstream_status,
-    translate_errors,
     upstream_error_message,
 )
 from completions.adapters.gemini_schema import gemini_schema
@@ -55,21 +54,17 @@ class GeminiAdapter(Adapter):
     protocol = "gemini"
 
     def headers(self, target: UpstreamTarget) -> dict[str, str]:
-        headers = {"content-type": "application/json", **target.headers}
+        headers = super().headers(target)
         if target.api_key:
             headers["x-goog-api-key"] = target.api_key
         return headers
 
+    def raise_for_status(self, response: httpx2.Response) -> None:
+        raise_for_gemini_status(response)
+
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
         body = await self.generate_content_request(payload)
-        with translate_errors():
-            response = await self.client.post(
-                target.url(f"{model_path(payload['model'])}:generateContent"),
-                content=orjson.dumps(body),
-                headers=self.headers(target),
-                timeout=target.httpx_timeout(),
-            )
-        raise_for_gemini_status(response)
+        response = await self.send(target, "POST", f"{model_path(payload['model'])}:generateContent", json=body)
         answer = self.read_json(response)
         if not isinstance(answer, dict) or not (answer.get("candidates") or answer.get("promptFeedback")):
             raise errors.UpstreamMalformed("The provider's answer has no 'candidates'.")
@@ -78,21 +73,11 @@ class GeminiAdapter(Adapter):
     async def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         body = await self.generate_content_request(payload)
         translator = StreamTranslator(model=payload["model"])
-        with translate_errors():
-            async with self.client.stream(
-                "POST",
-                target.url(f"{model_path(payload['model'])}:streamGenerateContent"),
-                params={"alt": "sse"},
-                content=orjson.dumps(body),
-                headers=self.headers(target),
-                timeout=target.httpx_timeout(),
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise_for_gemini_status(response)
-                async for data in iter_sse_data(response):
-                    for chunk in translator.feed(data):
-                        yield chunk
+        path = f"{model_path(payload['model'])}:streamGenerateContent"
+        async with self.open_stream(target, path, body, params={"alt": "sse"}) as response:
+            async for data in iter_sse_data(response):
+                for chunk in translator.feed(data):
+                    yield chunk
         for chunk in translator.finish():
             yield chunk
 
@@ -101,11 +86,7 @@ class GeminiAdapter(Adapter):
         models: list[dict[str, Any]] = []
         params = {"pageSize": "1000"}
         for _page in range(MAX_MODEL_PAGES):
-            with translate_errors():
-                response = await self.client.get(
-                    target.url("models"), params=params, headers=self.headers(target), timeout=target.httpx_timeout()
-                )
-            raise_for_gemini_status(response)
+            response = await self.send(target, "GET", "models", params=params)
             body = self.read_json(response)
             if not isinstance(body, dict) or not isinstance(body.get("models", []), list):
                 raise errors.UpstreamMalformed("The provider's model list has no 'models'.")

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from completions import errors
-from completions.adapters.base import UpstreamTarget, raise_for_upstream_status, translate_errors
+from completions.adapters.base import UpstreamTarget
 from completions.adapters.openai import OpenAIAdapter
 
 PUBLIC_TEXT_HOST = "text.pollinations.ai"
@@ -29,11 +29,7 @@ class PollinationsAdapter(OpenAIAdapter):
     protocol = "pollinations"
 
     async def list_models(self, target: UpstreamTarget) -> list[dict[str, Any]]:
-        with translate_errors():
-            response = await self.client.get(
-                origin(target.base_url) + "/models", headers=self.headers(target), timeout=target.httpx_timeout()
-            )
-        raise_for_upstream_status(response)
+        response = await self.send(target, "GET", origin(target.base_url) + "/models")
         body = self.read_json(response)
         models = body.get("data") if isinstance(body, dict) else body
         if not isinstance(models, list):
@@ -67,9 +63,7 @@ class PollinationsAdapter(OpenAIAdapter):
         return {"created": int(time.time()), "data": data}
 
     async def image_bytes(self, target: UpstreamTarget, url: str) -> bytes:
-        with translate_errors():
-            response = await self.client.get(url, headers=self.headers(target), timeout=target.httpx_timeout())
-        raise_for_upstream_status(response)
+        response = await self.send(target, "GET", url)
         if not response.headers.get("content-type", "").startswith("image/"):
             raise errors.UpstreamMalformed("The provider's image answer is not an image.")
         return response.content

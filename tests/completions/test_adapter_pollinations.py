@@ -94,6 +94,19 @@ def test_b64_json_images_are_fetched():
     )
 
 
+def test_cookies_go_to_the_provider_host_only():
+    with_cookies = UpstreamTarget(
+        provider="pollinations", base_url=TEXT_URL, upstream_model="openai", cookies={"session": "s1"}
+    )
+    upstream = Upstream(lambda request: httpx2.Response(200, content=JPEG, headers={"content-type": "image/jpeg"}))
+    upstream.run("images", {"prompt": "fox", "response_format": "b64_json"}, target=with_cookies)
+    assert upstream.requests[-1].url.host == "image.pollinations.ai"
+    assert "cookie" not in upstream.requests[-1].headers
+    chat = Upstream(lambda request: httpx2.Response(200, json=COMPLETION))
+    chat.run("chat", {"model": "openai", "messages": [{"role": "user", "content": "Hi"}]}, target=with_cookies)
+    assert chat.requests[-1].headers["cookie"] == "session=s1"
+
+
 def test_a_non_image_answer_is_malformed():
     upstream = Upstream(lambda request: httpx2.Response(200, json={"error": "queue full"}))
     with pytest.raises(errors.UpstreamMalformed):
