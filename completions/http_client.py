@@ -5,6 +5,7 @@ import weakref
 
 import httpx2
 
+from completions.aiohttp_transport import AiohttpTransport
 from g4fsite.conf import gateway_settings
 
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient]" = weakref.WeakKeyDictionary()
@@ -15,14 +16,11 @@ _proxy_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, 
 
 
 def build_http_client(*, proxy: str | None = None) -> httpx2.AsyncClient:
-    limits = httpx2.Limits(
-        max_connections=gateway_settings.MAX_CONNECTIONS,
-        max_keepalive_connections=gateway_settings.MAX_KEEPALIVE_CONNECTIONS,
-        keepalive_expiry=30,
+    transport = AiohttpTransport(
+        max_connections=gateway_settings.MAX_CONNECTIONS, keepalive_expiry=30, proxy=proxy or gateway_settings.PROXY
     )
     return httpx2.AsyncClient(
-        limits=limits,
-        proxy=proxy or gateway_settings.PROXY or None,
+        transport=transport,
         timeout=httpx2.Timeout(60.0, connect=gateway_settings.CONNECT_TIMEOUT),
         follow_redirects=False,
         trust_env=False,
