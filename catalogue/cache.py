@@ -10,7 +10,6 @@ including `manage.py` commands run while the server is up) or a key in the share
 import os
 import tempfile
 import uuid
-from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,8 +20,8 @@ from g4fsite.conf import gateway_settings
 CACHE_KEY = "g4f:catalogue:stamp"
 
 
-def _stamp_path() -> Path:
-    return Path(settings.DATA_DIR) / "catalogue.stamp"
+def _stamp_path() -> str:
+    return os.path.join(settings.DATA_DIR, "catalogue.stamp")  # a str: no Path object per request
 
 
 def catalogue_stamp() -> object:
@@ -42,7 +41,7 @@ def _replace_stamp() -> None:
         return
     path = _stamp_path()
     # A new file each time: a new inode, so two changes within one clock tick still differ.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".stamp-")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".stamp-")
     with os.fdopen(fd, "w") as handle:
         handle.write(uuid.uuid4().hex)
     os.replace(tmp, path)

@@ -69,8 +69,10 @@ def shape_completion(completion: dict[str, Any], *, model: str, provider: str, r
     completion["object"] = "chat.completion"
     completion["model"] = model
     completion["provider"] = provider
-    completion.setdefault("id", new_completion_id())
-    completion.setdefault("created", int(time.time()))
+    if "id" not in completion:
+        completion["id"] = new_completion_id()
+    if "created" not in completion:
+        completion["created"] = int(time.time())
     for index, choice in enumerate(completion["choices"]):
         if isinstance(choice, dict):
             choice.setdefault("index", index)
