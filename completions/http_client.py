@@ -15,11 +15,20 @@ _proxy_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, 
 )
 
 
-def build_http_client(*, proxy: str | None = None) -> httpx2.AsyncClient:
+class UpstreamClient(httpx2.AsyncClient):
+    """An httpx2 client over an `AiohttpTransport`; `direct` is that transport, for the adapters'
+    requests that skip httpx2's objects (`completions.adapters.base.Adapter.send`)."""
+
+    def __init__(self, *, transport: AiohttpTransport, **kwargs) -> None:
+        super().__init__(transport=transport, **kwargs)
+        self.direct = transport
+
+
+def build_http_client(*, proxy: str | None = None) -> UpstreamClient:
     transport = AiohttpTransport(
         max_connections=gateway_settings.MAX_CONNECTIONS, keepalive_expiry=30, proxy=proxy or gateway_settings.PROXY
     )
-    return httpx2.AsyncClient(
+    return UpstreamClient(
         transport=transport,
         timeout=httpx2.Timeout(60.0, connect=gateway_settings.CONNECT_TIMEOUT),
         follow_redirects=False,

@@ -17,12 +17,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import orjson
 
 from completions import errors
 from completions.adapters.base import (
     Adapter,
+    UpstreamResponse,
     UpstreamTarget,
     iter_sse_events,
     raise_for_upstream_status,
@@ -51,7 +51,7 @@ class AnthropicAdapter(Adapter):
             headers["x-api-key"] = target.api_key
         return headers
 
-    def raise_for_status(self, response: httpx2.Response) -> None:
+    def raise_for_status(self, response: UpstreamResponse) -> None:
         raise_for_anthropic_status(response)
 
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +89,7 @@ class AnthropicAdapter(Adapter):
         return models
 
 
-def raise_for_anthropic_status(response: httpx2.Response) -> None:
+def raise_for_anthropic_status(response: UpstreamResponse) -> None:
     """`raise_for_upstream_status`, except that an exhausted credit balance is the provider's fault."""
     if response.status_code == 400 and b"credit balance" in response.content:
         raise errors.ProviderError(f"HTTP 400: {upstream_error_message(response)}", code="provider_out_of_credit")

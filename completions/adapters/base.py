@@ -5,7 +5,9 @@ both ways between it and the OpenAI API the gateway serves. Vendors are catalogu
 the catalogue names a protocol, the registry (`completions.adapters.adapter_for`) returns its adapter.
 
 Adapters are instances holding the shared pooled `httpx2.AsyncClient`, injected so a unit test can hand
-in one with a `MockTransport`. They keep no mutable state of their own.
+in one with a `MockTransport`. They keep no mutable state of their own. With the production client
+(`completions.http_client.UpstreamClient`) requests skip httpx2's objects and go straight to aiohttp;
+responses then are `DirectResponse`s, which have the attributes of `httpx2.Response` read here.
 """
 
 import contextlib
@@ -17,7 +19,12 @@ import httpx2
 import orjson
 
 from completions import errors
+from completions.aiohttp_transport import DirectResponse
 from g4fsite.conf import gateway_settings
+
+
+# What `Adapter.send` returns: an httpx2 response, or the direct path's look-alike.
+UpstreamResponse = httpx2.Response | DirectResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +104,13 @@ class Adapter:
         """Headers for every request to the upstream; protocols add their credential."""
         return {"content-type": "application/json", **target.headers}
 
-    def raise_for_status(self, response: httpx2.Response) -> None:
+    def raise_for_status(self, response: UpstreamResponse) -> None:
         """Raise the gateway error for an upstream error status; protocols read their own error bodies."""
         raise_for_upstream_status(response)
 
     async def send(
         self, target: UpstreamTarget, method: str, path: str, *, json: Any = None, **kwargs: Any
-    ) -> httpx2.Response:
+    ) -> UpstreamResponse:
         """One upstream request to `path` (under the base URL, or an absolute URL), with `json` as the
         body; returns the response, raising a gateway error for a transport failure or error status."""
         headers = self.headers(target)
@@ -113,21 +120,28 @@ class Adapter:
             kwargs["content"] = orjson.dumps(json)
         if not _same_host(target, path):
             headers.pop("cookie", None)  # cookies were matched to the provider's host, not this one
+        direct = getattr(self.client, "direct", None)
         with translate_errors():
-            response = await self.client.request(
-                method, _url(target, path), headers=headers, timeout=target.httpx_timeout(), **kwargs
-            )
+            if direct is not None and not kwargs.keys() - {"content", "params"}:
+                response = await direct.fetch(
+                    method, _url(target, path), headers=headers, timeout=target.httpx_timeout(), **kwargs
+                )
+            else:  # multipart bodies, and clients with other transports (unit tests' MockTransport)
+                response = await self.client.request(
+                    method, _url(target, path), headers=headers, timeout=target.httpx_timeout(), **kwargs
+                )
         self.raise_for_status(response)
         return response
 
     @contextlib.asynccontextmanager
     async def open_stream(
         self, target: UpstreamTarget, path: str, body: Any, **kwargs: Any
-    ) -> AsyncIterator[httpx2.Response]:
+    ) -> AsyncIterator[UpstreamResponse]:
         """POST `body` and yield the streamed response once its status is known to be good; transport
         errors while the caller reads it are translated too."""
+        direct = getattr(self.client, "direct", None)
         with translate_errors():
-            async with self.client.stream(
+            async with (direct or self.client).stream(
                 "POST",
                 _url(target, path),
                 content=orjson.dumps(body),
@@ -144,7 +158,7 @@ class Adapter:
         return errors.UnsupportedCapability(f"The '{self.protocol}' protocol does not support {capability}.")
 
     @staticmethod
-    def read_json(response: httpx2.Response) -> Any:
+    def read_json(response: UpstreamResponse) -> Any:
         """Parse an upstream JSON body, raising UpstreamMalformed when it is not JSON."""
         try:
             return orjson.loads(response.content)
@@ -162,7 +176,7 @@ def _same_host(target: UpstreamTarget, path: str) -> bool:
     return httpx2.URL(path).host == httpx2.URL(target.base_url).host
 
 
-def upstream_error_message(response: httpx2.Response) -> str:
+def upstream_error_message(response: UpstreamResponse) -> str:
     """The most useful message from an upstream error body, whatever its protocol's shape."""
     try:
         body = orjson.loads(response.content)
@@ -184,7 +198,7 @@ def upstream_error_message(response: httpx2.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-def raise_for_upstream_status(response: httpx2.Response) -> None:
+def raise_for_upstream_status(response: UpstreamResponse) -> None:
     """Raise the gateway error that matches an upstream error status (a no-op on 2xx)."""
     status = response.status_code
     if status < 400:
@@ -201,7 +215,7 @@ def raise_for_upstream_status(response: httpx2.Response) -> None:
     raise errors.ProviderError(message)
 
 
-def _retry_after(response: httpx2.Response) -> float | None:
+def _retry_after(response: UpstreamResponse) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
         return None
@@ -235,7 +249,7 @@ def translate_errors() -> Iterator[None]:
         raise errors.ProviderError(f"Upstream HTTP error: {exc or type(exc).__name__}") from exc
 
 
-async def iter_sse_data(response: httpx2.Response) -> AsyncIterator[str]:
+async def iter_sse_data(response: UpstreamResponse) -> AsyncIterator[str]:
     """Yield the `data:` payloads of a Server-Sent Events response, one per event."""
     data: list[str] = []
     async for line in response.aiter_lines():
@@ -250,7 +264,7 @@ async def iter_sse_data(response: httpx2.Response) -> AsyncIterator[str]:
         yield "\n".join(data)
 
 
-async def iter_sse_events(response: httpx2.Response) -> AsyncIterator[tuple[str, str]]:
+async def iter_sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str, str]]:
     """Yield `(event, data)` pairs of a Server-Sent Events response (event defaults to "message")."""
     event, data = "message", []
     async for line in response.aiter_lines():

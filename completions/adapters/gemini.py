@@ -21,12 +21,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import orjson
 
 from completions import errors
 from completions.adapters.base import (
     Adapter,
+    UpstreamResponse,
     UpstreamTarget,
     iter_sse_data,
     raise_for_upstream_status,
@@ -59,7 +59,7 @@ class GeminiAdapter(Adapter):
             headers["x-goog-api-key"] = target.api_key
         return headers
 
-    def raise_for_status(self, response: httpx2.Response) -> None:
+    def raise_for_status(self, response: UpstreamResponse) -> None:
         raise_for_gemini_status(response)
 
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +175,7 @@ def model_path(model: str) -> str:
     return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
 
 
-def raise_for_gemini_status(response: httpx2.Response) -> None:
+def raise_for_gemini_status(response: UpstreamResponse) -> None:
     """`raise_for_upstream_status`, except that Gemini reports a bad key or region as HTTP 400."""
     if response.status_code == 400:
         content = response.content
