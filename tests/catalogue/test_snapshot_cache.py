@@ -30,3 +30,20 @@ def test_another_process_changing_the_catalogue_changes_the_stamp(transactional_
         cwd=ROOT, env={"G4F_DATA_DIR": str(settings.DATA_DIR), "PATH": "/usr/bin:/bin"}, check=True, timeout=60,
     )
     assert catalogue_stamp() != before
+
+
+def test_a_stamp_file_deleted_and_made_anew_is_followed(settings, tmp_path, monkeypatch):
+    from catalogue import cache
+
+    settings.DATA_DIR = tmp_path
+    monkeypatch.setattr(cache, "RECHECK_SECONDS", 3600.0)
+    first = catalogue_stamp()
+    assert catalogue_stamp() == first  # a memory read, stable while nothing changes
+    (tmp_path / "catalogue.stamp").unlink()
+    cache._replace_stamp()  # a new file: the old mapping cannot see it
+    assert catalogue_stamp() == first  # not re-checked yet (once a second in production)
+    monkeypatch.setattr(cache, "RECHECK_SECONDS", 0.0)
+    assert catalogue_stamp() != first
+    second = catalogue_stamp()
+    cache._replace_stamp()  # written in place: seen at once
+    assert catalogue_stamp() != second
