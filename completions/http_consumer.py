@@ -81,25 +81,30 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
                 return b"".join(parts)
 
     async def until_disconnect(self, work: Any) -> None:
-        """Run `work`; cancel it if the client disconnects first (the upstream call goes with it)."""
-        task = asyncio.ensure_future(work)
-        watcher = asyncio.ensure_future(self._wait_disconnect())
+        """Run `work`; cancel it if the client disconnects first (the upstream call goes with it).
+
+        The work runs in this task; a watcher task cancels this task when `http.disconnect` comes
+        while the work is still running (a second task for the work plus `asyncio.wait` cost more)."""
+        task = asyncio.current_task()
+        state = {"running": True, "gone": False}
+
+        async def watch() -> None:
+            await self._wait_disconnect()
+            if state["running"]:
+                state["gone"] = True
+                task.cancel()
+
+        watcher = asyncio.ensure_future(watch())
         try:
-            await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+            await work
         except asyncio.CancelledError:
-            task.cancel()
-            raise
-        finally:
-            watcher.cancel()
-        if not task.done():
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - the client is gone
-                pass
+            if not state["gone"]:
+                raise  # cancelled from outside (server shutdown): not ours to swallow
+            task.uncancel()
             await self.on_disconnect()
-            return
-        task.result()
+        finally:
+            state["running"] = False
+            watcher.cancel()
 
     async def _wait_disconnect(self) -> None:
         while True:

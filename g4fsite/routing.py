@@ -11,8 +11,17 @@ from completions.media_consumers import (
 )
 
 
+_chat = ChatCompletionsConsumer.as_asgi()
+
+
+def exact_http_routes() -> dict:
+    """Consumers for fixed paths (no URL arguments), looked up by the exact path in `g4fsite.asgi`
+    before any pattern matching; they are in `http_routes` too."""
+    return {"/v1/chat/completions": _chat, "/v1/chat/completions/": _chat}
+
+
 def http_routes(django_application):
-    chat = ChatCompletionsConsumer.as_asgi()
+    chat = _chat
     return [
         re_path(r"^v1/chat/completions/?$", chat),
         re_path(r"^api/(?P<provider>[^/]+)/chat/completions/?$", chat),
