@@ -52,7 +52,8 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                 trust_env=False,
             )
             # A client dropped with its event loop (a test's loop, a server's at exit) is never
-            # `aclose()`d: close its sockets then, quietly, as aiohttp's own `__del__` would noisily.
+            # `aclose()`d: mark its pool closed then, without aiohttp's "Unclosed" reports. (On a loop
+            # already closed, aiohttp cannot close the sockets; they go with the garbage collector.)
             weakref.finalize(self, _abandon, connector)
         return self._session
 
@@ -171,9 +172,9 @@ class DirectResponse:
         except BaseException as exc:
             raise _translated(exc, None) from exc
         pending += decoder.decode(b"", final=True)
-        if pending.endswith("\r"):
-            pending = pending[:-1]
-        if pending:
+        if pending.endswith("\r"):  # a last line ended by a lone CR (maybe an empty one)
+            yield pending[:-1]
+        elif pending:  # a last line without an ending
             yield pending
 
 

@@ -23,6 +23,16 @@ class UpstreamClient(httpx2.AsyncClient):
         super().__init__(transport=transport, **kwargs)
         self.direct = transport
 
+    @property
+    def cookies(self) -> httpx2.Cookies:
+        """Always an empty jar: the shared client must never keep one caller's `Set-Cookie` for
+        another caller's request (provider cookies go in each request's `Cookie` header)."""
+        return httpx2.Cookies()
+
+    @cookies.setter
+    def cookies(self, value: object) -> None:
+        pass
+
 
 def build_http_client(*, proxy: str | None = None) -> UpstreamClient:
     transport = AiohttpTransport(
