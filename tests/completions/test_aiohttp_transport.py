@@ -1,8 +1,7 @@
 """`AiohttpTransport` against real HTTP servers on 127.0.0.1: cookies, bodies, decoding, SSE lines,
-error translation, cancellation, proxies and quiet clean-up of abandoned clients.
+error translation, cancellation and proxies.
 
-Every server is started and stopped by its test, on the test's own event loop (`asyncio.run`), except
-the one in the clean-up test, which must outlive that loop and so runs in a thread.
+Every server is started and stopped by its test, on the test's own event loop (`asyncio.run`).
 """
 
 import asyncio
