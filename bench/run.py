@@ -21,7 +21,7 @@ from bench.scenarios import SCENARIOS
 from bench.system import machine_description
 from bench.targets import BENCH_DIR, all_servers
 
-DEFAULT_TARGETS = ["direct", "gateway", "litellm", "g4f"]
+DEFAULT_TARGETS = ["direct", "forwarder", "gateway", "litellm", "g4f"]
 RESULTS_DIR = BENCH_DIR / "results"
 
 

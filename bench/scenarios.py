@@ -30,6 +30,7 @@ SCENARIOS = [
     Scenario("chat-c1", "non-streaming, concurrency 1", "fast", False, 1),
     Scenario("chat-c16", "non-streaming, concurrency 16", "fast", False, 16),
     Scenario("chat-c64", "non-streaming, concurrency 64", "fast", False, 64),
+    Scenario("stream-c1", "streaming (20 chunks), concurrency 1", "fast", True, 1),
     Scenario("stream-c16", "streaming (20 chunks), concurrency 16", "fast", True, 16),
     Scenario("stream-c64", "streaming (20 chunks), concurrency 64", "fast", True, 64),
     Scenario("burst-200", "200 concurrent requests, upstream answers after 1 s", "slow", False, 200, wave=True),
