@@ -54,9 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_FETCH_TIMEOUT": 15.0,
     # Seconds model discovery (`catalogue refresh`, the admin action) waits for a provider's model list.
     "DISCOVERY_TIMEOUT": 20.0,
-    # Pool of the shared upstream HTTP client.
+    # Most connections the shared upstream HTTP client (aiohttp) keeps open at once, per process.
     "MAX_CONNECTIONS": 1000,
-    "MAX_KEEPALIVE_CONNECTIONS": 200,
     # How the catalogue cache learns of changes made by other processes: "file" or "cache".
     "CATALOGUE_STAMP": "file",
     # Largest request body accepted on the chat endpoints, in bytes.
