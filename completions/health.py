@@ -54,6 +54,7 @@ logger = logging.getLogger("g4f.health")
 
 Key = tuple[int, datetime | None]
 MAX_OUTCOMES = 100
+LATENCY_SAMPLES = 20  # a provider's latency is the mean of its last 20 successes in the window
 PROBE_KEY = "g4f:health:probe:{id}:{created}"
 
 
@@ -82,16 +83,40 @@ def _stamp(epoch: float) -> datetime:
 
 
 class _Live:
-    """Mutable statistics of one provider row in this process (guarded by the board's lock)."""
+    """Mutable statistics of one provider row in this process (guarded by the board's lock).
 
-    __slots__ = ("outcomes", "failures", "cooldown", "last_error", "dirty")
+    `outcomes` holds the recent ones, oldest first, with a running count of successes and the
+    latest success latencies, so publishing after each request costs the same whatever the window."""
+
+    __slots__ = ("outcomes", "successes", "latencies", "failures", "cooldown", "last_error", "dirty")
 
     def __init__(self) -> None:
-        self.outcomes: deque[tuple[float, bool, float | None]] = deque(maxlen=MAX_OUTCOMES)
+        self.outcomes: deque[tuple[float, bool, float | None]] = deque()
+        self.successes = 0
+        self.latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)  # (time, ms) of successes
         self.failures: list[float] = []  # times of the failures in a row
         self.cooldown: tuple[float, float, str, bool] | None = None  # until, set at, reason, rate limited
         self.last_error: str | None = None
         self.dirty = False
+
+    def add(self, now: float, ok: bool, latency_ms: float | None = None) -> None:
+        if len(self.outcomes) >= MAX_OUTCOMES:
+            self._drop_oldest()
+        self.outcomes.append((now, ok, latency_ms))
+        if ok:
+            self.successes += 1
+            if latency_ms is not None:
+                self.latencies.append((now, latency_ms))
+
+    def expire(self, now: float) -> None:
+        """Forget the outcomes older than HEALTH_WINDOW."""
+        cutoff = now - gateway_settings.HEALTH_WINDOW
+        while self.outcomes and self.outcomes[0][0] < cutoff:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        if self.outcomes.popleft()[1]:
+            self.successes -= 1
 
     def recent(self, now: float) -> list[tuple[float, bool, float | None]]:
         cutoff = now - gateway_settings.HEALTH_WINDOW
@@ -124,7 +149,7 @@ class HealthBoard:
         key = provider.health_key
         with self._lock:
             live = self._live.setdefault(key, _Live())
-            live.outcomes.append((now, True, latency_ms))
+            live.add(now, True, latency_ms)
             live.failures.clear()
             live.dirty = True
             if provider.status == NOT_WORKING and provider.status_set_by == SET_BY_HEALTH:
@@ -141,7 +166,7 @@ class HealthBoard:
         message = f"{type(exc).__name__}: {exc.message}"
         with self._lock:
             live = self._live.setdefault(key, _Live())
-            live.outcomes.append((now, False, None))
+            live.add(now, False)
             live.last_error = message
             live.dirty = True
             if isinstance(exc, errors.RateLimited):
@@ -177,14 +202,14 @@ class HealthBoard:
         self.writer.submit("provider_rate_limited", key=key, until=_stamp(now + wait), error=message)
 
     def _publish(self, key: Key, live: _Live, now: float) -> None:
-        recent = live.recent(now)
-        successes = sum(1 for _, ok, _ in recent if ok)
-        latencies = [latency for _, ok, latency in recent if ok and latency is not None][-20:]
+        live.expire(now)
+        cutoff = live.outcomes[0][0] if live.outcomes else now  # the latencies of recent outcomes only
+        latencies = [latency for at, latency in live.latencies if at >= cutoff]
         until, set_at, reason, rate_limited = live.cooldown or (None, 0.0, "", False)
         self._view[key] = ProviderHealth(
-            success_rate=(successes + 1) / (len(recent) + 1),
+            success_rate=(live.successes + 1) / (len(live.outcomes) + 1),
             latency_ms=sum(latencies) / len(latencies) if latencies else None,
-            expires_at=(recent[-1][0] if recent else now) + gateway_settings.HEALTH_WINDOW,
+            expires_at=(live.outcomes[-1][0] if live.outcomes else now) + gateway_settings.HEALTH_WINDOW,
             cooldown_until=until,
             cooldown_set_at=set_at,
             cooldown_reason=reason,

@@ -163,3 +163,28 @@ def test_half_open_admits_exactly_one_probe_at_a_time(board):
         assert working is not None and working.key is None  # no token needed
 
     asyncio.run(scenario())
+
+
+def test_published_statistics_match_a_recount_of_the_recent_outcomes(board):
+    """The board keeps running counts; they must equal counting the last 100 outcomes in the window."""
+    import random
+
+    from completions.health import MAX_OUTCOMES
+
+    rng = random.Random(8)
+    p, history = provider(), []
+    for _ in range(600):
+        board.clock.now += rng.choice([0.5, 2.0, 40.0])  # now and then a long pause lets outcomes expire
+        if rng.random() < 0.7:
+            latency = rng.uniform(10, 500)
+            board.record_success(p, latency)
+            history.append((board.clock.now, True, latency))
+        else:
+            board.record_failure(p, errors.ProviderError("HTTP 500"))
+            history.append((board.clock.now, False, None))
+        recent = [o for o in history[-MAX_OUTCOMES:] if o[0] >= board.clock.now - 300.0]
+        latencies = [latency for _, ok, latency in recent if ok][-20:]
+        view = board.view()[p.health_key]
+        assert view.success_rate == pytest.approx((sum(ok for _, ok, _ in recent) + 1) / (len(recent) + 1))
+        assert view.latency_ms == (pytest.approx(sum(latencies) / len(latencies)) if latencies else None)
+        assert view.expires_at == recent[-1][0] + 300.0
