@@ -96,24 +96,22 @@ DEFAULTS: dict[str, Any] = {
 
 
 class GatewaySettings:
-    """Attribute access to `settings.G4F` with defaults; unknown names raise AttributeError."""
+    """Attribute access to `settings.G4F` with defaults; unknown names raise AttributeError.
+
+    A value read once is kept as an instance attribute, so later reads (ten per chat request) are
+    plain attribute lookups; `reload()` (on `setting_changed`, or after `override()`) drops them."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
         self._overrides: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown gateway setting: {name}")
-        try:
-            return self._cache[name]
-        except KeyError:
-            pass
         if name in self._overrides:
             value = self._overrides[name]
         else:
             value = getattr(settings, "G4F", {}).get(name, DEFAULTS[name])
-        self._cache[name] = value
+        self.__dict__[name] = value
         return value
 
     def override(self, **values: Any) -> None:
@@ -125,7 +123,8 @@ class GatewaySettings:
         self.reload()
 
     def reload(self) -> None:
-        self._cache.clear()
+        for name in DEFAULTS:
+            self.__dict__.pop(name, None)
 
 
 gateway_settings = GatewaySettings()
