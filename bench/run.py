@@ -11,6 +11,7 @@ the raw rows as JSON). Every process it starts is stopped at the end, on failure
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -36,6 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds measured per closed-loop scenario (default 5)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the scenario sweep; medians are reported")
     parser.add_argument("--no-save", action="store_true", help="print the table, do not write bench/results/")
+    parser.add_argument("--render", metavar="RUN.json",
+                        help="print the table of a saved run (bench/results/<stamp>.json) again; runs nothing")
     args = parser.parse_args(argv)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -46,8 +49,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def render_saved(path: str) -> int:
+    """Print the table of a saved run again (after a change to the report, say)."""
+    saved = json.loads(open(path).read())
+    config = harness.RunConfig(**saved["config"]) if "config" in saved else harness.RunConfig(
+        targets=list(dict.fromkeys(row["target"] for row in saved["rows"])),
+        scenarios=list(dict.fromkeys(row["scenario"] for row in saved["rows"])),
+        rounds=1 + max(row.get("round", 0) for row in saved["rows"]),
+    )
+    result = harness.RunResult(config, rows=saved["rows"], missing=saved["missing"], notes=saved["notes"])
+    print(report.render(result, machine=machine_description(), command=saved.get("command", "(saved run)")))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        return render_saved(args.render)
     duration = args.duration or (2.0 if args.quick else 5.0)
     config = harness.RunConfig(targets=args.targets, scenarios=args.scenarios, duration=duration,
                                warmup=0.5 if args.quick else 1.0, rounds=args.rounds)
@@ -65,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS_DIR / f"{stamp}.md").write_text(text)
         (RESULTS_DIR / "latest.md").write_text(text)
         (RESULTS_DIR / f"{stamp}.json").write_text(json.dumps(
-            {"rows": result.rows, "missing": result.missing, "notes": result.notes}, indent=1))
+            {"rows": result.rows, "missing": result.missing, "notes": result.notes, "command": command.strip(),
+             "config": dataclasses.asdict(config)}, indent=1))
         print(f"saved bench/results/{stamp}.md and bench/results/latest.md", file=sys.stderr)
     return 0
 
