@@ -84,7 +84,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                 proxy=self.proxy,
                 timeout=self._timeout(request),
             )
-        except BaseException as exc:
+        except _AIOHTTP_ERRORS as exc:
             raise _translated(exc, request) from exc
         return httpx2.Response(
             response.status,
@@ -121,7 +121,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                 timeout=self._client_timeout((timeout.connect, timeout.read, timeout.pool)),
                 auto_decompress=True,
             )
-        except BaseException as exc:
+        except _AIOHTTP_ERRORS as exc:
             raise _translated(exc, None) from exc
         try:
             yield DirectResponse(response)
@@ -152,7 +152,7 @@ class DirectResponse:
     async def aread(self) -> bytes:
         try:
             self.content = await self._response.read()
-        except BaseException as exc:
+        except _AIOHTTP_ERRORS as exc:
             raise _translated(exc, None) from exc
         return self.content
 
@@ -169,7 +169,7 @@ class DirectResponse:
                 pending = lines.pop()
                 for line in lines:
                     yield line
-        except BaseException as exc:
+        except _AIOHTTP_ERRORS as exc:
             raise _translated(exc, None) from exc
         pending += decoder.decode(b"", final=True)
         if pending.endswith("\r"):  # a last line ended by a lone CR (maybe an empty one)
@@ -191,15 +191,19 @@ class _ResponseStream(httpx2.AsyncByteStream):
         try:
             async for chunk in self.response.content.iter_any():
                 yield chunk
-        except BaseException as exc:
+        except _AIOHTTP_ERRORS as exc:
             raise _translated(exc, self.request) from exc
 
     async def aclose(self) -> None:
         self.response.release()
 
 
-def _translated(exc: BaseException, request: httpx2.Request | None) -> BaseException:
-    """The httpx2 exception for an aiohttp one (anything else, cancellation included, as it is)."""
+# What aiohttp raises for a failed request (a ValueError: a header or URL it cannot send).
+_AIOHTTP_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ValueError)
+
+
+def _translated(exc: BaseException, request: httpx2.Request | None) -> Exception:
+    """The httpx2 exception for one of `_AIOHTTP_ERRORS`."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx2.ConnectTimeout(str(exc) or "connect timeout", request=request)
     if isinstance(exc, asyncio.TimeoutError):  # aiohttp's read timeouts subclass it
@@ -216,4 +220,4 @@ def _translated(exc: BaseException, request: httpx2.Request | None) -> BaseExcep
         return httpx2.InvalidURL(str(exc))
     if isinstance(exc, aiohttp.ClientError):
         return httpx2.TransportError(str(exc) or type(exc).__name__, request=request)
-    return exc
+    return httpx2.LocalProtocolError(str(exc) or type(exc).__name__, request=request)

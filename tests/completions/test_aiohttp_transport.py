@@ -392,6 +392,30 @@ def test_aiter_lines_keeps_a_final_blank_line_ended_by_cr(data):
 # --- 5. error translation ---------------------------------------------------------------------------
 
 
+def test_a_header_aiohttp_cannot_send_is_an_httpx2_error_not_a_crash():
+    """A provider header with a line break (an operator's typo) becomes a transport error the
+    adapters translate, rather than an exception that would surface as a 500; nothing is sent."""
+    seen = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response({"ok": True})
+
+    async def scenario():
+        transport = AiohttpTransport(max_connections=4)
+        async with web_server(handler) as base:
+            try:
+                await transport.fetch("GET", base + "/v1/models", headers={"x-team": "a\r\nInjected: 1"}, timeout=TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - the test inspects it
+                return exc
+            finally:
+                await transport.aclose()
+
+    exc = run(scenario())
+    assert isinstance(exc, httpx2.TransportError) and isinstance(exc.__cause__, ValueError), repr(exc)
+    assert seen == []
+
+
 def test_connection_refused_is_connect_error():
     url = f"http://127.0.0.1:{free_port()}/v1/models"
 
