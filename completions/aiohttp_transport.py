@@ -158,6 +158,13 @@ class DirectResponse:
 
     async def aiter_lines(self) -> AsyncIterator[str]:
         """The body's lines without their endings (split on CRLF, LF or CR, as Server-Sent Events are)."""
+        async for lines in self.aiter_line_batches():
+            for line in lines:
+                yield line
+
+    async def aiter_line_batches(self) -> AsyncIterator[list[str]]:
+        """The body's lines (as `aiter_lines`), a list per piece received: a stream parser handles
+        every event that arrived together in one step instead of crossing a generator per line."""
         decoder = codecs.getincrementaldecoder(self._response.charset or "utf-8")(errors="replace")
         pending = ""
         try:
@@ -167,15 +174,15 @@ class DirectResponse:
                 if text.endswith("\r"):  # maybe the first half of a CRLF: wait for the next chunk
                     lines[-2:] = [lines[-2] + "\r"]
                 pending = lines.pop()
-                for line in lines:
-                    yield line
+                if lines:
+                    yield lines
         except _AIOHTTP_ERRORS as exc:
             raise _translated(exc, None) from exc
         pending += decoder.decode(b"", final=True)
         if pending.endswith("\r"):  # a last line ended by a lone CR (maybe an empty one)
-            yield pending[:-1]
+            yield [pending[:-1]]
         elif pending:  # a last line without an ending
-            yield pending
+            yield [pending]
 
 
 def _abandon(connector: aiohttp.BaseConnector) -> None:

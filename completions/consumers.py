@@ -91,13 +91,13 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
         self.turn.observe(opened.first_chunk)
         chunk = shaper.shape(opened.first_chunk)
         if chunk is not None:
-            await self.send_body(sse_event(chunk), more_body=True)
+            await self.send_chunk(sse_event(chunk))
         try:
             async for upstream_chunk in opened.rest:
                 self.turn.observe(upstream_chunk)
                 chunk = shaper.shape(upstream_chunk)
                 if chunk is not None:
-                    await self.send_body(sse_event(chunk), more_body=True)
+                    await self.send_chunk(sse_event(chunk))
             if not shaper.finished:
                 raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
         except errors.GatewayError as exc:

@@ -124,6 +124,10 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         self.response_started = True
         await super().send_headers(status=status, headers=headers)
 
+    async def send_chunk(self, body: bytes) -> None:
+        """One more piece of a streamed body (Channels' `send_body` minus two wrappers per chunk)."""
+        await self.base_send({"type": "http.response.body", "body": body, "more_body": True})
+
     async def send_json(self, status: int, data: Any, headers: list[tuple[bytes, bytes]] = ()) -> None:
         await self.send_response(status, orjson.dumps(data), headers=[JSON, *headers, *self.extra_headers])
 

@@ -249,17 +249,28 @@ def translate_errors() -> Iterator[None]:
         raise errors.ProviderError(f"Upstream HTTP error: {exc or type(exc).__name__}") from exc
 
 
+def _line_batches(response: UpstreamResponse) -> AsyncIterator[list[str]]:
+    """The response's lines in batches: as received on the direct path, one by one through httpx2."""
+    batches = getattr(response, "aiter_line_batches", None)
+    return batches() if batches is not None else _one_line_batches(response)
+
+
+async def _one_line_batches(response: UpstreamResponse) -> AsyncIterator[list[str]]:
+    async for line in response.aiter_lines():
+        yield [line]
+
+
 async def iter_sse_data(response: UpstreamResponse) -> AsyncIterator[str]:
     """Yield the `data:` payloads of a Server-Sent Events response, one per event."""
     data: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip(" ") if len(line) > 5 else "")
+    async for lines in _line_batches(response):
+        for line in lines:
+            if not line:
+                if data:
+                    yield "\n".join(data)
+                    data = []
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
     if data:
         yield "\n".join(data)
 
@@ -267,15 +278,15 @@ async def iter_sse_data(response: UpstreamResponse) -> AsyncIterator[str]:
 async def iter_sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str, str]]:
     """Yield `(event, data)` pairs of a Server-Sent Events response (event defaults to "message")."""
     event, data = "message", []
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = "message", []
-            continue
-        if line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip(" "))
+    async for lines in _line_batches(response):
+        for line in lines:
+            if not line:
+                if data:
+                    yield event, "\n".join(data)
+                event, data = "message", []
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
     if data:
         yield event, "\n".join(data)
