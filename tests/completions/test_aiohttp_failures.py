@@ -1,0 +1,276 @@
+"""`AiohttpTransport` failures against real servers on 127.0.0.1: errors become httpx2's, a
+cancelled read closes the upstream connection, a finished one returns it to the pool.
+"""
+
+import asyncio
+import time
+
+import aiohttp
+import httpx2
+import pytest
+from aiohttp import web
+
+from completions.aiohttp_transport import AiohttpTransport
+from tests.completions.loopback import TIMEOUT, RawServer, chunk, free_port, read_request, run, web_server
+
+
+# --- error translation ---------------------------------------------------------------------------
+
+
+def test_a_header_aiohttp_cannot_send_is_an_httpx2_error_not_a_crash():
+    """A provider header with a line break (an operator's typo) becomes a transport error the
+    adapters translate, rather than an exception that would surface as a 500; nothing is sent."""
+    seen = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response({"ok": True})
+
+    async def scenario():
+        transport = AiohttpTransport(max_connections=4)
+        async with web_server(handler) as base:
+            try:
+                await transport.fetch("GET", base + "/v1/models", headers={"x-team": "a\r\nInjected: 1"}, timeout=TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - the test inspects it
+                return exc
+            finally:
+                await transport.aclose()
+
+    exc = run(scenario())
+    assert isinstance(exc, httpx2.TransportError) and isinstance(exc.__cause__, ValueError), repr(exc)
+    assert seen == []
+
+
+def test_connection_refused_is_connect_error():
+    url = f"http://127.0.0.1:{free_port()}/v1/models"
+
+    async def scenario():
+        transport = AiohttpTransport(max_connections=4)
+        client = httpx2.AsyncClient(transport=transport)
+        errors = {}
+        try:
+            for name, attempt in {
+                "fetch": lambda: transport.fetch("GET", url, headers={}, timeout=TIMEOUT),
+                "stream": lambda: _open_stream(transport, url),
+                "httpx": lambda: client.get(url),
+            }.items():
+                try:
+                    await attempt()
+                except Exception as exc:  # noqa: BLE001 - the test inspects it
+                    errors[name] = exc
+        finally:
+            await client.aclose()
+        return errors
+
+    errors = run(scenario())
+    assert set(errors) == {"fetch", "stream", "httpx"}
+    for name, exc in errors.items():
+        assert type(exc) is httpx2.ConnectError, (name, exc)
+        assert isinstance(exc.__cause__, aiohttp.ClientConnectorError), name
+    assert str(errors["httpx"].request.url) == url
+
+
+async def _open_stream(transport: AiohttpTransport, url: str) -> list[str]:
+    async with transport.stream("GET", url, headers={}, timeout=TIMEOUT) as response:
+        return [line async for line in response.aiter_lines()]
+
+
+def test_silent_server_is_read_timeout():
+    """No answer at all, or headers and then silence: `read` bounds each wait."""
+    timeout = httpx2.Timeout(5, read=0.3)
+
+    async def handle(reader, writer):
+        request_line, _, _ = await read_request(reader)
+        if "/headers-only" in request_line:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            writer.write(chunk(b"data: one\n\n"))
+            await writer.drain()
+        while await reader.read(65536):  # until the client gives up
+            pass
+
+    async def scenario():
+        async with RawServer(handle) as server:
+            transport = AiohttpTransport(max_connections=4)
+            client = httpx2.AsyncClient(transport=transport)
+            results = {}
+
+            async def attempt(name, action):
+                started = time.monotonic()
+                with pytest.raises(httpx2.ReadTimeout) as excinfo:
+                    await action()
+                results[name] = (time.monotonic() - started, excinfo.value)
+
+            async def httpx_stream_body():
+                async with client.stream("GET", server.url + "/headers-only", timeout=timeout) as response:
+                    assert response.status_code == 200
+                    async for _ in response.aiter_lines():
+                        pass
+
+            async def direct_stream_body():
+                async with transport.stream("GET", server.url + "/headers-only", headers={}, timeout=timeout) as r:
+                    assert r.status_code == 200
+                    async for _ in r.aiter_lines():
+                        pass
+
+            try:
+                await attempt("fetch", lambda: transport.fetch("GET", server.url + "/", headers={}, timeout=timeout))
+                await attempt("httpx", lambda: client.get(server.url + "/", timeout=timeout))
+                await attempt("httpx stream body", httpx_stream_body)
+                await attempt("direct stream body", direct_stream_body)
+            finally:
+                await client.aclose()
+            return results
+
+    results = run(scenario())
+    assert set(results) == {"fetch", "httpx", "httpx stream body", "direct stream body"}
+    for name, (elapsed, exc) in results.items():
+        assert 0.25 <= elapsed < 3, (name, elapsed)
+        assert not isinstance(exc, httpx2.ConnectTimeout), name
+
+
+def test_truncated_body_is_remote_protocol_error():
+    """`Content-Length: 1000`, then 10 bytes and a closed connection; or a close before any answer."""
+
+    async def handle(reader, writer):
+        request_line, _, _ = await read_request(reader)
+        if "/hang-up" not in request_line:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n0123456789")
+            await writer.drain()
+
+    async def scenario():
+        async with RawServer(handle) as server:
+            url = server.url + "/v1/chat"
+            transport = AiohttpTransport(max_connections=4)
+            client = httpx2.AsyncClient(transport=transport)
+            errors = {}
+
+            async def httpx_stream_aread():
+                async with client.stream("GET", url) as response:
+                    assert response.status_code == 200
+                    await response.aread()
+
+            async def direct_stream_aread():
+                async with transport.stream("GET", url, headers={}, timeout=TIMEOUT) as response:
+                    assert response.status_code == 200
+                    await response.aread()
+
+            attempts = {
+                "fetch": lambda: transport.fetch("GET", url, headers={}, timeout=TIMEOUT),
+                "direct stream aread": direct_stream_aread,
+                "direct stream lines": lambda: _open_stream(transport, url),
+                "httpx content": lambda: client.get(url),
+                "httpx stream aread": httpx_stream_aread,
+                "fetch, no answer": lambda: transport.fetch(
+                    "GET", server.url + "/hang-up", headers={}, timeout=TIMEOUT
+                ),
+                "httpx, no answer": lambda: client.get(server.url + "/hang-up"),
+            }
+            try:
+                for name, action in attempts.items():
+                    try:
+                        await action()
+                    except Exception as exc:  # noqa: BLE001 - the test inspects it
+                        errors[name] = exc
+            finally:
+                await client.aclose()
+            return errors
+
+    errors = run(scenario())
+    assert set(errors) == {
+        "fetch", "direct stream aread", "direct stream lines", "httpx content", "httpx stream aread",
+        "fetch, no answer", "httpx, no answer",
+    }
+    for name, exc in errors.items():
+        assert type(exc) is httpx2.RemoteProtocolError, (name, repr(exc))
+    assert isinstance(errors["fetch"].__cause__, aiohttp.ClientPayloadError)
+    assert isinstance(errors["fetch, no answer"].__cause__, aiohttp.ServerDisconnectedError)
+
+
+# --- cancellation and the pool -------------------------------------------------------------------
+
+
+def cancellable_stream_server():
+    """`/stream` sends one event and then nothing, waiting for the client to close; `/ok` answers."""
+    server: RawServer
+
+    async def handle(reader, writer):
+        request_line, _, _ = await read_request(reader)
+        if "/ok" in request_line:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        writer.write(chunk(b"data: first\n\n"))
+        await writer.drain()
+        await server.wait_for_eof(reader)
+
+    server = RawServer(handle)
+    return server
+
+
+@pytest.mark.parametrize("path", ["direct", "httpx"])
+def test_cancelled_stream_closes_the_upstream_connection(path):
+    async def scenario():
+        async with cancellable_stream_server() as server:
+            transport = AiohttpTransport(max_connections=4)
+            client = httpx2.AsyncClient(transport=transport)
+            first_line = asyncio.Event()
+            lines: list[str] = []
+
+            async def consume():
+                if path == "direct":
+                    stream = transport.stream(
+                        "POST", server.url + "/stream", headers={}, content=b"{}", timeout=TIMEOUT
+                    )
+                else:
+                    stream = client.stream("POST", server.url + "/stream", content=b"{}")
+                async with stream as response:
+                    async for line in response.aiter_lines():
+                        lines.append(line)
+                        first_line.set()
+
+            try:
+                task = asyncio.create_task(consume())
+                await asyncio.wait_for(first_line.wait(), 2)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert not server.eof.is_set()  # the event is from the cancellation, not earlier
+                await asyncio.wait_for(server.eof.wait(), 1.0)  # closed, not parked in the pool
+                ok = await transport.fetch("GET", server.url + "/ok", headers={}, timeout=TIMEOUT)
+            finally:
+                await client.aclose()
+            return lines, ok, server.connections
+
+    lines, ok, connections = run(scenario())
+    assert lines == ["data: first", ""]
+    assert (ok.status_code, ok.content) == (200, b"ok")
+    assert connections == 2
+
+
+def test_fully_read_answers_reuse_the_connection():
+    """The counterpart of the cancellation test: a finished answer leaves its connection in the pool."""
+    peers: list = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        peers.append(request.transport.get_extra_info("peername"))
+        if request.path == "/sse":
+            return web.Response(body=b"data: a\n\n", headers={"Content-Type": "text/event-stream"})
+        return web.json_response({"ok": True})
+
+    async def scenario():
+        async with web_server(handler) as url:
+            transport = AiohttpTransport(max_connections=4)
+            client = httpx2.AsyncClient(transport=transport)
+            try:
+                await transport.fetch("GET", url + "/a", headers={}, timeout=TIMEOUT)
+                async with transport.stream("POST", url + "/sse", headers={}, content=b"{}", timeout=TIMEOUT) as r:
+                    assert [line async for line in r.aiter_lines()] == ["data: a", ""]
+                await client.get(url + "/b")
+                await transport.fetch("GET", url + "/c", headers={}, timeout=TIMEOUT)
+            finally:
+                await client.aclose()
+
+    run(scenario())
+    assert len(peers) == 4
+    assert len(set(peers)) == 1, peers
