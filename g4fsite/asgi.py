@@ -18,18 +18,16 @@ django_application = ASGIStaticFilesHandler(django_asgi)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from completions.request_log import RequestLogMiddleware  # noqa: E402
-from g4fsite.routing import http_routes  # noqa: E402
-
 from g4fsite.conf import gateway_settings  # noqa: E402
-from g4fsite.routing import exact_http_routes  # noqa: E402
+from g4fsite.routing import exact_http_routes, http_routes  # noqa: E402
 
 routed_application = RequestLogMiddleware(ProtocolTypeRouter({"http": URLRouter(http_routes(django_application))}))
 _exact_routes = exact_http_routes()
 
 
 async def application(scope: dict, receive, send) -> None:
-    """The ASGI application. `POST /v1/chat/completions` and the other fixed paths go straight to
-    their consumer; every await of a request resumes each wrapper in between, so the three layers
+    """The ASGI application. `/v1/chat/completions` (the paths in `exact_http_routes`) goes straight
+    to its consumer: every await of a request resumes each wrapper in between, so the three layers
     of routing and request logging (when it is off) cost CPU on the hottest path. Everything else,
     and every request while request logging is on, goes through `routed_application`."""
     if scope["type"] == "http" and not gateway_settings.DEBUG:
