@@ -36,7 +36,7 @@ class UpstreamClient(httpx2.AsyncClient):
 
 def build_http_client(*, proxy: str | None = None) -> UpstreamClient:
     transport = AiohttpTransport(
-        max_connections=gateway_settings.MAX_CONNECTIONS, keepalive_expiry=30, proxy=proxy or gateway_settings.PROXY
+        max_connections=gateway_settings.MAX_CONNECTIONS, proxy=proxy or gateway_settings.PROXY
     )
     return UpstreamClient(
         transport=transport,

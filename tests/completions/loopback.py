@@ -103,3 +103,14 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def errors_of(attempts: dict[str, Callable[[], Awaitable]]) -> dict[str, Exception]:
+    """Run each attempt in turn; the exception each raised, by name (those that succeeded are absent)."""
+    errors = {}
+    for name, attempt in attempts.items():
+        try:
+            await attempt()
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            errors[name] = exc
+    return errors

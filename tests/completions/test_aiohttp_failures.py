@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from completions.aiohttp_transport import AiohttpTransport
-from tests.completions.loopback import TIMEOUT, RawServer, chunk, free_port, read_request, run, web_server
+from tests.completions.loopback import TIMEOUT, errors_of, RawServer, chunk, free_port, read_request, run, web_server
 
 
 # --- error translation ---------------------------------------------------------------------------
@@ -47,20 +47,14 @@ def test_connection_refused_is_connect_error():
     async def scenario():
         transport = AiohttpTransport(max_connections=4)
         client = httpx2.AsyncClient(transport=transport)
-        errors = {}
         try:
-            for name, attempt in {
+            return await errors_of({
                 "fetch": lambda: transport.fetch("GET", url, headers={}, timeout=TIMEOUT),
                 "stream": lambda: _open_stream(transport, url),
                 "httpx": lambda: client.get(url),
-            }.items():
-                try:
-                    await attempt()
-                except Exception as exc:  # noqa: BLE001 - the test inspects it
-                    errors[name] = exc
+            })
         finally:
             await client.aclose()
-        return errors
 
     errors = run(scenario())
     assert set(errors) == {"fetch", "stream", "httpx"}
@@ -142,7 +136,6 @@ def test_truncated_body_is_remote_protocol_error():
             url = server.url + "/v1/chat"
             transport = AiohttpTransport(max_connections=4)
             client = httpx2.AsyncClient(transport=transport)
-            errors = {}
 
             async def httpx_stream_aread():
                 async with client.stream("GET", url) as response:
@@ -166,14 +159,9 @@ def test_truncated_body_is_remote_protocol_error():
                 "httpx, no answer": lambda: client.get(server.url + "/hang-up"),
             }
             try:
-                for name, action in attempts.items():
-                    try:
-                        await action()
-                    except Exception as exc:  # noqa: BLE001 - the test inspects it
-                        errors[name] = exc
+                return await errors_of(attempts)
             finally:
                 await client.aclose()
-            return errors
 
     errors = run(scenario())
     assert set(errors) == {
