@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet, URLField
 from django.http import HttpRequest
 
-from catalogue import services
+from catalogue import hooks, services
 from catalogue.admin_health import HEALTH_LIST_DISPLAY, HEALTH_READONLY_FIELDS, ProviderHealthAdminMixin
 from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord
 from catalogue.snapshot import provider_credential
@@ -115,9 +115,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Refresh models from the provider")
     def refresh_models(self, request: HttpRequest, queryset: QuerySet) -> None:
-        from completions.discovery import providers_refresh
-
-        for outcome in providers_refresh(names=list(queryset.values_list("name", flat=True))):
+        for outcome in hooks.providers_refresh(names=list(queryset.values_list("name", flat=True))):
             self.message_user(request, outcome.summary(), messages.ERROR if outcome.failed else messages.INFO)
 
 

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from catalogue import hooks
 from catalogue.models import Provider
 
 HEALTH_LIST_DISPLAY = ["success_rate", "latency", "cooling_down", "last_error_short"]
@@ -36,9 +37,7 @@ class ProviderHealthAdminMixin:
 
     @admin.action(description="Test selected providers")
     def test_providers(self, request: HttpRequest, queryset: QuerySet) -> None:
-        from completions.provider_check import providers_check
-
-        for result in providers_check(queryset.order_by("name")):
+        for result in hooks.providers_check(queryset.order_by("name")):
             level = messages.SUCCESS if result.ok else (messages.WARNING if result.skipped else messages.ERROR)
             self.message_user(request, result.summary(), level)
 

@@ -57,7 +57,7 @@ class Provider(models.Model):
     priority = models.IntegerField(default=0, help_text="Higher is tried first.")
     timeout = models.FloatField(default=60.0, help_text="Seconds to wait for the upstream.")
     supports_stream = models.BooleanField(default=True)
-    # Health, filled by failover and provider checks (completions/health.py). Automatic changes never
+    # Health, filled by failover and provider checks (completions/routing/health.py). Automatic changes never
     # touch a `not_working` or `ignored` status an operator set; `cooldown_until` keeps routing away
     # (breaker open, or the upstream's Retry-After) and, once past, lets one probe request through.
     status_set_by = models.CharField(

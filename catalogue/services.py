@@ -86,7 +86,7 @@ def providers_set_status(*, provider_ids: Iterable[int], status: str, reason: st
     return count
 
 
-# --- provider health (completions/health.py, completions/provider_check.py) --------------------
+# --- provider health (completions/routing/health.py, completions/routing/provider_check.py) --------------------
 #
 # Automatic changes never touch an operator's `not_working` or `ignored`: they apply to a working
 # provider, or to one that health itself marked not working. Rows are found by id *and* creation

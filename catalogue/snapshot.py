@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from catalogue import hooks
 from catalogue.models import ApiKey, Model, Provider, ProviderModel
 
 
@@ -28,13 +29,13 @@ class ProviderEntry:
     description: str
     supports_stream: bool
     status_reason: str = ""
-    # Health (completions/health.py): who set the status, the cool-down end and the row's times, as
+    # Health (completions/routing/health.py): who set the status, the cool-down end and the row's times, as
     # epoch seconds; `created_at` tells a re-created row with a reused id from the old one.
     status_set_by: str = "operator"
     cooldown_until: float | None = None
     updated_at: float = 0.0
     created_at: datetime | None = None
-    # Uploaded cookies whose domain matches base_url (completions.cookies); send with cookies_for().
+    # Uploaded cookies whose domain matches base_url (completions.cookies.jar); send with cookies_for().
     cookies: tuple = field(default=(), repr=False)
 
     @property
@@ -113,9 +114,7 @@ def provider_credential(provider: Provider) -> str:
 
 def snapshot_build(stamp: object) -> CatalogueSnapshot:
     """Read the whole catalogue from the database into a snapshot tagged with `stamp`."""
-    from completions.cookies import cookie_jar_load, cookies_matching
-
-    cookie_jar = cookie_jar_load()
+    cookies_for_url = hooks.cookie_matcher()
     providers = {
         p.id: ProviderEntry(
             id=p.id,
@@ -135,7 +134,7 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
             cooldown_until=p.cooldown_until.timestamp() if p.cooldown_until else None,
             updated_at=p.updated_at.timestamp(),
             created_at=p.created_at,
-            cookies=cookies_matching(cookie_jar, p.base_url),
+            cookies=cookies_for_url(p.base_url),
         )
         for p in Provider.objects.all()
     }

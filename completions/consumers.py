@@ -7,16 +7,17 @@ failure ends the stream with a `data: {"error": ...}` event, never a silent clea
 
 import time
 
-from completions import errors, failover
+from completions import errors
+from completions.routing import failover
 from completions.auth import ANONYMOUS
 from completions.chat import ChatRequest, StreamShaper, shape_completion
-from completions.conversation_flow import NO_CONVERSATION, turn_begin
-from completions.health import health_board
-from completions.http_consumer import GatewayHttpConsumer
-from completions.proxy_policy import request_proxy
-from completions.request_log import note
-from completions.routing import RoutePlan, plan_request, required_capabilities
-from completions.streaming import DONE, SSE_HEADERS, sse_event
+from completions.conversations.turns import NO_CONVERSATION, turn_begin
+from completions.routing.health import health_board
+from completions.http.consumer import GatewayHttpConsumer
+from completions.upstream.proxy_policy import request_proxy
+from completions.http.request_log import note
+from completions.routing.plan import RoutePlan, plan_request, required_capabilities
+from completions.http.streaming import DONE, SSE_HEADERS, sse_event
 from completions.usage import usage_recorder
 from g4fsite.conf import gateway_settings
 
@@ -25,8 +26,8 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
     request: ChatRequest | None = None
     plan: RoutePlan | None = None
     caller = ANONYMOUS
-    proxy: str | None = None  # an allowed per-request proxy (completions.proxy_policy)
-    turn = NO_CONVERSATION  # the request's conversation turn (completions.conversation_flow)
+    proxy: str | None = None  # an allowed per-request proxy (completions.upstream.proxy_policy)
+    turn = NO_CONVERSATION  # the request's conversation turn (completions.conversations.turns)
 
     async def serve(self, body: bytes) -> None:
         try:

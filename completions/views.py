@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from catalogue.selectors import catalogue_snapshot
 from catalogue.snapshot import CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 from completions import errors
-from completions.routing import IGNORED, unavailable_reason
+from completions.routing.plan import IGNORED, unavailable_reason
 from g4fsite.conf import gateway_settings
 
 

@@ -17,9 +17,9 @@ django_application = ASGIStaticFilesHandler(django_asgi)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from completions.request_log import RequestLogMiddleware  # noqa: E402
+from completions.http.request_log import RequestLogMiddleware  # noqa: E402
 from g4fsite.conf import gateway_settings  # noqa: E402
-from g4fsite.routing import exact_http_routes, http_routes  # noqa: E402
+from g4fsite.asgi_routes import exact_http_routes, http_routes  # noqa: E402
 
 routed_application = RequestLogMiddleware(ProtocolTypeRouter({"http": URLRouter(http_routes(django_application))}))
 _exact_routes = exact_http_routes()

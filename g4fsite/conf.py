@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TIMEOUT": 10.0,
     # Providers excluded from routing as if the operator had marked them ignored.
     "IGNORED_PROVIDERS": [],
-    # Provider health (completions/health.py). The circuit breaker opens after BREAKER_THRESHOLD
+    # Provider health (completions/routing/health.py). The circuit breaker opens after BREAKER_THRESHOLD
     # failures in a row within BREAKER_WINDOW seconds: the provider is marked not working for
     # BREAKER_COOLDOWN seconds (AUTH_FAILURE_COOLDOWN when the upstream rejects its credential), then
     # one probe request is let through. A 429 cools a provider down for its Retry-After (or
@@ -41,14 +41,14 @@ DEFAULTS: dict[str, Any] = {
     "PROBE_TIMEOUT": 15.0,
     # Upstream protocol name -> adapter class.
     "ADAPTERS": {
-        "openai": "completions.adapters.openai.OpenAIAdapter",
-        "anthropic": "completions.adapters.anthropic.AnthropicAdapter",
-        "gemini": "completions.adapters.gemini.GeminiAdapter",
-        "pollinations": "completions.adapters.pollinations.PollinationsAdapter",
-        # Built-in offline speech: runs the espeak-ng program (completions/adapters/local_speech.py).
-        "espeak": "completions.adapters.local_speech.EspeakAdapter",
+        "openai": "completions.upstream.adapters.openai.OpenAIAdapter",
+        "anthropic": "completions.upstream.adapters.anthropic.AnthropicAdapter",
+        "gemini": "completions.upstream.adapters.gemini.GeminiAdapter",
+        "pollinations": "completions.upstream.adapters.pollinations.PollinationsAdapter",
+        # Built-in offline speech: runs the espeak-ng program (completions/upstream/adapters/local_speech.py).
+        "espeak": "completions.upstream.adapters.local_speech.EspeakAdapter",
     },
-    # Client-supplied image URLs the gateway must fetch itself (completions.safe_fetch): the largest
+    # Client-supplied image URLs the gateway must fetch itself (completions.upstream.safe_fetch): the largest
     # body accepted, in bytes, and the seconds allowed for the whole fetch, redirects included.
     "IMAGE_FETCH_MAX_BYTES": 10 * 1024 * 1024,
     "IMAGE_FETCH_TIMEOUT": 15.0,
@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     # A client-supplied `proxy` is refused unless allowed and on the allow-list.
     "ALLOW_REQUEST_PROXY": False,
     "PROXY_ALLOWLIST": [],
-    # Conversations (completions/conversation_flow.py): the history sent upstream is trimmed from the
+    # Conversations (completions/conversations/turns.py): the history sent upstream is trimmed from the
     # oldest turns to at most this many messages and estimated tokens (0 = no limit); the stored
     # conversation keeps everything. A turn holds its conversation for at most LEASE seconds (a
     # crashed process's hold expires then); a concurrent turn gets 409 conversation_busy.
@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     "CONVERSATION_LEASE_SECONDS": 600.0,
     # Largest page of GET /v1/conversations (`limit`; default 20).
     "CONVERSATION_PAGE_MAX": 100,
-    # Images, audio, media and cookies (completions/images.py, audio.py, media.py, cookies.py):
+    # Images, audio, media and cookies (completions/media/, completions/cookies/):
     # largest uploaded audio file and cookie file, in bytes (413 beyond).
     "MAX_UPLOAD_BYTES": 25 * 1024 * 1024,
     "COOKIE_MAX_BYTES": 1024 * 1024,

@@ -1,12 +1,13 @@
 """Django URLs: catalogue endpoints (DRF), admin. Chat and other upstream-bound endpoints are
-Channels consumers routed in `g4fsite/routing.py`."""
+Channels consumers routed in `g4fsite/asgi_routes.py`."""
 
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import path, re_path
 
-from completions import conversation_views, gui_views, views
-from completions import media_views
+from completions import gui_views, views
+from completions.conversations import views as conversation_views
+from completions.media import views as media_views
 
 
 def index(request):

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from catalogue.selectors import catalogue_snapshot
-from completions.failover import upstream_target as target_for
-from completions.cookies import cookies_matching, cookies_parse, domain_matches, CookieEntry
+from completions.routing.failover import upstream_target as target_for
+from completions.cookies.jar import cookies_matching, cookies_parse, domain_matches, CookieEntry
 from completions.models import ProviderCookie
 
 FUTURE = time.time() + 3600

@@ -9,7 +9,7 @@ import pytest
 
 from catalogue import services
 from catalogue.models import Provider, UsageRecord
-from completions.health import health_board
+from completions.routing.health import health_board
 from completions.usage import usage_recorder
 from tests.openapi import assert_valid
 

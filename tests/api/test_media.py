@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from completions.media import media_store
+from completions.media.store import media_store
 from completions.models import MediaFile
 from tests.fake_upstream.assets import TINY_PNG
 

@@ -1,11 +1,11 @@
-"""catalogue.conversations: the lease, storing a turn, reads and deletes."""
+"""completions.conversations.store: the lease, storing a turn, reads and deletes."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from catalogue import conversations as store
+from completions.conversations import store
 from catalogue.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db

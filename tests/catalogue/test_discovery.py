@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from catalogue.cache import catalogue_invalidate
 from catalogue.models import Model, Provider, ProviderModel
-from completions.discovery import discovered_capabilities, providers_refresh
+from completions.upstream.discovery import discovered_capabilities, providers_refresh
 
 ROOT = Path(__file__).resolve().parents[2]
 

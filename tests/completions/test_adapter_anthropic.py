@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from completions import errors
-from completions.adapters.anthropic import AnthropicAdapter
-from completions.adapters.base import UpstreamTarget
+from completions.upstream.adapters.anthropic import AnthropicAdapter
+from completions.upstream.adapters.base import UpstreamTarget
 from tests.openapi import assert_valid
 
 TARGET = UpstreamTarget(

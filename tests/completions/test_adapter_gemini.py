@@ -7,9 +7,10 @@ import httpx2
 import orjson
 import pytest
 
-from completions import errors, safe_fetch
-from completions.adapters.base import UpstreamTarget
-from completions.adapters.gemini import GeminiAdapter, gemini_schema
+from completions import errors
+from completions.upstream import safe_fetch
+from completions.upstream.adapters.base import UpstreamTarget
+from completions.upstream.adapters.gemini import GeminiAdapter, gemini_schema
 from tests.openapi import assert_valid
 
 BASE_URL = "https://generativelanguage.googleapis.com/v1beta"

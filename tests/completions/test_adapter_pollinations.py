@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from completions import errors
-from completions.adapters.base import UpstreamTarget
-from completions.adapters.pollinations import PollinationsAdapter
+from completions.upstream.adapters.base import UpstreamTarget
+from completions.upstream.adapters.pollinations import PollinationsAdapter
 from tests.openapi import assert_valid
 
 TEXT_URL = "https://text.pollinations.ai/openai"

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from aiohttp import web
 
-from completions.aiohttp_transport import AiohttpTransport
+from completions.upstream.transport import AiohttpTransport
 from tests.completions.loopback import TIMEOUT, errors_of, RawServer, chunk, free_port, read_request, run, web_server
 
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from completions.aiohttp_transport import AiohttpTransport, DirectResponse
+from completions.upstream.transport import AiohttpTransport, DirectResponse
 from tests.completions.loopback import TIMEOUT, RawServer, chunk, read_request, run
 
 

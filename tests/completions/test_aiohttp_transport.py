@@ -9,8 +9,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from completions.aiohttp_transport import AiohttpTransport, DirectResponse
-from completions.http_client import build_http_client
+from completions.upstream.transport import AiohttpTransport, DirectResponse
+from completions.upstream.client import build_http_client
 from tests.completions.loopback import TIMEOUT, RawServer, free_port, read_request, run, web_server
 
 

@@ -1,10 +1,10 @@
 """The pure conversation rules: deduplication, system prompt, trimming, sticky provider order."""
 
 from catalogue.snapshot import ProviderEntry, Route
-from completions.conversation_history import (
+from completions.conversations.history import (
     prefer_provider, trimmed_history, turn_messages, upstream_messages,
 )
-from completions.routing import RoutePlan
+from completions.routing.plan import RoutePlan
 
 SYSTEM = {"role": "system", "content": "be brief"}
 STORED = [

@@ -9,7 +9,7 @@ import pytest
 
 from catalogue.snapshot import ProviderEntry
 from completions import errors
-from completions.health import HealthBoard, is_client_fault
+from completions.routing.health import HealthBoard, is_client_fault
 
 CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -169,7 +169,7 @@ def test_published_statistics_match_a_recount_of_the_recent_outcomes(board):
     """The board keeps running counts; they must equal counting the last 100 outcomes in the window."""
     import random
 
-    from completions.health import MAX_OUTCOMES
+    from completions.routing.health import MAX_OUTCOMES
 
     rng = random.Random(8)
     p, history = provider(), []

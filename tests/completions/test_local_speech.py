@@ -8,8 +8,8 @@ import wave
 import pytest
 
 from completions import errors
-from completions.adapters.base import UpstreamTarget
-from completions.adapters.local_speech import EspeakAdapter, espeak_voice, fix_wav_sizes, words_per_minute
+from completions.upstream.adapters.base import UpstreamTarget
+from completions.upstream.adapters.local_speech import EspeakAdapter, espeak_voice, fix_wav_sizes, words_per_minute
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
@@ -80,7 +80,7 @@ def test_converted_formats():
 
 
 def test_format_without_converter_is_a_clear_400(monkeypatch):
-    from completions.adapters import local_speech
+    from completions.upstream.adapters import local_speech
 
     monkeypatch.setattr(local_speech, "_which", lambda program: None)
     with pytest.raises(errors.UnsupportedCapability) as caught:

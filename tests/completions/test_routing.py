@@ -7,8 +7,8 @@ import pytest
 
 from catalogue.snapshot import ModelEntry, ProviderEntry, Route
 from completions import errors
-from completions.health import ProviderHealth
-from completions.routing import (
+from completions.routing.health import ProviderHealth
+from completions.routing.plan import (
     health_band,
     order_routes,
     plan_for_model,

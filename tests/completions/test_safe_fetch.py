@@ -8,8 +8,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import httpx2
 import pytest
 
-from completions import errors, safe_fetch
-from completions.safe_fetch import fetch_public, is_public_address, parse_data_url
+from completions import errors
+from completions.upstream import safe_fetch
+from completions.upstream.safe_fetch import fetch_public, is_public_address, parse_data_url
 
 PUBLIC_IP = "93.184.215.14"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalogue import services
+from catalogue import hooks, services
 
 
 class Command(BaseCommand):
@@ -37,9 +37,7 @@ class Command(BaseCommand):
 
     def refresh(self, names: list[str]) -> None:
         """One line per provider; fails (exit 1) only when every provider asked failed."""
-        from completions.discovery import providers_refresh
-
-        outcomes = providers_refresh(names=names)
+        outcomes = hooks.providers_refresh(names=names)
         for outcome in outcomes:
             (self.stderr if outcome.failed else self.stdout).write(outcome.summary())
         asked = [outcome for outcome in outcomes if not outcome.skipped]

@@ -1,0 +1,112 @@
+"""`GET /v1/conversations`, `GET /v1/conversations/{id}`, `DELETE /v1/conversations/{id}` (DRF).
+
+A caller sees only its own conversations (`Caller.owner`, set by `ApiKeyPermission`); another
+owner's conversation is a 404, exactly like a missing one. Without auth every caller is the same
+owner, so conversations are shared.
+"""
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from completions.conversations import store
+from catalogue.models import Conversation, Message
+from completions import errors
+from completions.serializers import CONVERSATION_ID_PATTERN
+from g4fsite.conf import gateway_settings
+
+
+class ConversationPageSerializer(serializers.Serializer):
+    """Query of `GET /v1/conversations`: `limit` (1..CONVERSATION_PAGE_MAX, default 20) and
+    `after`, the id of the previous page's last conversation."""
+
+    limit = serializers.IntegerField(required=False, default=20, min_value=1)
+    after = serializers.RegexField(CONVERSATION_ID_PATTERN, required=False)
+
+    def validate_limit(self, value: int) -> int:
+        largest = gateway_settings.CONVERSATION_PAGE_MAX
+        if value > largest:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {largest}.")
+        return value
+
+
+def conversation_summary(conversation: Conversation, message_count: int) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "object": "conversation",
+        "title": conversation.title,
+        "model": conversation.model,
+        "provider": conversation.provider,
+        "created_at": store.unix(conversation.created_at),
+        "updated_at": store.unix(conversation.updated_at),
+        "message_count": message_count,
+    }
+
+
+def message_entry(message: Message) -> dict[str, Any]:
+    entry = store.message_as_dict(message)
+    entry.update(
+        {
+            "provider": message.provider,
+            "model": message.model,
+            "incomplete": message.incomplete,
+            "usage": {
+                "prompt_tokens": message.prompt_tokens,
+                "completion_tokens": message.completion_tokens,
+                "total_tokens": message.prompt_tokens + message.completion_tokens,
+            }
+            if message.role == "assistant"
+            else None,
+            "created_at": store.unix(message.created_at),
+        }
+    )
+    return entry
+
+
+def _not_found(conversation_id: str) -> errors.ConversationNotFound:
+    return errors.ConversationNotFound(f"Conversation '{conversation_id}' does not exist.", param="conversation_id")
+
+
+class ConversationListView(APIView):
+    """`GET /v1/conversations`: the caller's conversations, most recently updated first."""
+
+    def get(self, request: Request) -> Response:
+        query = ConversationPageSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            page, has_more = store.conversation_list(
+                owner=request.caller.owner, limit=query.validated_data["limit"], after=query.validated_data.get("after")
+            )
+        except store.ConversationNotFound:
+            raise errors.ValidationFailed("'after' names no conversation of yours.", param="after") from None
+        data = [conversation_summary(c, c.message_count) for c in page]
+        return Response(
+            {
+                "object": "list",
+                "data": data,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+                "has_more": has_more,
+            }
+        )
+
+
+class ConversationDetailView(APIView):
+    """`GET /v1/conversations/{id}` (with its messages) and `DELETE /v1/conversations/{id}`."""
+
+    def get(self, request: Request, conversation_id: str) -> Response:
+        try:
+            conversation, messages = store.conversation_get(conversation_id=conversation_id, owner=request.caller.owner)
+        except store.ConversationNotFound:
+            raise _not_found(conversation_id) from None
+        detail = conversation_summary(conversation, len(messages))
+        detail["messages"] = [message_entry(m) for m in messages]
+        return Response(detail)
+
+    def delete(self, request: Request, conversation_id: str) -> Response:
+        if not store.conversation_delete(conversation_id=conversation_id, owner=request.caller.owner):
+            raise _not_found(conversation_id)
+        return Response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})

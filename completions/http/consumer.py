@@ -1,0 +1,140 @@
+"""The base Channels consumer for gateway endpoints that wait on an upstream.
+
+It reads the body itself instead of going through `AsyncConsumer.dispatch`, which would hop to a
+thread (`aclose_old_connections`) for every message; the request path needs no database. While the
+handler runs, a second task listens for `http.disconnect` and cancels the handler when the client
+goes away (Channels does not deliver the disconnect during `handle()`: channels issue #1249).
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from channels.generic.http import AsyncHttpConsumer
+
+from catalogue.selectors import acatalogue_snapshot
+from completions import errors
+from completions.auth import Caller, authenticate, key_from_headers
+from completions.http.cors import cors_headers, preflight_headers
+from g4fsite.conf import gateway_settings
+
+logger = logging.getLogger("g4f.request")
+
+JSON = (b"content-type", b"application/json")
+
+
+class ClientGone(Exception):
+    """The client disconnected before the request body arrived."""
+
+
+class GatewayHttpConsumer(AsyncHttpConsumer):
+    """Subclasses implement `serve(body)`; errors they raise are rendered in the OpenAI shape."""
+
+    allowed_methods: tuple[str, ...] = ("POST",)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        self.scope = scope
+        self.base_send = send
+        self.receive = receive
+        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        self.response_started = False
+        self.extra_headers = cors_headers(self.headers.get("origin"))
+        try:
+            if scope["method"] == "OPTIONS":
+                await self.send_response(204, b"", headers=self.extra_headers + preflight_headers())
+                return
+            if scope["method"] not in self.allowed_methods:
+                raise errors.MethodNotAllowed(f"Method {scope['method']} is not allowed here.")
+            body = await self.read_body()
+            await self.until_disconnect(self.serve(body))
+        except ClientGone:
+            return
+        except errors.GatewayError as exc:
+            await self.send_error(exc)
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            logger.exception("Unhandled error serving %s", scope.get("path"))
+            await self.send_error(errors.GatewayError())
+
+    async def serve(self, body: bytes) -> None:
+        raise NotImplementedError
+
+    async def read_body(self) -> bytes:
+        return await self.receive_body(gateway_settings.MAX_REQUEST_BYTES)
+
+    async def receive_body(self, limit: int, what: str = "The request body") -> bytes:
+        """The whole body, refused with 413 as soon as it passes `limit` bytes."""
+        declared = self.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise errors.RequestTooLarge(f"{what} is larger than {limit} bytes.")
+        parts, size = [], 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise errors.RequestTooLarge(f"{what} is larger than {limit} bytes.")
+            parts.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(parts)
+
+    async def until_disconnect(self, work: Any) -> None:
+        """Run `work`; cancel it if the client disconnects first (the upstream call goes with it).
+
+        The work runs in this task; a watcher task cancels this task when `http.disconnect` comes
+        while the work is still running (a second task for the work plus `asyncio.wait` cost more)."""
+        task = asyncio.current_task()
+        state = {"running": True, "gone": False}
+
+        async def watch() -> None:
+            await self._wait_disconnect()
+            if state["running"]:
+                state["gone"] = True
+                task.cancel()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not state["gone"]:
+                raise  # cancelled from outside (server shutdown): not ours to swallow
+            task.uncancel()
+            await self.on_disconnect()
+        finally:
+            state["running"] = False
+            watcher.cancel()
+
+    async def _wait_disconnect(self) -> None:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    async def on_disconnect(self) -> None:
+        """Called after the client went away and the work was cancelled."""
+
+    async def authenticate(self) -> Caller:
+        """Check the caller's key; keeps the catalogue snapshot in `self.snapshot` for the request."""
+        self.snapshot = await acatalogue_snapshot()
+        return authenticate(self.snapshot, key_from_headers(self.headers))
+
+    async def send_headers(self, *, status: int = 200, headers: Any = None) -> None:
+        self.response_started = True
+        await super().send_headers(status=status, headers=headers)
+
+    async def send_chunk(self, body: bytes) -> None:
+        """One more piece of a streamed body (Channels' `send_body` minus two wrappers per chunk)."""
+        await self.base_send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def send_json(self, status: int, data: Any, headers: list[tuple[bytes, bytes]] = ()) -> None:
+        await self.send_response(status, orjson.dumps(data), headers=[JSON, *headers, *self.extra_headers])
+
+    async def send_error(self, exc: errors.GatewayError) -> None:
+        if self.response_started:
+            logger.warning("Error after the response started: %s", exc.message)
+            return
+        await self.send_response(
+            exc.status_code, errors.error_json(exc), headers=errors.error_headers(exc) + self.extra_headers
+        )

@@ -1,0 +1,183 @@
+"""Image generation: validate the request, fail over across image providers, deliver URL or base64.
+
+Whatever a provider answers (base64, an http(s) URL, a `data:` URL), the client gets what it asked
+for: with `response_format` "url" the image is stored in the media store and the URL is this
+server's `/media/{filename}`; with "b64_json" the bytes, base64-encoded. Images at provider URLs are
+downloaded through the shared client with a size cap (`MEDIA_FETCH_MAX_BYTES`) and the provider's
+timeout. Sizes: "auto" or WIDTHxHEIGHT with both sides from 256 to 4096 pixels.
+"""
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import orjson
+
+from completions import errors
+from completions.upstream.adapters import Adapter, UpstreamTarget
+from completions.upstream.adapters.base import translate_errors
+from completions.upstream.client import get_http_client
+from completions.media.store import amedia_store, media_url
+from completions.upstream.safe_fetch import parse_data_url
+from g4fsite.conf import gateway_settings
+
+MIN_SIDE, MAX_SIDE = 256, 4096
+MAX_IMAGES = 4
+RESPONSE_FORMATS = ("url", "b64_json")
+# Fields passed upstream besides prompt, model, n, size and response_format.
+PASSED_FIELDS = ("quality", "style", "user", "seed", "background", "output_format", "negative_prompt")
+
+
+@dataclass
+class ImageRequest:
+    prompt: str
+    model: str
+    provider: str
+    n: int
+    size: str | None
+    response_format: str
+    extra: dict[str, Any]
+
+    @classmethod
+    def parse(cls, body: bytes, *, provider: str = "") -> "ImageRequest":
+        raw = _json_object(body)
+        prompt = raw.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise errors.ValidationFailed("'prompt' is required and must be a non-empty string.", param="prompt")
+        n = raw.get("n", 1)
+        if n is None:
+            n = 1
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
+            raise errors.ValidationFailed(f"'n' must be an integer from 1 to {MAX_IMAGES}.", param="n")
+        response_format = raw.get("response_format") or "url"
+        if response_format not in RESPONSE_FORMATS:
+            raise errors.ValidationFailed("'response_format' must be 'url' or 'b64_json'.", param="response_format")
+        for name in ("model", "provider"):
+            if raw.get(name) is not None and not isinstance(raw[name], str):
+                raise errors.ValidationFailed(f"'{name}' must be a string.", param=name)
+        return cls(
+            prompt=prompt,
+            model=raw.get("model") or gateway_settings.DEFAULT_MODEL,
+            provider=provider or raw.get("provider") or gateway_settings.DEFAULT_PROVIDER,
+            n=n,
+            size=image_size(raw.get("size")),
+            response_format=response_format,
+            extra={name: raw[name] for name in PASSED_FIELDS if raw.get(name) is not None},
+        )
+
+    def upstream_payload(self, upstream_model: str) -> dict[str, Any]:
+        payload = {"prompt": self.prompt, "model": upstream_model, "n": self.n, **self.extra}
+        if self.size:
+            payload["size"] = self.size
+        payload["response_format"] = self.response_format
+        return payload
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise errors.InvalidJSON("The request body must be a JSON object.")
+    return raw
+
+
+def image_size(size: Any) -> str | None:
+    """A validated "WxH" (None for "auto" or none); ValidationFailed naming `size` otherwise."""
+    if size is None or size == "auto":
+        return None
+    width, _, height = size.lower().partition("x") if isinstance(size, str) else ("", "", "")
+    if not (width.isdigit() and height.isdigit()) or not all(MIN_SIDE <= int(side) <= MAX_SIDE for side in (width, height)):
+        raise errors.ValidationFailed(
+            f"Invalid size {size!r}: expected 'auto' or WIDTHxHEIGHT with sides from {MIN_SIDE} to {MAX_SIDE}, "
+            "e.g. '1024x1024'.",
+            param="size",
+        )
+    return f"{int(width)}x{int(height)}"
+
+
+def image_type(data: bytes) -> str | None:
+    """The image media type from the file's first bytes, or None when it is not a known image."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
+async def generate(adapter: Adapter, target: UpstreamTarget, request: ImageRequest, base_url: str) -> dict[str, Any]:
+    """One attempt: ask the provider, then turn each image into what the client asked for."""
+    answer = await adapter.images(target, request.upstream_payload(target.upstream_model))
+    items = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(items, list) or not items:
+        raise errors.UpstreamMalformed("The provider's image answer has no images.")
+    data = []
+    for item in items[: request.n]:
+        image = await image_bytes(item, target)
+        entry: dict[str, Any] = {}
+        if request.response_format == "b64_json":
+            entry["b64_json"] = base64.b64encode(image).decode("ascii")
+        else:
+            media = await amedia_store(data=image, content_type=image_type(image) or "application/octet-stream")
+            entry["url"] = media_url(base_url, media.filename)
+        if isinstance(item, dict) and isinstance(item.get("revised_prompt"), str):
+            entry["revised_prompt"] = item["revised_prompt"]
+        data.append(entry)
+    created = answer.get("created")
+    return {"created": created if isinstance(created, int) else int(time.time()), "data": data}
+
+
+async def image_bytes(item: Any, target: UpstreamTarget) -> bytes:
+    """The bytes of one upstream image (base64, data URL or http(s) URL), checked to be an image."""
+    if not isinstance(item, dict):
+        raise errors.UpstreamMalformed("The provider's image entry is not an object.")
+    if isinstance(item.get("b64_json"), str):
+        data = _b64decode(item["b64_json"])
+    elif isinstance(item.get("url"), str) and item["url"].startswith("data:"):
+        data = _b64decode(parse_data_url(item["url"])[1])
+    elif isinstance(item.get("url"), str):
+        data = await download(item["url"], target)
+    else:
+        raise errors.UpstreamMalformed("The provider's image entry has neither 'url' nor 'b64_json'.")
+    if image_type(data) is None:
+        raise errors.UpstreamMalformed("The provider's image is not a PNG, JPEG, WebP or GIF image.")
+    return data
+
+
+def _b64decode(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.UpstreamMalformed("The provider's base64 image is malformed.") from None
+
+
+async def download(url: str, target: UpstreamTarget) -> bytes:
+    """GET an image from the provider's URL (an operator-configured upstream), size-capped."""
+    limit = gateway_settings.MEDIA_FETCH_MAX_BYTES
+    if not url.startswith(("http://", "https://")):
+        raise errors.UpstreamMalformed("The provider's image URL is not http(s).")
+    body = bytearray()
+    with translate_errors():
+        try:
+            async with get_http_client().stream(
+                "GET", url, timeout=target.httpx_timeout(), follow_redirects=True
+            ) as response:
+                if response.status_code >= 400:
+                    raise errors.ProviderError(f"The provider's image URL answered HTTP {response.status_code}.")
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise errors.ProviderError(
+                            f"The provider's image is larger than {limit} bytes.", code="provider_image_too_large"
+                        )
+        except httpx2.InvalidURL as exc:
+            raise errors.UpstreamMalformed(f"The provider's image URL is invalid: {exc}") from exc
+    return bytes(body)

@@ -1,0 +1,341 @@
+"""Live provider health: recent outcomes, the circuit breaker and cool-downs.
+
+Where each piece of state lives, and which is the source of truth:
+
+- **The catalogue row** (`Provider.status`, `status_set_by`, `status_reason`, `cooldown_until`,
+  `last_error`) is the source of truth for every decision that must hold in every process: a breaker
+  that opened, a credential the upstream rejected, a Retry-After cool-down. `HealthWriter` writes
+  these transitions through `catalogue.services` on its own thread (never on the request path), and
+  the services end with `catalogue_invalidate()`, so every process, on this machine or (with Redis)
+  another, sees them on its next request through the catalogue snapshot. A breaker opening is rare,
+  so this costs nothing; a 429 cool-down is written at most once per cool-down per process.
+- **This process's memory** (`HealthBoard`) holds the live statistics routing orders by (recent
+  success rate and latency, failures in a row) and a provisional copy of each transition until its
+  row write lands: routing honours a local cool-down only while it is newer than the row
+  (`ProviderEntry.updated_at`), so the row wins once written and an operator's later change always
+  wins. Keeping the statistics in memory keeps the request path free of I/O (the Django cache would
+  be a blocking Redis round trip per attempt). The price: each process counts failures on its own, so
+  with K processes a breaker opens after at most K x (threshold - 1) + 1 failures; once any process
+  opens it, all of them see it.
+- **The Django cache** holds the half-open probe token (`cache.aadd` is atomic in Redis and in
+  locmem): when a cool-down ends, exactly one request (one per process with the default locmem
+  cache) is let through to probe the provider; success restores `working`, failure reopens it.
+- **The admin** reads recent success rate and latency from the row, where each process writes its
+  own every `HEALTH_FLUSH_INTERVAL` seconds (the last to write wins).
+
+What counts: connection errors, timeouts, 5xx, malformed answers and streams cut mid-way are
+failures (the breaker opens after `BREAKER_THRESHOLD` of them in a row within `BREAKER_WINDOW`
+seconds; a success resets the count, so a busy provider failing now and then is ordered lower, not
+cut off). A 401/403 opens the breaker at once for `AUTH_FAILURE_COOLDOWN` with the reason. A 429
+cools the provider down for its Retry-After. A 400 (the client's fault) and a content part an
+adapter cannot send say nothing about the provider's health and are not counted.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from django.core.cache import cache
+from django.db import close_old_connections
+
+from catalogue.snapshot import ProviderEntry
+from completions import errors
+from completions.routing.plan import NOT_WORKING, SET_BY_HEALTH, is_half_open
+from g4fsite.conf import gateway_settings
+
+logger = logging.getLogger("g4f.health")
+
+Key = tuple[int, datetime | None]
+MAX_OUTCOMES = 100
+LATENCY_SAMPLES = 20  # a provider's latency is the mean of its last 20 successes in the window
+PROBE_KEY = "g4f:health:probe:{id}:{created}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    """What routing knows of one provider's recent behaviour (plain data, see `completions.routing.plan`)."""
+
+    success_rate: float  # smoothed over HEALTH_WINDOW: (successes + 1) / (outcomes + 1)
+    latency_ms: float | None  # mean of the recent successes
+    expires_at: float  # epoch seconds after which these statistics say nothing
+    cooldown_until: float | None = None  # a cool-down not yet (or never) written to the row
+    cooldown_set_at: float = 0.0
+    cooldown_reason: str = ""
+    rate_limited: bool = False
+
+
+def is_client_fault(exc: errors.GatewayError) -> bool:
+    """The client's own request was refused (a 400): no failover, and nothing said about health.
+    An adapter that cannot send a content part (`UnsupportedCapability`) is not the client's fault:
+    another provider may."""
+    return isinstance(exc, errors.InvalidRequest) and not isinstance(exc, errors.UnsupportedCapability)
+
+
+def _stamp(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+class _Live:
+    """Mutable statistics of one provider row in this process (guarded by the board's lock).
+
+    `outcomes` holds the recent ones, oldest first, with a running count of successes and the
+    latest success latencies, so publishing after each request costs the same whatever the window."""
+
+    __slots__ = ("outcomes", "successes", "latencies", "failures", "cooldown", "last_error", "dirty")
+
+    def __init__(self) -> None:
+        self.outcomes: deque[tuple[float, bool, float | None]] = deque()
+        self.successes = 0
+        self.latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)  # (time, ms) of successes
+        self.failures: list[float] = []  # times of the failures in a row
+        self.cooldown: tuple[float, float, str, bool] | None = None  # until, set at, reason, rate limited
+        self.last_error: str | None = None
+        self.dirty = False
+
+    def add(self, now: float, ok: bool, latency_ms: float | None = None) -> None:
+        if len(self.outcomes) >= MAX_OUTCOMES:
+            self._drop_oldest()
+        self.outcomes.append((now, ok, latency_ms))
+        if ok:
+            self.successes += 1
+            if latency_ms is not None:
+                self.latencies.append((now, latency_ms))
+
+    def expire(self, now: float) -> None:
+        """Forget the outcomes older than HEALTH_WINDOW."""
+        cutoff = now - gateway_settings.HEALTH_WINDOW
+        while self.outcomes and self.outcomes[0][0] < cutoff:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        if self.outcomes.popleft()[1]:
+            self.successes -= 1
+
+    def recent(self, now: float) -> list[tuple[float, bool, float | None]]:
+        cutoff = now - gateway_settings.HEALTH_WINDOW
+        return [outcome for outcome in self.outcomes if outcome[0] >= cutoff]
+
+
+class HealthBoard:
+    """This process's live health of every provider, and the transitions it asks the writer for."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.writer = HealthWriter(self)
+        self._lock = threading.Lock()
+        self._live: dict[Key, _Live] = {}
+        self._view: dict[Key, ProviderHealth] = {}
+
+    def view(self) -> Mapping[Key, ProviderHealth]:
+        """Read-only statistics by `ProviderEntry.health_key`, for `completions.routing.plan`."""
+        return MappingProxyType(self._view)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._live.clear()
+            self._view.clear()
+
+    # --- outcomes -----------------------------------------------------------------------------
+
+    def record_success(self, provider: ProviderEntry, latency_ms: float) -> None:
+        now = self.clock()
+        key = provider.health_key
+        with self._lock:
+            live = self._live.setdefault(key, _Live())
+            live.add(now, True, latency_ms)
+            live.failures.clear()
+            live.dirty = True
+            if provider.status == NOT_WORKING and provider.status_set_by == SET_BY_HEALTH:
+                live.cooldown = None  # the probe succeeded
+                self.writer.submit("provider_breaker_close", key=key)
+            self._publish(key, live, now)
+        self.writer.start()
+
+    def record_failure(self, provider: ProviderEntry, exc: errors.GatewayError) -> None:
+        if is_client_fault(exc) or isinstance(exc, errors.UnsupportedCapability):
+            return
+        now = self.clock()
+        key = provider.health_key
+        message = f"{type(exc).__name__}: {exc.message}"
+        with self._lock:
+            live = self._live.setdefault(key, _Live())
+            live.add(now, False)
+            live.last_error = message
+            live.dirty = True
+            if isinstance(exc, errors.RateLimited):
+                self._rate_limited(key, live, exc, now, message)
+            elif isinstance(exc, errors.UpstreamAuthFailed):
+                reason = f"The upstream rejected the credential: {exc.message}"
+                self._open(key, live, now, gateway_settings.AUTH_FAILURE_COOLDOWN, reason, message)
+            else:
+                window = gateway_settings.BREAKER_WINDOW
+                live.failures = [t for t in live.failures if t > now - window] + [now]
+                threshold = gateway_settings.BREAKER_THRESHOLD
+                if is_half_open(provider, now):
+                    reason = f"Circuit breaker: the probe after the cool-down failed: {exc.message}"
+                    self._open(key, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
+                elif len(live.failures) >= threshold:
+                    reason = f"Circuit breaker: {len(live.failures)} failures in a row within {window:g}s; last: {exc.message}"
+                    self._open(key, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
+            self._publish(key, live, now)
+        self.writer.start()
+
+    def _open(self, key: Key, live: _Live, now: float, seconds: float, reason: str, message: str) -> None:
+        until = now + seconds
+        live.failures.clear()
+        live.cooldown = (until, now, reason, False)
+        self.writer.submit("provider_breaker_open", key=key, reason=reason, error=message, until=_stamp(until))
+
+    def _rate_limited(self, key: Key, live: _Live, exc: errors.RateLimited, now: float, message: str) -> None:
+        wait = exc.retry_after if exc.retry_after is not None else gateway_settings.RATE_LIMIT_COOLDOWN
+        wait = min(wait, gateway_settings.MAX_RATE_LIMIT_COOLDOWN)
+        if wait <= 0:
+            return
+        live.cooldown = (now + wait, now, "Retry-After", True)
+        self.writer.submit("provider_rate_limited", key=key, until=_stamp(now + wait), error=message)
+
+    def _publish(self, key: Key, live: _Live, now: float) -> None:
+        live.expire(now)
+        cutoff = live.outcomes[0][0] if live.outcomes else now  # the latencies of recent outcomes only
+        latencies = [latency for at, latency in live.latencies if at >= cutoff]
+        until, set_at, reason, rate_limited = live.cooldown or (None, 0.0, "", False)
+        self._view[key] = ProviderHealth(
+            success_rate=(live.successes + 1) / (len(live.outcomes) + 1),
+            latency_ms=sum(latencies) / len(latencies) if latencies else None,
+            expires_at=(live.outcomes[-1][0] if live.outcomes else now) + gateway_settings.HEALTH_WINDOW,
+            cooldown_until=until,
+            cooldown_set_at=set_at,
+            cooldown_reason=reason,
+            rate_limited=rate_limited,
+        )
+
+    def stats_drain(self) -> list[dict[str, Any]]:
+        """The statistics changed since the last call, as rows for the admin."""
+        now = self.clock()
+        rows = []
+        with self._lock:
+            for key, live in self._live.items():
+                if not live.dirty:
+                    continue
+                live.dirty = False
+                recent = live.recent(now)
+                view = self._view.get(key)
+                rows.append(
+                    {
+                        "key": key,
+                        "success_rate": sum(1 for _, ok, _ in recent if ok) / len(recent) if recent else None,
+                        "latency_ms": view.latency_ms if view else None,
+                        "last_error": live.last_error,
+                    }
+                )
+        return rows
+
+    # --- half-open probes ---------------------------------------------------------------------
+
+    async def admit(self, provider: ProviderEntry) -> "Admission | None":
+        """Let an attempt at `provider` go ahead; None when it is half-open and another request is
+        already probing it. Release the admission when the attempt is over."""
+        if not is_half_open(provider, self.clock()):
+            return Admission(None)
+        key = PROBE_KEY.format(id=provider.id, created=provider.created_at.timestamp() if provider.created_at else 0)
+        if await cache.aadd(key, 1, timeout=max(provider.timeout, 1.0) + 5):
+            return Admission(key)
+        return None
+
+
+class Admission:
+    """Permission for one attempt; for a half-open provider it holds the probe token."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+
+    async def release(self) -> None:
+        if self.key is not None:
+            key, self.key = self.key, None
+            await cache.adelete(key)
+
+
+class HealthWriter:
+    """Writes health to the catalogue on one daemon thread per process: transitions in the order they
+    happened, and the statistics every `HEALTH_FLUSH_INTERVAL` seconds."""
+
+    def __init__(self, board: HealthBoard) -> None:
+        self.board = board
+        self._queue: "queue.SimpleQueue[tuple[str, dict[str, Any]]]" = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    def submit(self, service: str, **kwargs: Any) -> None:
+        """Queue a call of `catalogue.services.<service>(**kwargs)`."""
+        with self._idle:
+            self._pending += 1
+        self._queue.put((service, kwargs))
+        self.start()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until every queued write is done (tests and commands); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def stats_flush(self) -> int:
+        """Write the statistics changed since the last flush; return how many rows."""
+        from catalogue import services
+
+        rows = self.board.stats_drain()
+        for row in rows:
+            services.provider_health_stats_record(**row)
+        return len(rows)
+
+    def start(self) -> None:
+        """Start the writer thread if it is not running yet."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="g4f-health", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        from catalogue import services
+
+        next_stats = time.monotonic() + gateway_settings.HEALTH_FLUSH_INTERVAL
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, next_stats - time.monotonic()))
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    service, kwargs = item
+                    getattr(services, service)(**kwargs)
+                if time.monotonic() >= next_stats:
+                    next_stats = time.monotonic() + gateway_settings.HEALTH_FLUSH_INTERVAL
+                    self.stats_flush()
+            except Exception:  # noqa: BLE001 - a failed write is logged; the thread must live on
+                logger.exception("Writing provider health failed")
+            finally:
+                close_old_connections()
+                if item is not None:
+                    with self._idle:
+                        self._pending -= 1
+                        self._idle.notify_all()
+
+
+health_board = HealthBoard()
+

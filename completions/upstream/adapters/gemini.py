@@ -1,0 +1,390 @@
+"""The Gemini API (`POST {base}/models/{model}:generateContent`, `:streamGenerateContent?alt=sse`).
+
+`base` is like "https://generativelanguage.googleapis.com/v1beta"; the key goes in `x-goog-api-key`.
+Where the two APIs differ, the translation chooses:
+- system and developer messages become `systemInstruction`; roles are `user` and `model`, and
+  consecutive same-role turns merge;
+- `tool` messages become `functionResponse` parts named after the assistant tool call they answer;
+  a result that is not a JSON object is wrapped as `{"content": ...}`;
+- Gemini needs image bytes inline: data URLs are passed on, http(s) URLs are fetched through
+  `completions.upstream.safe_fetch` (public addresses only, size and time limits);
+- JSON schemas (tool parameters, `response_format` json_schema) are reduced to the OpenAPI subset
+  Gemini accepts (`gemini_schema.py`); `n` maps to `candidateCount`, `seed` to `seed`;
+- replayed function calls carry Gemini's documented placeholder thought signature, because Gemini 3
+  rejects a history of function calls without one and OpenAI clients do not keep the real one;
+- tool call ids are made up by the gateway (Gemini has none); thought parts are not relayed.
+"""
+
+import base64
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from completions import errors
+from completions.upstream.adapters.base import (
+    Adapter,
+    UpstreamResponse,
+    UpstreamTarget,
+    iter_sse_data,
+    raise_for_upstream_status,
+    upstream_error_message,
+)
+from completions.upstream.adapters.gemini_schema import gemini_schema
+from completions.upstream.adapters.translation import message_text, tool_call_arguments
+from completions.upstream.safe_fetch import fetch_public, parse_data_url
+from g4fsite.conf import gateway_settings
+
+MAX_MODEL_PAGES = 20
+PLACEHOLDER_THOUGHT_SIGNATURE = "skip_thought_signature_validator"
+FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"} | dict.fromkeys(
+    ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"), "content_filter"
+)
+# OpenAI request field -> generationConfig field, copied as they are.
+GENERATION_FIELDS = {"temperature": "temperature", "top_p": "topP", "seed": "seed"} | {
+    "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"
+}
+
+
+class GeminiAdapter(Adapter):
+    """Translates OpenAI chat requests to Gemini `generateContent` calls and the answers back."""
+
+    protocol = "gemini"
+
+    def headers(self, target: UpstreamTarget) -> dict[str, str]:
+        headers = super().headers(target)
+        if target.api_key:
+            headers["x-goog-api-key"] = target.api_key
+        return headers
+
+    def raise_for_status(self, response: UpstreamResponse) -> None:
+        raise_for_gemini_status(response)
+
+    async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
+        body = await self.generate_content_request(payload)
+        response = await self.send(target, "POST", f"{model_path(payload['model'])}:generateContent", json=body)
+        answer = self.read_json(response)
+        if not isinstance(answer, dict) or not (answer.get("candidates") or answer.get("promptFeedback")):
+            raise errors.UpstreamMalformed("The provider's answer has no 'candidates'.")
+        return chat_completion(answer, model=payload["model"])
+
+    async def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        body = await self.generate_content_request(payload)
+        translator = StreamTranslator(model=payload["model"])
+        path = f"{model_path(payload['model'])}:streamGenerateContent"
+        async with self.open_stream(target, path, body, params={"alt": "sse"}) as response:
+            async for data in iter_sse_data(response):
+                for chunk in translator.feed(data):
+                    yield chunk
+        for chunk in translator.finish():
+            yield chunk
+
+    async def list_models(self, target: UpstreamTarget) -> list[dict[str, Any]]:
+        """Models that can `generateContent`, with the "models/" prefix taken off their names."""
+        models: list[dict[str, Any]] = []
+        params = {"pageSize": "1000"}
+        for _page in range(MAX_MODEL_PAGES):
+            response = await self.send(target, "GET", "models", params=params)
+            body = self.read_json(response)
+            if not isinstance(body, dict) or not isinstance(body.get("models", []), list):
+                raise errors.UpstreamMalformed("The provider's model list has no 'models'.")
+            for model in body.get("models", []):
+                if not isinstance(model, dict) or not model.get("name"):
+                    continue
+                methods = model.get("supportedGenerationMethods")
+                if methods is None or "generateContent" in methods:
+                    models.append({**model, "id": model["name"].removeprefix("models/")})
+            if not body.get("nextPageToken"):
+                break
+            params = {"pageSize": "1000", "pageToken": body["nextPageToken"]}
+        return models
+
+    async def generate_content_request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The `generateContent` body for an OpenAI chat request (fetches http(s) images)."""
+        system: list[dict[str, Any]] = []
+        contents: list[dict[str, Any]] = []
+        tool_names: dict[str, str] = {}
+        for message in payload.get("messages") or ():
+            role = message.get("role")
+            if role in ("system", "developer"):
+                system += [{"text": text} for text in [message_text(message.get("content"))] if text]
+                continue
+            if role == "user":
+                content_role, parts = "user", await self.user_parts(message.get("content"))
+            elif role == "assistant":
+                content_role, parts = "model", _model_parts(message, tool_names)
+            elif role == "tool":
+                content_role, parts = "user", [_function_response(message, tool_names)]
+            else:
+                raise errors.ValidationFailed(f"The 'gemini' protocol cannot send '{role}' messages.", param="messages")
+            if not parts:
+                continue
+            if contents and contents[-1]["role"] == content_role:
+                contents[-1]["parts"].extend(parts)
+            else:
+                contents.append({"role": content_role, "parts": parts})
+        body: dict[str, Any] = {"contents": contents}
+        if system:
+            body["systemInstruction"] = {"parts": system}
+        body.update(_tools(payload))
+        config = generation_config(payload)
+        if config:
+            body["generationConfig"] = config
+        return body
+
+    async def user_parts(self, content: Any) -> list[dict[str, Any]]:
+        if isinstance(content, str):
+            return [{"text": content}] if content else []
+        parts = []
+        for part in content or ():
+            kind = part.get("type")
+            if kind == "text":
+                if part.get("text"):
+                    parts.append({"text": part["text"]})
+            elif kind == "image_url":
+                parts.append(await self.inline_image((part.get("image_url") or {}).get("url") or ""))
+            elif kind == "input_audio":
+                audio = part.get("input_audio") or {}
+                parts.append({"inlineData": {"mimeType": f"audio/{audio.get('format')}", "data": audio.get("data")}})
+            elif kind == "file" and str((part.get("file") or {}).get("file_data", "")).startswith("data:"):
+                mime_type, data = parse_data_url(part["file"]["file_data"])
+                parts.append({"inlineData": {"mimeType": mime_type, "data": data}})
+            else:
+                raise errors.UnsupportedCapability(f"The 'gemini' protocol cannot send '{kind}' content parts.")
+        return parts
+
+    async def inline_image(self, url: str) -> dict[str, Any]:
+        if url.startswith("data:"):
+            mime_type, data = parse_data_url(url)
+        elif url.startswith(("http://", "https://")):
+            image, mime_type = await fetch_public(
+                url,
+                client=self.client,
+                max_bytes=gateway_settings.IMAGE_FETCH_MAX_BYTES,
+                timeout=gateway_settings.IMAGE_FETCH_TIMEOUT,
+            )
+            data = base64.b64encode(image).decode("ascii")
+        else:
+            raise errors.ValidationFailed("An image_url must be a data URL or an http(s) URL.", param="messages")
+        return {"inlineData": {"mimeType": mime_type, "data": data}}
+
+
+def model_path(model: str) -> str:
+    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+
+
+def raise_for_gemini_status(response: UpstreamResponse) -> None:
+    """`raise_for_upstream_status`, except that Gemini reports a bad key or region as HTTP 400."""
+    if response.status_code == 400:
+        content = response.content
+        if b"API_KEY_INVALID" in content or b"API key not valid" in content:
+            raise errors.UpstreamAuthFailed(f"HTTP 400: {upstream_error_message(response)}")
+        if b"FAILED_PRECONDITION" in content:
+            raise errors.ProviderError(f"HTTP 400: {upstream_error_message(response)}")
+    raise_for_upstream_status(response)
+
+
+def _model_parts(message: dict[str, Any], tool_names: dict[str, str]) -> list[dict[str, Any]]:
+    """A replayed assistant turn; remembers each tool call's name for the `tool` messages after it."""
+    text = message_text(message.get("content"))
+    parts: list[dict[str, Any]] = [{"text": text}] if text else []
+    for position, call in enumerate(message.get("tool_calls") or ()):
+        function = call.get("function") or {}
+        tool_names[call.get("id") or ""] = function.get("name") or ""
+        call_part = {"name": function.get("name"), "args": tool_call_arguments(function)}
+        part: dict[str, Any] = {"functionCall": call_part}
+        if position == 0:
+            part["thoughtSignature"] = PLACEHOLDER_THOUGHT_SIGNATURE
+        parts.append(part)
+    return parts
+
+
+def _function_response(message: dict[str, Any], tool_names: dict[str, str]) -> dict[str, Any]:
+    name = tool_names.get(message.get("tool_call_id") or "")
+    if not name:
+        raise errors.ValidationFailed(
+            f"Tool message answers unknown tool_call_id '{message.get('tool_call_id')}'.", param="messages"
+        )
+    text = message_text(message.get("content"))
+    try:
+        result = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        result = text
+    return {"functionResponse": {"name": name, "response": result if isinstance(result, dict) else {"content": result}}}
+
+
+def _tools(payload: dict[str, Any]) -> dict[str, Any]:
+    declarations = []
+    for tool in payload.get("tools") or ():
+        if tool.get("type", "function") != "function":
+            continue
+        function = tool["function"]
+        declaration = {"name": function["name"], "description": function.get("description") or ""}
+        parameters = gemini_schema(function.get("parameters") or {})
+        if parameters.get("properties"):
+            declaration["parameters"] = parameters
+        declarations.append(declaration)
+    if not declarations:
+        return {}
+    choice = payload.get("tool_choice") or "auto"
+    if isinstance(choice, dict):
+        config = {"mode": "ANY", "allowedFunctionNames": [(choice.get("function") or {}).get("name")]}
+    else:
+        config = {"mode": {"none": "NONE", "required": "ANY"}.get(choice, "AUTO")}
+    return {"tools": [{"functionDeclarations": declarations}], "toolConfig": {"functionCallingConfig": config}}
+
+
+def generation_config(payload: dict[str, Any]) -> dict[str, Any]:
+    config = {name: payload[field] for field, name in GENERATION_FIELDS.items() if payload.get(field) is not None}
+    max_tokens = payload.get("max_completion_tokens") or payload.get("max_tokens")
+    if max_tokens:
+        config["maxOutputTokens"] = max_tokens
+    if (payload.get("n") or 1) > 1:
+        config["candidateCount"] = payload["n"]
+    stop = payload.get("stop")
+    if stop:
+        config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
+    response_format = payload.get("response_format") or {}
+    if response_format.get("type") in ("json_object", "json_schema"):
+        config["responseMimeType"] = "application/json"
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        if schema:
+            config["responseSchema"] = gemini_schema(schema)
+    return config
+
+
+# Response: Gemini GenerateContentResponse -> OpenAI chat.completion
+
+
+def chat_completion(answer: dict[str, Any], *, model: str) -> dict[str, Any]:
+    """The OpenAI `chat.completion` for a Gemini answer (a blocked prompt gives `content_filter`)."""
+    choices = []
+    for position, candidate in enumerate(answer.get("candidates") or ()):
+        text, tool_calls = _candidate_output(candidate)
+        content = text if text or not tool_calls else None
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        reason = "tool_calls" if tool_calls else finish_reason(candidate.get("finishReason"))
+        index = candidate.get("index", position)
+        choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": reason})
+    if not choices:
+        message = {"role": "assistant", "content": "", "refusal": None}
+        choices.append({"index": 0, "message": message, "logprobs": None, "finish_reason": "content_filter"})
+    return {
+        "id": _completion_id(answer),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": answer.get("modelVersion") or model,
+        "choices": choices,
+        "usage": usage(answer.get("usageMetadata") or {}),
+    }
+
+
+def _candidate_output(candidate: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    parts = (candidate.get("content") or {}).get("parts") or ()
+    text = "".join(part.get("text", "") for part in parts if not part.get("thought"))
+    tool_calls = [_tool_call(part["functionCall"]) for part in parts if part.get("functionCall")]
+    return text, tool_calls
+
+
+def _tool_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = {"name": call.get("name"), "arguments": orjson.dumps(call.get("args") or {}).decode()}
+    return {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function", "function": function}
+
+
+def _completion_id(answer: dict[str, Any]) -> str:
+    return f"chatcmpl-{answer.get('responseId') or uuid.uuid4().hex}"
+
+
+def finish_reason(gemini_reason: str | None) -> str:
+    return FINISH_REASONS.get(gemini_reason or "", "stop")
+
+
+def usage(metadata: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI usage from `usageMetadata`: thinking tokens count as completion (reasoning) tokens."""
+    prompt = (metadata.get("promptTokenCount") or 0) + (metadata.get("toolUsePromptTokenCount") or 0)
+    thoughts = metadata.get("thoughtsTokenCount") or 0
+    completion = (metadata.get("candidatesTokenCount") or 0) + thoughts
+    result: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": metadata.get("totalTokenCount") or prompt + completion,
+    }
+    if metadata.get("cachedContentTokenCount"):
+        result["prompt_tokens_details"] = {"cached_tokens": metadata["cachedContentTokenCount"]}
+    if thoughts:
+        result["completion_tokens_details"] = {"reasoning_tokens": thoughts}
+    return result
+
+
+class StreamTranslator:
+    """Turns Gemini stream chunks into OpenAI `chat.completion.chunk`s (one stream, no I/O).
+
+    Gemini has no stop event: the stream is complete when every candidate reported a finishReason.
+    """
+
+    def __init__(self, *, model: str) -> None:
+        self.id = ""
+        self.model = model
+        self.created = int(time.time())
+        self.usage: dict[str, Any] = {}
+        self.finish_reasons: dict[int, str] = {}
+        self.tool_counts: dict[int, int] = {}
+
+    def chunk(self, index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+
+    def feed(self, data: str) -> list[dict[str, Any]]:
+        """The chunks one Gemini SSE `data:` payload produces; raises for an error or malformed one."""
+        try:
+            answer = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.")
+        if "error" in answer:
+            error = answer["error"] if isinstance(answer["error"], dict) else {"message": answer["error"]}
+            raise errors.ProviderError(f"The provider reported an error mid-stream: {error.get('message')}")
+        self.id = self.id or _completion_id(answer)
+        self.model = answer.get("modelVersion") or self.model
+        self.usage = answer.get("usageMetadata") or self.usage
+        chunks = []
+        for position, candidate in enumerate(answer.get("candidates") or ()):
+            index = candidate.get("index", position)
+            if index not in self.tool_counts:
+                self.tool_counts[index] = 0
+                chunks.append(self.chunk(index, {"role": "assistant", "content": ""}))
+            text, tool_calls = _candidate_output(candidate)
+            if text:
+                chunks.append(self.chunk(index, {"content": text}))
+            if tool_calls:
+                first = self.tool_counts[index]
+                self.tool_counts[index] += len(tool_calls)
+                deltas = [{"index": first + offset, **call} for offset, call in enumerate(tool_calls)]
+                chunks.append(self.chunk(index, {"tool_calls": deltas}))
+            if candidate.get("finishReason"):
+                reason = finish_reason(candidate["finishReason"])
+                self.finish_reasons[index] = "tool_calls" if self.tool_counts[index] else reason
+        if not answer.get("candidates") and (answer.get("promptFeedback") or {}).get("blockReason"):
+            if 0 not in self.tool_counts:
+                self.tool_counts[0] = 0
+                chunks.append(self.chunk(0, {"role": "assistant", "content": ""}))
+            self.finish_reasons[0] = "content_filter"
+        return chunks
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The closing chunks (finish reasons, then usage); raises when the stream was cut short."""
+        if not self.finish_reasons or set(self.tool_counts) - set(self.finish_reasons):
+            raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
+        closing = [self.chunk(index, {}, reason) for index, reason in sorted(self.finish_reasons.items())]
+        usage_chunk = {**self.chunk(0, {}), "choices": [], "usage": usage(self.usage)}
+        return [*closing, usage_chunk]

@@ -1,0 +1,87 @@
+"""The OpenAI-compatible protocol: OpenAI, Groq, OpenRouter, DeepSeek, Ollama, vLLM, LM Studio..."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from completions import errors
+from completions.upstream.adapters.base import (
+    Adapter,
+    SpeechResult,
+    UpstreamTarget,
+    iter_sse_data,
+)
+
+
+class OpenAIAdapter(Adapter):
+    """Passes OpenAI requests through nearly untouched; the upstream speaks the same API."""
+
+    protocol = "openai"
+
+    def headers(self, target: UpstreamTarget) -> dict[str, str]:
+        headers = super().headers(target)
+        if target.api_key:
+            headers["authorization"] = f"Bearer {target.api_key}"
+        if target.cookies:
+            headers["cookie"] = target.cookie_header()
+        return headers
+
+    async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
+        body = {**payload, "stream": False}
+        body.pop("stream_options", None)
+        response = await self.send(target, "POST", "chat/completions", json=body)
+        completion = self.read_json(response)
+        if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
+            raise errors.UpstreamMalformed("The provider's answer has no 'choices'.")
+        return completion
+
+    async def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        finished = False
+        async with self.open_stream(target, "chat/completions", body) as response:
+            async for data in iter_sse_data(response):
+                if data == "[DONE]":
+                    finished = True
+                    break
+                try:
+                    chunk = orjson.loads(data)
+                except orjson.JSONDecodeError as exc:
+                    raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.") from exc
+                if not isinstance(chunk, dict):
+                    raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.")
+                if "error" in chunk:
+                    raise errors.ProviderError(f"The provider reported an error mid-stream: {chunk['error']}")
+                if any(choice.get("finish_reason") for choice in chunk.get("choices") or ()):
+                    finished = True
+                yield chunk
+        if not finished:
+            raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
+
+    async def list_models(self, target: UpstreamTarget) -> list[dict[str, Any]]:
+        response = await self.send(target, "GET", "models")
+        body = self.read_json(response)
+        models = body.get("data") if isinstance(body, dict) else body
+        if not isinstance(models, list):
+            raise errors.UpstreamMalformed("The provider's model list has no 'data'.")
+        return [model for model in models if isinstance(model, dict) and model.get("id")]
+
+    async def images(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
+        response = await self.send(target, "POST", "images/generations", json=payload)
+        body = self.read_json(response)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise errors.UpstreamMalformed("The provider's image answer has no 'data'.")
+        return body
+
+    async def transcription(
+        self, target: UpstreamTarget, file: tuple[str, bytes, str], payload: dict[str, Any]
+    ) -> dict[str, Any] | str:
+        data = {key: str(value) for key, value in payload.items() if value is not None}
+        response = await self.send(target, "POST", "audio/transcriptions", data=data, files={"file": file})
+        if payload.get("response_format") in ("text", "srt", "vtt"):
+            return response.text
+        return self.read_json(response)
+
+    async def speech(self, target: UpstreamTarget, payload: dict[str, Any]) -> SpeechResult:
+        response = await self.send(target, "POST", "audio/speech", json=payload)
+        return SpeechResult(response.content, response.headers.get("content-type", "audio/mpeg"))

@@ -1,0 +1,48 @@
+"""HTTP routes served by Channels consumers (async, streaming); the rest falls through to Django."""
+
+from django.urls import re_path
+
+from completions.consumers import ChatCompletionsConsumer
+from completions.media.consumers import (
+    ImageGenerationsConsumer,
+    SpeechConsumer,
+    TranscriptionsConsumer,
+)
+from completions.cookies.upload import UploadCookiesConsumer
+
+
+_chat = ChatCompletionsConsumer.as_asgi()
+
+
+def exact_http_routes() -> dict:
+    """Consumers for fixed paths (no URL arguments), looked up by the exact path in `g4fsite.asgi`
+    before any pattern matching; they are in `http_routes` too."""
+    return {"/v1/chat/completions": _chat, "/v1/chat/completions/": _chat}
+
+
+def http_routes(django_application):
+    chat = _chat
+    return [
+        re_path(r"^v1/chat/completions/?$", chat),
+        re_path(r"^api/(?P<provider>[^/]+)/chat/completions/?$", chat),
+        # G4F's conversation form; the consumer validates the id (400 naming `conversation_id`).
+        re_path(r"^api/(?P<provider>[^/]+)/(?P<conversation_id>[^/]+)/chat/completions/?$", chat),
+        # Images, audio and cookie upload (completions/media/consumers.py, completions/cookies/upload.py).
+        *media_routes(),
+        re_path(r"", django_application),
+    ]
+
+
+def media_routes():
+    images = ImageGenerationsConsumer.as_asgi()
+    transcriptions = TranscriptionsConsumer.as_asgi()
+    speech = SpeechConsumer.as_asgi()
+    return [
+        re_path(r"^v1/images/generations/?$", images),
+        re_path(r"^api/(?P<provider>[^/]+)/images/generations/?$", images),
+        re_path(r"^v1/audio/transcriptions/?$", transcriptions),
+        re_path(r"^api/(?P<provider>[^/]+)/audio/transcriptions/?$", transcriptions),
+        re_path(r"^v1/audio/speech/?$", speech),
+        re_path(r"^api/(?P<provider>[^/]+)/audio/speech/?$", speech),
+        re_path(r"^v1/upload_cookies/?$", UploadCookiesConsumer.as_asgi()),
+    ]
