@@ -60,29 +60,37 @@ class Answers:
         self.pieces = _answer_text(chunks)
 
     def completion(self, model: str) -> bytes:
-        body = orjson.dumps({
-            "id": "chatcmpl-bench",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "system_fingerprint": "fp_bench",
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": "".join(self.pieces), "refusal": None},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }],
-            "usage": USAGE,
-        })
-        return (
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+        body = orjson.dumps(
+            {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "system_fingerprint": "fp_bench",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(self.pieces), "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": USAGE,
+            }
         )
+        return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
 
     def stream_events(self, model: str, include_usage: bool) -> list[bytes]:
         events = [_chunk(i, self.pieces, model) for i in range(self.chunks)]
         if include_usage:
-            usage = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": int(time.time()),
-                     "model": model, "choices": [], "usage": USAGE}
+            usage = {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [],
+                "usage": USAGE,
+            }
             events.append(b"data: " + orjson.dumps(usage) + b"\n\n")
         events.append(b"data: [DONE]\n\n")
         return events
@@ -98,12 +106,32 @@ def _simple(status: bytes, body: bytes) -> bytes:
     return b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (status, len(body), body)
 
 
-NOT_FOUND = _simple(b"404 Not Found", orjson.dumps(
-    {"error": {"message": "No such route on the bench upstream.", "type": "invalid_request_error",
-               "param": None, "code": None}}))
-BAD_REQUEST = _simple(b"400 Bad Request", orjson.dumps(
-    {"error": {"message": "The body is not a JSON object with messages.", "type": "invalid_request_error",
-               "param": None, "code": None}}))
+NOT_FOUND = _simple(
+    b"404 Not Found",
+    orjson.dumps(
+        {
+            "error": {
+                "message": "No such route on the bench upstream.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    ),
+)
+BAD_REQUEST = _simple(
+    b"400 Bad Request",
+    orjson.dumps(
+        {
+            "error": {
+                "message": "The body is not a JSON object with messages.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    ),
+)
 
 
 def timing(path: str) -> tuple[float, float]:
@@ -171,7 +199,7 @@ class UpstreamProtocol(asyncio.Protocol):
         else:
             if len(self.buffer) - start < length:
                 return None
-            body, consumed = self.buffer[start:start + length], start + length
+            body, consumed = self.buffer[start : start + length], start + length
         self.buffer = self.buffer[consumed:]
         return method, target.split("?", 1)[0], body
 
@@ -195,8 +223,12 @@ class UpstreamProtocol(asyncio.Protocol):
             else:
                 self.transport.write(self.answers.completion(model))
         elif method == "GET" and path.endswith("/models"):
-            body = orjson.dumps({"object": "list", "data": [
-                {"id": "bench-model", "object": "model", "created": 0, "owned_by": "bench"}]})
+            body = orjson.dumps(
+                {
+                    "object": "list",
+                    "data": [{"id": "bench-model", "object": "model", "created": 0, "owned_by": "bench"}],
+                }
+            )
             self.transport.write(_simple(b"200 OK", body))
         else:
             self.transport.write(NOT_FOUND)
@@ -242,7 +274,7 @@ def _dechunk(buffer: bytes, start: int) -> tuple[bytes, int] | None:
             return b"".join(parts), trailer_end + 2
         if len(buffer) < pos + size + 2:
             return None
-        parts.append(buffer[pos:pos + size])
+        parts.append(buffer[pos : pos + size])
         pos += size + 2
 
 

@@ -28,8 +28,9 @@ async def app(scope, receive, send):
     headers = {"content-type": "application/json"}
     async with _session.post(UPSTREAM + scope["path"], data=body, headers=headers) as response:
         content_type = response.headers.get("content-type", "application/json").encode()
-        await send({"type": "http.response.start", "status": response.status,
-                    "headers": [(b"content-type", content_type)]})
+        await send(
+            {"type": "http.response.start", "status": response.status, "headers": [(b"content-type", content_type)]}
+        )
         async for chunk in response.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})

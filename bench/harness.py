@@ -49,8 +49,10 @@ def start_upstream(procs: Processes, cores: set[int] | None) -> tuple[int, int]:
     """Start the bench fake upstream; return (port, pid)."""
     port = free_port()
     proc, log = procs.start(
-        "fake-upstream", [sys.executable, "-m", "bench.fake_upstream", "--port", str(port), "--chunks", "20"],
-        cores=cores, cwd=REPO_DIR,
+        "fake-upstream",
+        [sys.executable, "-m", "bench.fake_upstream", "--port", str(port), "--chunks", "20"],
+        cores=cores,
+        cwd=REPO_DIR,
     )
     wait_for_port(port, timeout=15, proc=proc, log=log)
     return port, proc.pid
@@ -85,8 +87,11 @@ def _run(config: RunConfig, load_cores: set[int] | None, target_cores: set[int] 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     with Processes(WORK_DIR / "logs") as procs:
         upstream_port, upstream_pid = start_upstream(procs, load_cores)
-        _log(config, f"fake upstream on port {upstream_port} (pid {upstream_pid}); load on cores "
-                     f"{sorted(load_cores) if load_cores else 'any'}, targets on {sorted(target_cores) if target_cores else 'any'}")
+        _log(
+            config,
+            f"fake upstream on port {upstream_port} (pid {upstream_pid}); load on cores "
+            f"{sorted(load_cores) if load_cores else 'any'}, targets on {sorted(target_cores) if target_cores else 'any'}",
+        )
         for name in config.targets:
             server = registry[name]()
             started = time.monotonic()
@@ -106,8 +111,11 @@ def _run(config: RunConfig, load_cores: set[int] | None, target_cores: set[int] 
                 scenario = sc.BY_KEY[key]
                 shift = (index + round_index) % max(1, len(servers))
                 for server in servers[shift:] + servers[:shift]:
-                    row = run_async(sc.measure(server, scenario, upstream_pid=upstream_pid,
-                                               duration=config.duration, warmup=config.warmup))
+                    row = run_async(
+                        sc.measure(
+                            server, scenario, upstream_pid=upstream_pid, duration=config.duration, warmup=config.warmup
+                        )
+                    )
                     row["round"] = round_index
                     result.rows.append(row)
                     _log(config, "  " + describe(row))
@@ -117,8 +125,11 @@ def _run(config: RunConfig, load_cores: set[int] | None, target_cores: set[int] 
 
 
 def describe(row: dict) -> str:
-    parts = [f"{row['target']:<15} {row['scenario']:<11} {row['ok']:>6} ok in {row['elapsed_s']:.2f} s",
-             f"{row['rps']:>8.1f} req/s", f"p50 {row['p50_ms']} p99 {row['p99_ms']} ms"]
+    parts = [
+        f"{row['target']:<15} {row['scenario']:<11} {row['ok']:>6} ok in {row['elapsed_s']:.2f} s",
+        f"{row['rps']:>8.1f} req/s",
+        f"p50 {row['p50_ms']} p99 {row['p99_ms']} ms",
+    ]
     if row.get("ttfc_p50_ms") is not None:
         parts.append(f"ttfc p50 {row['ttfc_p50_ms']} ms")
     if row.get("cpu_ms_per_req") is not None:

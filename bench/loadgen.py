@@ -111,7 +111,7 @@ class HttpConnection(asyncio.Protocol):
             if end < 0:
                 return
             lines = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
-            del self.buf[:end + 4]
+            del self.buf[: end + 4]
             self.status = int(lines[0].split(" ", 2)[1])
             for line in lines[1:]:
                 name, _, value = line.partition(":")
@@ -141,14 +141,14 @@ class HttpConnection(asyncio.Protocol):
                     return
                 if self.first_body is None:
                     self.first_body = clock()
-                self.body += self.buf[line_end + 2:line_end + 2 + size]
-                del self.buf[:line_end + 2 + size + 2]
+                self.body += self.buf[line_end + 2 : line_end + 2 + size]
+                del self.buf[: line_end + 2 + size + 2]
         elif self.length is not None:
             if self.buf and self.first_body is None:
                 self.first_body = clock()
             if len(self.buf) >= self.length:
-                self.body = self.buf[:self.length]
-                del self.buf[:self.length]
+                self.body = self.buf[: self.length]
+                del self.buf[: self.length]
                 self._finish(None)
         else:
             if self.buf and self.first_body is None:
@@ -199,7 +199,7 @@ class Client:
             conn = self.conn
             sent = await conn.send(raw)
             await asyncio.wait_for(conn.answer, self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.close()
             return Outcome(False, "timeout")
         except (OSError, ConnectionError) as exc:
@@ -256,10 +256,16 @@ class LoadResult:
 
     def summary(self) -> dict:
         return {
-            "requests": self.requests, "ok": self.ok, "elapsed_s": round(self.elapsed, 3), "rps": round(self.rps, 1),
-            "p50_ms": _r(self.latency_ms(50)), "p95_ms": _r(self.latency_ms(95)), "p99_ms": _r(self.latency_ms(99)),
+            "requests": self.requests,
+            "ok": self.ok,
+            "elapsed_s": round(self.elapsed, 3),
+            "rps": round(self.rps, 1),
+            "p50_ms": _r(self.latency_ms(50)),
+            "p95_ms": _r(self.latency_ms(95)),
+            "p99_ms": _r(self.latency_ms(99)),
             "max_ms": _r(max(self.latencies) * 1000 if self.latencies else None),
-            "ttfc_p50_ms": _r(self.ttfc_ms(50)), "ttfc_p99_ms": _r(self.ttfc_ms(99)),
+            "ttfc_p50_ms": _r(self.ttfc_ms(50)),
+            "ttfc_p99_ms": _r(self.ttfc_ms(99)),
             "errors": dict(self.errors),
         }
 
@@ -320,7 +326,7 @@ async def wave(
     result = LoadResult()
     try:
         for start in range(0, count, connect_batch):
-            batch = clients[start:start + connect_batch]
+            batch = clients[start : start + connect_batch]
             opened = await asyncio.gather(*(c.connect() for c in batch), return_exceptions=True)
             for client, outcome in zip(batch, opened):
                 if isinstance(outcome, BaseException):

@@ -27,8 +27,13 @@ def ensure_venv(name: str, requirements: list[str], *, timeout: float = 1200) ->
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
         print(f"installing {' '.join(requirements)} into {venv} (log: {log})", file=sys.stderr, flush=True)
         with open(log, "wb") as handle:
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
-                            *requirements], check=True, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout)
+            subprocess.run(
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", *requirements],
+                check=True,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
     except subprocess.TimeoutExpired:
         raise Unavailable(f"installing {' '.join(requirements)} took over {timeout:.0f} s (see {log})") from None
     except (subprocess.CalledProcessError, OSError) as exc:

@@ -69,8 +69,14 @@ class Processes:
                 os.sched_setaffinity(0, cores)
 
         proc = subprocess.Popen(
-            argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=pin,
+            argv,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=pin,
         )
         handle.close()
         self.running.append((name, proc))
@@ -95,7 +101,7 @@ class Processes:
         for _, proc in list(reversed(self.running)):
             self.stop(proc)
 
-    def __enter__(self) -> "Processes":
+    def __enter__(self) -> Processes:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -16,7 +16,8 @@ import sys
 import time
 from collections import Counter
 
-from bench import loadgen, scenarios as sc
+from bench import loadgen
+from bench import scenarios as sc
 from bench.harness import start_upstream
 from bench.peers import ensure_venv
 from bench.procs import Processes
@@ -63,18 +64,37 @@ def main(argv: list[str] | None = None) -> int:
         run_async(loadgen.closed_loop(gateway.target("fast"), warm, concurrency=4, duration=0, warmup=1.0))
         body = loadgen.chat_body(gateway.model(scenario.flavour), stream=scenario.stream)
         target = gateway.target(scenario.flavour)
-        spy = subprocess.Popen([str(py_spy), "record", "-p", str(gateway.pid), "-d", str(int(args.seconds)),
-                                "-r", "250", "-f", "raw", "-o", str(output), "--nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spy = subprocess.Popen(
+            [
+                str(py_spy),
+                "record",
+                "-p",
+                str(gateway.pid),
+                "-d",
+                str(int(args.seconds)),
+                "-r",
+                "250",
+                "-f",
+                "raw",
+                "-o",
+                str(output),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(0.5)
         if scenario.wave:
             result = run_async(loadgen.wave(target, body, count=scenario.concurrency, timeout=60))
         else:
-            result = run_async(loadgen.closed_loop(target, body, concurrency=scenario.concurrency,
-                                                   duration=args.seconds - 1, warmup=0))
+            result = run_async(
+                loadgen.closed_loop(target, body, concurrency=scenario.concurrency, duration=args.seconds - 1, warmup=0)
+            )
         spy.wait(args.seconds + 30)
-    print(f"{scenario.title}: {result.ok} ok, {result.rps:.0f} req/s while sampled, {result.elapsed:.2f} s; "
-          f"errors {dict(result.errors)}")
+    print(
+        f"{scenario.title}: {result.ok} ok, {result.rps:.0f} req/s while sampled, {result.elapsed:.2f} s; "
+        f"errors {dict(result.errors)}"
+    )
     if not output.exists():
         print(f"py-spy wrote nothing: {spy.stderr.read().decode(errors='replace')}", file=sys.stderr)
         return 1

@@ -6,13 +6,23 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.scenarios import BY_KEY
 
 GATEWAY = "gateway"
-NUMERIC = ("rps", "p50_ms", "p95_ms", "p99_ms", "ttfc_p50_ms", "ttfc_p99_ms", "cpu_ms_per_req", "peak_rss_mb",
-           "elapsed_s", "upstream_cpu_share")
+NUMERIC = (
+    "rps",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "ttfc_p50_ms",
+    "ttfc_p99_ms",
+    "cpu_ms_per_req",
+    "peak_rss_mb",
+    "elapsed_s",
+    "upstream_cpu_share",
+)
 
 
 def merge_rounds(rows: list[dict]) -> dict[tuple[str, str], dict]:
@@ -72,9 +82,15 @@ def results_table(merged: dict, targets: list[str], labels: dict[str, str]) -> l
                 continue
             wave = BY_KEY[key].wave
             rate = f"all in {row['elapsed_s']:.2f} s" if wave else _f(row["rps"])
-            vs_direct = "–" if target == "direct" or not direct else (
-                f"{direct['elapsed_s'] / row['elapsed_s']:.2f}×" if wave and row["elapsed_s"] else
-                _ratio(row["rps"], direct["rps"], 2))
+            vs_direct = (
+                "–"
+                if target == "direct" or not direct
+                else (
+                    f"{direct['elapsed_s'] / row['elapsed_s']:.2f}×"
+                    if wave and row["elapsed_s"]
+                    else _ratio(row["rps"], direct["rps"], 2)
+                )
+            )
             peer = target not in ("direct", GATEWAY) and gateway is not None
             gw_over = _ratio(gateway["rps"], row["rps"]) if peer and not wave else "–"
             cpu_over = _ratio(row.get("cpu_ms_per_req"), gateway.get("cpu_ms_per_req")) if peer else "–"
@@ -89,6 +105,7 @@ def results_table(merged: dict, targets: list[str], labels: dict[str, str]) -> l
 
 def goals_table(merged: dict) -> list[str]:
     """The issue's "targets to chase", each with the gateway's measured figure."""
+
     def get(scenario: str, target: str, name: str):
         row = merged.get((scenario, target))
         return None if row is None else row.get(name)
@@ -99,29 +116,58 @@ def goals_table(merged: dict) -> list[str]:
     rows = []
     for key in ("chat-c1", "chat-c16", "chat-c64"):
         cpu = get(key, GATEWAY, "cpu_ms_per_req")
-        rows.append((f"CPU per request, {BY_KEY[key].title}", "≤ 1 ms", _f(cpu, 2), check(None if cpu is None else cpu <= 1)))
+        rows.append(
+            (f"CPU per request, {BY_KEY[key].title}", "≤ 1 ms", _f(cpu, 2), check(None if cpu is None else cpu <= 1))
+        )
     for key in ("stream-c1", "stream-c16", "stream-c64"):
         cpu = get(key, GATEWAY, "cpu_ms_per_req")
-        rows.append((f"CPU per stream, {BY_KEY[key].title}", "≤ 3 ms", _f(cpu, 2), check(None if cpu is None else cpu <= 3)))
+        rows.append(
+            (f"CPU per stream, {BY_KEY[key].title}", "≤ 3 ms", _f(cpu, 2), check(None if cpu is None else cpu <= 3))
+        )
     for q, limit in (("p50_ms", 1.5), ("p99_ms", 4.0)):
         g, d = get("chat-c1", GATEWAY, q), get("chat-c1", "direct", q)
         added = None if g is None or d is None else g - d
-        rows.append((f"Added latency over direct at concurrency 1, {q[:3]}", f"≤ {limit} ms", _f(added, 2),
-                     check(None if added is None else added <= limit)))
+        rows.append(
+            (
+                f"Added latency over direct at concurrency 1, {q[:3]}",
+                f"≤ {limit} ms",
+                _f(added, 2),
+                check(None if added is None else added <= limit),
+            )
+        )
     for key in ("stream-c1", "stream-c16", "stream-c64"):
         g, d = get(key, GATEWAY, "ttfc_p50_ms"), get(key, "direct", "ttfc_p50_ms")
         added = None if g is None or d is None else g - d
-        rows.append((f"Time to first chunk over direct, {BY_KEY[key].title} (p50)", "≤ 2 ms", _f(added, 2),
-                     check(None if added is None else added <= 2)))
+        rows.append(
+            (
+                f"Time to first chunk over direct, {BY_KEY[key].title} (p50)",
+                "≤ 2 ms",
+                _f(added, 2),
+                check(None if added is None else added <= 2),
+            )
+        )
+
     def all_ok(scenario: str) -> bool:  # every request of every round answered
         return get(scenario, GATEWAY, "ok") == get(scenario, GATEWAY, "requests")
 
     burst = get("burst-200", GATEWAY, "elapsed_s")
-    rows.append(("200 concurrent requests, upstream 1 s: all done", "< 1.5 s", _f(burst, 2) + " s" if burst else "–",
-                 check(None if burst is None else burst < 1.5 and all_ok("burst-200"))))
+    rows.append(
+        (
+            "200 concurrent requests, upstream 1 s: all done",
+            "< 1.5 s",
+            _f(burst, 2) + " s" if burst else "–",
+            check(None if burst is None else burst < 1.5 and all_ok("burst-200")),
+        )
+    )
     rss = get("hold-1000", GATEWAY, "peak_rss_mb")
-    rows.append(("1,000 open streams held 10 s: peak gateway memory", "< 300 MB", _f(rss) + " MB" if rss else "–",
-                 check(None if rss is None else rss < 300 and all_ok("hold-1000"))))
+    rows.append(
+        (
+            "1,000 open streams held 10 s: peak gateway memory",
+            "< 300 MB",
+            _f(rss) + " MB" if rss else "–",
+            check(None if rss is None else rss < 300 and all_ok("hold-1000")),
+        )
+    )
     for peer, factor in (("litellm", 10), ("g4f", 3)):
         ratios = []
         for key, scenario in BY_KEY.items():
@@ -129,8 +175,14 @@ def goals_table(merged: dict) -> list[str]:
             if not scenario.wave and g and p:
                 ratios.append(g / p)
         worst = min(ratios) if ratios else None
-        rows.append((f"Throughput vs {peer}, worst scenario", f"≥ {factor}×", _f(worst, 1) + "×" if worst else "–",
-                     check(None if worst is None else worst >= factor)))
+        rows.append(
+            (
+                f"Throughput vs {peer}, worst scenario",
+                f"≥ {factor}×",
+                _f(worst, 1) + "×" if worst else "–",
+                check(None if worst is None else worst >= factor),
+            )
+        )
     lines = ["| Target (issue 8) | Goal | Gateway measured | Met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return lines
@@ -144,10 +196,11 @@ def render(result, *, machine: str, command: str) -> str:
     registry = all_servers()
     labels = {name: cls.label for name, cls in registry.items()}
     loads = [r["load_before"] for r in result.rows] + [r["load_after"] for r in result.rows]
-    upstream_share = max((r.get("upstream_cpu_share") or 0 for r in result.rows if r["target"] == "direct"),
-                         default=None)
+    upstream_share = max(
+        (r.get("upstream_cpu_share") or 0 for r in result.rows if r["target"] == "direct"), default=None
+    )
     lines = [
-        f"# Benchmark results, {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"# Benchmark results, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         "",
         f"- Machine: {machine}",
         f"- Command: `{command}`",
@@ -159,8 +212,10 @@ def render(result, *, machine: str, command: str) -> str:
         "- CPU ms/req: the target's process tree CPU time (user + system, /proc) over the window ÷ requests served.",
     ]
     if upstream_share:
-        lines.append(f"- The fake upstream used at most {upstream_share:.0%} of its core during the direct runs "
-                     f"(it is not the bottleneck of the proxied runs, which are far slower).")
+        lines.append(
+            f"- The fake upstream used at most {upstream_share:.0%} of its core during the direct runs "
+            f"(it is not the bottleneck of the proxied runs, which are far slower)."
+        )
     for name in targets:
         if result.notes.get(name):
             lines.append(f"- {labels.get(name, name)}: {result.notes[name]}")

@@ -67,7 +67,7 @@ class Sampler:
                 self.peak_rss[name] = max(self.peak_rss[name], rss_bytes(tree))
             await asyncio.sleep(0.05)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._task = asyncio.ensure_future(self._watch())
         return self
 
@@ -79,19 +79,25 @@ class Sampler:
 async def measure(server: Server, scenario: Scenario, *, upstream_pid: int, duration: float, warmup: float) -> dict:
     """Run one scenario against one started target; return a result row (plain data)."""
     target = server.target(scenario.flavour)
-    body = loadgen.chat_body(server.model(scenario.flavour), stream=scenario.stream,
-                             extra=server.body_extra(scenario.flavour))
+    body = loadgen.chat_body(
+        server.model(scenario.flavour), stream=scenario.stream, extra=server.body_extra(scenario.flavour)
+    )
     load_before = load_average()
     sampler = Sampler({"target": server.pid, "upstream": upstream_pid})
     with sampler:
         if scenario.wave:
             if warmup:  # a few requests first, so connection pools and lazy imports are warm
-                await loadgen.closed_loop(server.target("fast"), loadgen.chat_body(
-                    server.model("fast"), stream=scenario.stream, extra=server.body_extra("fast")),
-                    concurrency=4, duration=0.0, warmup=min(warmup, 1.0))
+                await loadgen.closed_loop(
+                    server.target("fast"),
+                    loadgen.chat_body(server.model("fast"), stream=scenario.stream, extra=server.body_extra("fast")),
+                    concurrency=4,
+                    duration=0.0,
+                    warmup=min(warmup, 1.0),
+                )
             timeout = 30.0  # a held stream lasts 10 s; a target needing 3x that has failed the scenario
-            result = await loadgen.wave(target, body, count=scenario.concurrency, timeout=timeout,
-                                        on_sent=sampler.mark_start)
+            result = await loadgen.wave(
+                target, body, count=scenario.concurrency, timeout=timeout, on_sent=sampler.mark_start
+            )
         else:
             loop = asyncio.get_running_loop()
             loop.call_later(warmup, sampler.mark_start)
@@ -100,8 +106,13 @@ async def measure(server: Server, scenario: Scenario, *, upstream_pid: int, dura
             )
         sampler.mark_end()
         await asyncio.sleep(0.06)  # one more memory sample after the end
-    row = {"target": server.name, "scenario": scenario.key, **result.summary(), "load_before": load_before,
-           "load_after": load_average()}
+    row = {
+        "target": server.name,
+        "scenario": scenario.key,
+        **result.summary(),
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
     target_cpu, upstream_cpu = sampler.cpu("target"), sampler.cpu("upstream")
     served = max(result.ok, 1)
     if target_cpu is not None and server.name != "direct":

@@ -66,7 +66,14 @@ class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
     formfield_overrides = {URLField: {"assume_scheme": "https"}}  # a URL typed without a scheme
     form = ProviderForm
     list_display = [
-        "name", "status", "priority", "adapter", "model_count", "credential_set", "status_reason", "last_checked_at",
+        "name",
+        "status",
+        "priority",
+        "adapter",
+        "model_count",
+        "credential_set",
+        "status_reason",
+        "last_checked_at",
         *HEALTH_LIST_DISPLAY,
     ]
     list_filter = ["status", "adapter", "needs_auth"]
@@ -75,7 +82,13 @@ class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
     inlines = [ProviderModelInline]
     actions = ["mark_working", "mark_not_working", "mark_ignored", "refresh_models", "test_providers"]
     readonly_fields = [
-        "status_reason", "last_error", "last_checked_at", "last_latency_ms", *HEALTH_READONLY_FIELDS, "created_at", "updated_at",
+        "status_reason",
+        "last_error",
+        "last_checked_at",
+        "last_latency_ms",
+        *HEALTH_READONLY_FIELDS,
+        "created_at",
+        "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["name", "adapter", "base_url", "status", "priority", "timeout", "supports_stream"]}),
@@ -168,7 +181,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return
         obj.pk = key.pk
-        self.message_user(request, f"New key for '{key.name}' (copy it now, it is not shown again): {plain}", messages.WARNING)
+        self.message_user(
+            request, f"New key for '{key.name}' (copy it now, it is not shown again): {plain}", messages.WARNING
+        )
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:

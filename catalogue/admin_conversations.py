@@ -30,7 +30,15 @@ class ConversationAdmin(admin.ModelAdmin):
     date_hierarchy = "updated_at"
     inlines = [MessageInline]
     readonly_fields = [
-        "id", "owner", "api_key", "title", "model", "provider", "lease_until", "created_at", "updated_at",
+        "id",
+        "owner",
+        "api_key",
+        "title",
+        "model",
+        "provider",
+        "lease_until",
+        "created_at",
+        "updated_at",
     ]
     exclude = ["lease_token"]
 

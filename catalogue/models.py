@@ -48,7 +48,9 @@ class Provider(models.Model):
     base_url = models.URLField(max_length=500, help_text="API base URL, e.g. https://api.openai.com/v1")
     api_key = models.CharField(max_length=1000, blank=True, help_text="Upstream credential. Never shown by the API.")
     api_key_env = models.CharField(
-        max_length=100, blank=True, help_text="Environment variable holding the credential (used when api_key is empty)."
+        max_length=100,
+        blank=True,
+        help_text="Environment variable holding the credential (used when api_key is empty).",
     )
     url = models.URLField("homepage", max_length=500, blank=True)
     description = models.TextField(blank=True)
@@ -165,9 +167,7 @@ class Conversation(models.Model):
 
     id = models.CharField(max_length=64, primary_key=True)
     owner = models.CharField(max_length=50, blank=True, db_index=True)
-    api_key = models.ForeignKey(
-        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
-    )
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
     model = models.CharField(max_length=200, blank=True)
     provider = models.CharField(max_length=100, blank=True)
@@ -203,9 +203,7 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["conversation", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["conversation", "position"], name="unique_message_position")
-        ]
+        constraints = [models.UniqueConstraint(fields=["conversation", "position"], name="unique_message_position")]
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.position} {self.role}"

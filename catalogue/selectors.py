@@ -35,4 +35,3 @@ async def acatalogue_snapshot() -> CatalogueSnapshot:
     if current is not None and current.stamp == stamp:
         return current
     return await database_sync_to_async(_rebuild)(stamp)
-

@@ -3,10 +3,11 @@
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -107,13 +108,17 @@ def _provider_row(key: ProviderKey) -> QuerySet:
 def provider_breaker_open(*, key: ProviderKey, reason: str, error: str, until: datetime) -> bool:
     """Take a provider out of routing until `until` (then one probe request is let through)."""
     with transaction.atomic():
-        changed = _provider_row(key).filter(AUTOMATIC).update(
-            status=Provider.Status.NOT_WORKING,
-            status_set_by=Provider.StatusSetBy.HEALTH,
-            status_reason=reason[:500],
-            last_error=error,
-            cooldown_until=until,
-            updated_at=timezone.now(),
+        changed = (
+            _provider_row(key)
+            .filter(AUTOMATIC)
+            .update(
+                status=Provider.Status.NOT_WORKING,
+                status_set_by=Provider.StatusSetBy.HEALTH,
+                status_reason=reason[:500],
+                last_error=error,
+                cooldown_until=until,
+                updated_at=timezone.now(),
+            )
         )
         if changed:
             catalogue_invalidate()
@@ -123,10 +128,10 @@ def provider_breaker_open(*, key: ProviderKey, reason: str, error: str, until: d
 def provider_breaker_close(*, key: ProviderKey) -> bool:
     """Put a provider health had marked not working back into routing."""
     with transaction.atomic():
-        changed = _provider_row(key).filter(
-            status=Provider.Status.NOT_WORKING, status_set_by=Provider.StatusSetBy.HEALTH
-        ).update(
-            status=Provider.Status.WORKING, status_reason="", cooldown_until=None, updated_at=timezone.now()
+        changed = (
+            _provider_row(key)
+            .filter(status=Provider.Status.NOT_WORKING, status_set_by=Provider.StatusSetBy.HEALTH)
+            .update(status=Provider.Status.WORKING, status_reason="", cooldown_until=None, updated_at=timezone.now())
         )
         if changed:
             catalogue_invalidate()
@@ -200,8 +205,17 @@ class ImportResult:
 
 
 PROVIDER_FIELDS = (
-    "adapter", "base_url", "api_key", "api_key_env", "status", "priority",
-    "url", "description", "needs_auth", "timeout", "supports_stream",
+    "adapter",
+    "base_url",
+    "api_key",
+    "api_key_env",
+    "status",
+    "priority",
+    "url",
+    "description",
+    "needs_auth",
+    "timeout",
+    "supports_stream",
 )
 
 

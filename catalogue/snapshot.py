@@ -5,10 +5,10 @@ rebuilds it when `catalogue.cache` says the catalogue changed.
 """
 
 import os
-from datetime import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
-from typing import Mapping
 
 from catalogue import hooks
 from catalogue.models import ApiKey, Model, Provider, ProviderModel
@@ -171,9 +171,7 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
         models_ci[entry.name.lower()] = entry
 
     keys = list(ApiKey.objects.all())
-    api_keys = {
-        k.key_hash: ApiKeyEntry(id=k.id, name=k.name, prefix=k.prefix) for k in keys if k.revoked_at is None
-    }
+    api_keys = {k.key_hash: ApiKeyEntry(id=k.id, name=k.name, prefix=k.prefix) for k in keys if k.revoked_at is None}
     by_name = {p.name: p for p in providers.values()}
     return CatalogueSnapshot(
         stamp=stamp,

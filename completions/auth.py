@@ -6,8 +6,8 @@ snapshot, never the database.
 """
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from rest_framework.permissions import BasePermission
 
@@ -65,7 +65,9 @@ class ApiKeyPermission(BasePermission):
     """DRF permission for the catalogue endpoints; sets `request.caller`."""
 
     def has_permission(self, request, view) -> bool:
-        headers = {"authorization": request.headers.get("Authorization", ""),
-                   "g4f-api-key": request.headers.get("g4f-api-key", "")}
+        headers = {
+            "authorization": request.headers.get("Authorization", ""),
+            "g4f-api-key": request.headers.get("g4f-api-key", ""),
+        }
         request.caller = authenticate(catalogue_snapshot(), key_from_headers(headers))
         return True

@@ -84,8 +84,10 @@ def shape_completion(completion: dict[str, Any], *, model: str, provider: str, r
 
 
 def _valid_usage(usage: Any) -> bool:
-    return isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int) and isinstance(
-        usage.get("completion_tokens"), int
+    return (
+        isinstance(usage, dict)
+        and isinstance(usage.get("prompt_tokens"), int)
+        and isinstance(usage.get("completion_tokens"), int)
     )
 
 
@@ -149,8 +151,13 @@ class StreamShaper:
             chunk["usage"] = usage
             return [chunk]
         usage_chunk = {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "provider": self.provider, "choices": [], "usage": usage,
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "provider": self.provider,
+            "choices": [],
+            "usage": usage,
         }
         return [chunk, usage_chunk]
 

@@ -8,16 +8,16 @@ failure ends the stream with a `data: {"error": ...}` event, never a silent clea
 import time
 
 from completions import errors
-from completions.routing import failover
 from completions.auth import ANONYMOUS
 from completions.chat import ChatRequest, StreamShaper, shape_completion
 from completions.conversations.turns import NO_CONVERSATION, turn_begin
-from completions.routing.health import health_board
 from completions.http.consumer import GatewayHttpConsumer
-from completions.upstream.proxy_policy import request_proxy
 from completions.http.request_log import note
-from completions.routing.plan import RoutePlan, plan_request, required_capabilities
 from completions.http.streaming import DONE, SSE_HEADERS, sse_event
+from completions.routing import failover
+from completions.routing.health import health_board
+from completions.routing.plan import RoutePlan, plan_request, required_capabilities
+from completions.upstream.proxy_policy import request_proxy
 from completions.usage import usage_recorder
 from g4fsite.conf import gateway_settings
 
@@ -143,4 +143,3 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
             stream=self.request.stream if stream is None else stream,
             error=error[:500],
         )
-

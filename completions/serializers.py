@@ -134,7 +134,9 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         for index, tool in enumerate(tools or ()):
             function = tool.get("function") if isinstance(tool, dict) else None
             if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
-                raise serializers.ValidationError(f"tools[{index}] must be {{'type': 'function', 'function': {{...}}}}.")
+                raise serializers.ValidationError(
+                    f"tools[{index}] must be {{'type': 'function', 'function': {{...}}}}."
+                )
             if not isinstance(function.get("name"), str) or not function["name"]:
                 raise serializers.ValidationError(f"tools[{index}].function.name must be a non-empty string.")
             if "parameters" in function and not isinstance(function["parameters"], dict):

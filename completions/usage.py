@@ -52,7 +52,7 @@ class UsageRecorder:
     """A queue of usage rows and key touches, flushed to the database by one background thread."""
 
     def __init__(self) -> None:
-        self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -77,7 +77,7 @@ class UsageRecorder:
             time.sleep(gateway_settings.USAGE_FLUSH_INTERVAL)
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - a failed flush is logged; the thread must live on
+            except Exception:
                 logger.exception("Writing usage records failed")
                 # Reconnect next time; otherwise the thread keeps its one connection open, since
                 # reopening it (and SQLite's PRAGMAs) at every flush cost ~10% of the gateway's CPU.
@@ -99,7 +99,7 @@ class UsageRecorder:
             else:
                 touched.add(item)
         for start in range(0, len(rows), USAGE_BATCH_ROWS):
-            insert_rows(UsageRecord, rows[start:start + USAGE_BATCH_ROWS])
+            insert_rows(UsageRecord, rows[start : start + USAGE_BATCH_ROWS])
             time.sleep(0)  # let the event loop thread have the GIL between batches
         if touched:
             api_keys_touch(key_ids=touched)

@@ -112,9 +112,7 @@ class ProviderListView(APIView):
 
     def get(self, request: Request) -> Response:
         snapshot, ignored = catalogue_snapshot(), _ignored()
-        return Response(
-            [provider_summary(p, ignored) for p in snapshot.providers.values() if _listed(p, ignored)]
-        )
+        return Response([provider_summary(p, ignored) for p in snapshot.providers.values() if _listed(p, ignored)])
 
 
 class ProviderDetailView(APIView):
@@ -128,9 +126,7 @@ class ProviderDetailView(APIView):
         detail["models"] = [route.model for route in routes if "chat" in route.capabilities]
         detail["image_models"] = [route.model for route in routes if "image" in route.capabilities]
         detail["vision_models"] = [route.model for route in routes if "vision" in route.capabilities]
-        detail["audio_models"] = [
-            route.model for route in routes if {"transcription", "speech"} & route.capabilities
-        ]
+        detail["audio_models"] = [route.model for route in routes if {"transcription", "speech"} & route.capabilities]
         detail["params"] = ["model", "messages", "stream", "max_tokens", "temperature", "top_p", "stop", "tools"]
         return Response(detail)
 

@@ -13,7 +13,8 @@ their `G4F_*` environment variables so that uvicorn's worker processes (`workers
 
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # AppConfig field -> (environment variable, gateway setting).
 FIELDS: dict[str, tuple[str, str]] = {

@@ -5,7 +5,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "g4fsite.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.asgi import get_asgi_application
 
 django_asgi = get_asgi_application()
 
@@ -18,8 +18,8 @@ django_application = ASGIStaticFilesHandler(django_asgi)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from completions.http.request_log import RequestLogMiddleware  # noqa: E402
-from g4fsite.conf import gateway_settings  # noqa: E402
 from g4fsite.asgi_routes import exact_http_routes, http_routes  # noqa: E402
+from g4fsite.conf import gateway_settings  # noqa: E402
 
 routed_application = RequestLogMiddleware(ProtocolTypeRouter({"http": URLRouter(http_routes(django_application))}))
 _exact_routes = exact_http_routes()

@@ -3,13 +3,12 @@
 from django.urls import re_path
 
 from completions.consumers import ChatCompletionsConsumer
+from completions.cookies.upload import UploadCookiesConsumer
 from completions.media.consumers import (
     ImageGenerationsConsumer,
     SpeechConsumer,
     TranscriptionsConsumer,
 )
-from completions.cookies.upload import UploadCookiesConsumer
-
 
 _chat = ChatCompletionsConsumer.as_asgi()
 

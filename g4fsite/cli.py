@@ -28,7 +28,9 @@ def _seconds(text: str) -> float:
 
 def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     """The `api` flags, shared by `g4f api` and `manage.py api`."""
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"Interface to bind (default {DEFAULT_HOST}; 0.0.0.0 exposes it).")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"Interface to bind (default {DEFAULT_HOST}; 0.0.0.0 exposes it)."
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"Port (default {DEFAULT_PORT}).")
     parser.add_argument("--bind", help="HOST:PORT, instead of --host and --port.")
     parser.add_argument("--debug", action="store_true", default=None, help="Log each request (never keys or cookies).")
@@ -38,12 +40,17 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", metavar="NAME", help="Provider for requests that name none.")
     parser.add_argument("--model", metavar="NAME", help="Model for requests that name none.")
     parser.add_argument("--proxy", metavar="URL", help="Outbound proxy for upstream calls (http://host:port).")
-    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="Upstream timeout, overriding each provider's.")
+    parser.add_argument(
+        "--timeout", type=_seconds, metavar="SECONDS", help="Upstream timeout, overriding each provider's."
+    )
     parser.add_argument(
         "--ignored-providers", dest="ignored_providers", nargs="*", metavar="NAME", help="Providers never routed to."
     )
     parser.add_argument(
-        "--workers", type=_positive_int, metavar="N", help="Serve with uvicorn and N worker processes instead of daphne."
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="Serve with uvicorn and N worker processes instead of daphne.",
     )
 
 

@@ -128,9 +128,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "g4f"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -152,8 +150,13 @@ CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS and _env_bool("CORS_ALLOW_ALL_ORIGINS", True)
 CORS_ALLOW_HEADERS = ["authorization", "content-type", "g4f-api-key", "x-requested-with"]
 CORS_EXPOSE_HEADERS = [
-    "x-provider", "x-request-id", "x-attempts", "retry-after",
-    "x-conversation-id", "x-conversation-provider-changed", "x-conversation-previous-provider",
+    "x-provider",
+    "x-request-id",
+    "x-attempts",
+    "retry-after",
+    "x-conversation-id",
+    "x-conversation-provider-changed",
+    "x-conversation-previous-provider",
 ]
 
 REST_FRAMEWORK = {

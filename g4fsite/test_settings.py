@@ -12,7 +12,7 @@ for name in list(os.environ):
 for name in ("REDIS_URL", "DATABASE_URL", "DJANGO_DEBUG"):
     os.environ.pop(name, None)
 
-from g4fsite.settings import *  # noqa: E402,F401,F403
+from g4fsite.settings import *  # noqa: E402, F403
 from g4fsite.settings import G4F  # noqa: E402
 
 G4F = {**G4F, "API_KEY": "", "USAGE_FLUSH_INTERVAL": 0.05}

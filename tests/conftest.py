@@ -40,8 +40,12 @@ def admin_session(gateway) -> requests.Session:
     session.get(f"{gateway.url}/admin/login/", timeout=10)
     response = session.post(
         f"{gateway.url}/admin/login/",
-        data={"username": "root", "password": "pw-for-tests", "csrfmiddlewaretoken": session.cookies["csrftoken"],
-              "next": "/admin/"},
+        data={
+            "username": "root",
+            "password": "pw-for-tests",
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "next": "/admin/",
+        },
         headers={"referer": f"{gateway.url}/admin/login/"},
         timeout=10,
     )

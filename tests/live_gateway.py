@@ -33,9 +33,7 @@ class GatewayServer:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(application, lifespan="off", log_config=None, timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [sock]}, name="gateway", daemon=True
-        )
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, name="gateway", daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:

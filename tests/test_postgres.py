@@ -34,21 +34,45 @@ def postgres_url():
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
     port = free_port()
-    subprocess.run(_as_postgres([f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "g4f", "--no-sync"]),
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        _as_postgres([f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "g4f", "--no-sync"]),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     server = subprocess.Popen(
-        _as_postgres([f"{bindir}/postgres", "-D", data, "-p", str(port), "-k", data,
-                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        _as_postgres(
+            [
+                f"{bindir}/postgres",
+                "-D",
+                data,
+                "-p",
+                str(port),
+                "-k",
+                data,
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
-        while subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)],
-                             capture_output=True).returncode != 0:
+        while (
+            subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode
+            != 0
+        ):
             assert time.monotonic() < deadline and server.poll() is None, "PostgreSQL did not start"
             time.sleep(0.2)
-        subprocess.run([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "g4f", "g4f"],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "g4f", "g4f"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         yield f"postgres://g4f@127.0.0.1:{port}/g4f"
     finally:
         server.terminate()
@@ -57,28 +81,50 @@ def postgres_url():
 
 
 def test_the_gateway_on_postgresql(tmp_path, postgres_url, fake):
-    env = {**os.environ, "DATABASE_URL": postgres_url, "G4F_DATA_DIR": str(tmp_path),
-           "DJANGO_SETTINGS_MODULE": "g4fsite.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "G4F_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "g4fsite.settings",
+    }
     env.pop("G4F_API_KEY", None)
 
     def manage(*args: str) -> str:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                              capture_output=True, text=True, timeout=120).stdout
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
 
     manage("migrate", "--noinput")
     vendor = manage("shell", "-c", "from django.db import connection; print(connection.vendor)")
     assert vendor.strip().splitlines()[-1] == "postgresql"
     catalogue = tmp_path / "catalogue.json"
-    catalogue.write_text(json.dumps({"providers": [
-        {"name": "alpha", "base_url": fake.provider_url("alpha"), "models": [{"name": "fake-model"}]},
-    ]}))
+    catalogue.write_text(
+        json.dumps(
+            {
+                "providers": [
+                    {"name": "alpha", "base_url": fake.provider_url("alpha"), "models": [{"name": "fake-model"}]},
+                ]
+            }
+        )
+    )
     manage("catalogue", "import", str(catalogue))
     key = manage("apikey", "create", "pg").strip().splitlines()[-1]
 
     port = free_port()
     daphne = str(Path(sys.executable).with_name("daphne"))
-    server = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [daphne, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     headers = {"authorization": f"Bearer {key}"}
     try:
@@ -92,16 +138,27 @@ def test_the_gateway_on_postgresql(tmp_path, postgres_url, fake):
                 time.sleep(0.2)
         assert refused.status_code == 401
         for text in ("first", "second"):
-            body = {"model": "fake-model", "conversation_id": "pg-talk", "messages": [{"role": "user", "content": text}]}
+            body = {
+                "model": "fake-model",
+                "conversation_id": "pg-talk",
+                "messages": [{"role": "user", "content": text}],
+            }
             answer = requests.post(url, json=body, headers=headers, timeout=10)
             assert answer.status_code == 200, answer.text
         assert [m["content"] for m in fake.requests_for("alpha")[-1].json["messages"]] == [
-            "first", "Hello from alpha: first", "second"]
+            "first",
+            "Hello from alpha: first",
+            "second",
+        ]
         stored = requests.get(f"http://127.0.0.1:{port}/v1/conversations/pg-talk", headers=headers, timeout=10).json()
         assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
         time.sleep(1.5)  # the usage thread flushes every 0.5 s
     finally:
         server.terminate()
         server.wait(10)
-    count = manage("shell", "-c", "from catalogue.models import UsageRecord; print(UsageRecord.objects.filter(success=True).count())")
+    count = manage(
+        "shell",
+        "-c",
+        "from catalogue.models import UsageRecord; print(UsageRecord.objects.filter(success=True).count())",
+    )
     assert count.strip().splitlines()[-1] == "2"  # the two answered requests

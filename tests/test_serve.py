@@ -24,7 +24,9 @@ def data_env(tmp_path):
     env = {**os.environ, "G4F_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "g4fsite.settings"}
     env.pop("G4F_API_KEY", None)
     for command in (["migrate", "--noinput"], ["catalogue", "seed"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
+        )
     return env
 
 
@@ -51,7 +53,9 @@ def serve_and_get(command: list[str], env: dict, port: int) -> dict:
 
 def test_runserver_serves_the_seeded_catalogue(data_env):
     port = free_port()
-    models = serve_and_get([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], data_env, port)
+    models = serve_and_get(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], data_env, port
+    )
     ids = {m["id"] for m in models["data"]}
     assert "gpt-4o-mini" in ids and "PollinationsAI" in ids
 

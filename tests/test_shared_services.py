@@ -23,7 +23,8 @@ def redis_url():
     port = free_port()
     process = subprocess.Popen(
         [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 10
@@ -43,14 +44,25 @@ def redis_url():
 
 def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_url, fake):
     database = tmp_path / "shared.sqlite3"
-    base = {**os.environ, "REDIS_URL": redis_url, "G4F_DB_PATH": str(database), "DJANGO_SETTINGS_MODULE": "g4fsite.settings"}
+    base = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "G4F_DB_PATH": str(database),
+        "DJANGO_SETTINGS_MODULE": "g4fsite.settings",
+    }
     base.pop("G4F_API_KEY", None)
     server_env = {**base, "G4F_DATA_DIR": str(tmp_path / "machine-a")}
     operator_env = {**base, "G4F_DATA_DIR": str(tmp_path / "machine-b")}
 
     def manage(*args: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=operator_env, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=operator_env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     catalogue = tmp_path / "catalogue.json"
     providers = [
@@ -63,8 +75,13 @@ def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_
 
     port = free_port()
     daphne = str(Path(sys.executable).with_name("daphne"))
-    server = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"],
-                              cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [daphne, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"],
+        cwd=ROOT,
+        env=server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     chat = {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
     try:
         url = f"http://127.0.0.1:{port}/v1/chat/completions"

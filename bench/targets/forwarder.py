@@ -7,8 +7,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-from bench.procs import free_port, wait_for_port
 from bench.loadgen import Target
+from bench.procs import free_port, wait_for_port
 from bench.targets import REPO_DIR, Server, Unavailable, upstream_base
 
 
@@ -22,14 +22,30 @@ class Forwarder(Server):
         self.port = port = free_port()
         env = dict(os.environ, FORWARDER_UPSTREAM=f"http://127.0.0.1:{upstream_port}")
         argv = [
-            sys.executable, "-m", "uvicorn", "bench.forwarder_app:app", "--host", "127.0.0.1", "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log",
-            "--log-level", "warning", "--backlog", "4096",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.forwarder_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
         ]
         proc, log = procs.start(self.name, argv, env=env, cores=cores, cwd=REPO_DIR)
         try:
             wait_for_port(port, timeout=30, proc=proc, log=log)
-        except Exception as exc:  # noqa: BLE001 - reported in the table
+        except Exception as exc:
             raise Unavailable(str(exc)) from exc
         self.procs, self.pid = procs, proc.pid
 

@@ -45,8 +45,19 @@ class G4F(Server):
         listing.write_text(json.dumps({"providers": {"default": {"baseUrl": fake}}, "defaultModels": {"default": ""}}))
         env = {**os.environ, "HOME": str(home), "G4F_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
         self.port = free_port()
-        argv = [str(self.venv / "bin" / "g4f"), "api", "--bind", f"127.0.0.1:{self.port}", "--port", str(self.port),
-                "--no-gui", "--disable-pa-auto-download", "--no-access-log", "--workers", "1"]
+        argv = [
+            str(self.venv / "bin" / "g4f"),
+            "api",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--port",
+            str(self.port),
+            "--no-gui",
+            "--disable-pa-auto-download",
+            "--no-access-log",
+            "--workers",
+            "1",
+        ]
         proc, log = procs.start(self.name, argv, env=env, cores=cores, cwd=home)
         self.procs, self.pid = procs, proc.pid
         try:

@@ -32,8 +32,13 @@ def catalogue_file(upstream_port: int) -> dict:
     return {
         "providers": [
             {
-                "name": f"Bench{flavour.title()}", "adapter": "openai", "base_url": upstream_base(upstream_port, flavour),
-                "status": "working", "priority": 10, "needs_auth": False, "timeout": 60,
+                "name": f"Bench{flavour.title()}",
+                "adapter": "openai",
+                "base_url": upstream_base(upstream_port, flavour),
+                "status": "working",
+                "priority": 10,
+                "needs_auth": False,
+                "timeout": 60,
                 "description": "The benchmark's fake upstream.",
                 "models": [{"name": model, "upstream": model, "capabilities": ["chat"]}],
             }
@@ -73,9 +78,25 @@ class Gateway(Server):
 
     def command(self, port: int) -> list[str]:
         return [
-            sys.executable, "-m", "uvicorn", "g4fsite.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log",
-            "--log-level", "warning", "--backlog", "4096",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "g4fsite.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
         ]
 
     def source(self) -> str:

@@ -35,8 +35,14 @@ class LiteLLM(Server):
         home.mkdir(parents=True)
         config = {
             "model_list": [
-                {"model_name": model, "litellm_params": {
-                    "model": f"openai/{model}", "api_base": upstream_base(upstream_port, flavour), "api_key": "unused"}}
+                {
+                    "model_name": model,
+                    "litellm_params": {
+                        "model": f"openai/{model}",
+                        "api_base": upstream_base(upstream_port, flavour),
+                        "api_key": "unused",
+                    },
+                }
                 for flavour, (model, _) in FLAVOURS.items()
             ],
             "litellm_settings": {"telemetry": False, "drop_params": True, "request_timeout": 60},
@@ -44,14 +50,30 @@ class LiteLLM(Server):
         }
         path = home / "config.yaml"
         path.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
-        env = {**os.environ, "HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
-               "DISABLE_SCHEMA_UPDATE": "True", "PYTHONUNBUFFERED": "1", "LITELLM_LOG": "ERROR"}
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_TELEMETRY": "False",
+            "DISABLE_SCHEMA_UPDATE": "True",
+            "PYTHONUNBUFFERED": "1",
+            "LITELLM_LOG": "ERROR",
+        }
         for name in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY"):
             env.pop(name, None)
         self.port = free_port()
         self.api_key = MASTER_KEY
-        argv = [str(self.venv / "bin" / "litellm"), "--config", str(path), "--host", "127.0.0.1",
-                "--port", str(self.port), "--num_workers", "1"]
+        argv = [
+            str(self.venv / "bin" / "litellm"),
+            "--config",
+            str(path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--num_workers",
+            "1",
+        ]
         proc, log = procs.start(self.name, argv, env=env, cores=cores, cwd=home)
         self.procs, self.pid = procs, proc.pid
         try:

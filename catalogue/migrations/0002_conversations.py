@@ -5,51 +5,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalogue', '0001_initial'),
+        ("catalogue", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('owner', models.CharField(blank=True, db_index=True, max_length=50)),
-                ('title', models.CharField(blank=True, max_length=200)),
-                ('model', models.CharField(blank=True, max_length=200)),
-                ('provider', models.CharField(blank=True, max_length=100)),
-                ('lease_token', models.CharField(blank=True, max_length=32)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True, db_index=True)),
-                ('api_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='conversations', to='catalogue.apikey')),
+                ("id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("owner", models.CharField(blank=True, db_index=True, max_length=50)),
+                ("title", models.CharField(blank=True, max_length=200)),
+                ("model", models.CharField(blank=True, max_length=200)),
+                ("provider", models.CharField(blank=True, max_length=100)),
+                ("lease_token", models.CharField(blank=True, max_length=32)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True, db_index=True)),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="conversations",
+                        to="catalogue.apikey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', 'id'],
+                "ordering": ["-updated_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('role', models.CharField(max_length=20)),
-                ('content', models.JSONField(blank=True, help_text='A string or a list of content parts.', null=True)),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('tool_calls', models.JSONField(blank=True, null=True)),
-                ('tool_call_id', models.CharField(blank=True, max_length=100)),
-                ('provider', models.CharField(blank=True, max_length=100)),
-                ('model', models.CharField(blank=True, max_length=200)),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('incomplete', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='catalogue.conversation')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                ("role", models.CharField(max_length=20)),
+                ("content", models.JSONField(blank=True, help_text="A string or a list of content parts.", null=True)),
+                ("name", models.CharField(blank=True, max_length=100)),
+                ("tool_calls", models.JSONField(blank=True, null=True)),
+                ("tool_call_id", models.CharField(blank=True, max_length=100)),
+                ("provider", models.CharField(blank=True, max_length=100)),
+                ("model", models.CharField(blank=True, max_length=200)),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                ("incomplete", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="catalogue.conversation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['conversation', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'position'), name='unique_message_position')],
+                "ordering": ["conversation", "position"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("conversation", "position"), name="unique_message_position")
+                ],
             },
         ),
     ]

@@ -4,30 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalogue', '0002_conversations'),
+        ("catalogue", "0002_conversations"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='provider',
-            name='cooldown_until',
+            model_name="provider",
+            name="cooldown_until",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='provider',
-            name='recent_latency_ms',
+            model_name="provider",
+            name="recent_latency_ms",
             field=models.FloatField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='provider',
-            name='recent_success_rate',
+            model_name="provider",
+            name="recent_success_rate",
             field=models.FloatField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='provider',
-            name='status_set_by',
-            field=models.CharField(choices=[('operator', 'Operator'), ('health', 'Health checks')], default='operator', editable=False, max_length=10),
+            model_name="provider",
+            name="status_set_by",
+            field=models.CharField(
+                choices=[("operator", "Operator"), ("health", "Health checks")],
+                default="operator",
+                editable=False,
+                max_length=10,
+            ),
         ),
     ]

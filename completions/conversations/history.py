@@ -111,7 +111,11 @@ def message_tokens(message: dict[str, Any]) -> int:
 
 
 def trimmed_history(
-    history: Sequence[dict[str, Any]], *, reserved_messages: int, reserved_tokens: int, max_messages: int,
+    history: Sequence[dict[str, Any]],
+    *,
+    reserved_messages: int,
+    reserved_tokens: int,
+    max_messages: int,
     max_tokens: int,
 ) -> list[dict[str, Any]]:
     """The newest whole turns of `history` that fit the budget beside what is reserved (the system

@@ -95,16 +95,24 @@ def conversation_claim(
         rows = Message.objects.filter(conversation_id=conversation_id).order_by("position")
         messages = [message_as_dict(m) for m in rows]
         return ClaimedConversation(
-            id=conversation_id, lease_token=token, created=False, provider=conversation.provider,
-            title=conversation.title, messages=messages,
+            id=conversation_id,
+            lease_token=token,
+            created=False,
+            provider=conversation.provider,
+            title=conversation.title,
+            messages=messages,
         )
     existing_owner = Conversation.objects.filter(id=conversation_id).values_list("owner", flat=True).first()
     if existing_owner is None:
         try:
             with transaction.atomic():
                 Conversation.objects.create(
-                    id=conversation_id, owner=owner, api_key_id=api_key_id, model=model,
-                    lease_token=token, lease_until=until,
+                    id=conversation_id,
+                    owner=owner,
+                    api_key_id=api_key_id,
+                    model=model,
+                    lease_token=token,
+                    lease_until=until,
                 )
         except IntegrityError:
             # Created by a concurrent first turn a moment ago.

@@ -17,10 +17,10 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from completions.conversations import store
 from completions import errors
 from completions.auth import Caller
 from completions.chat import ChatRequest
+from completions.conversations import store
 from completions.conversations.history import Turn, clean_message, prefer_provider, turn_messages, upstream_messages
 from completions.routing.plan import RoutePlan
 from completions.usage import usage_estimate

@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from completions.conversations import store
 from catalogue.models import Conversation, Message
 from completions import errors
+from completions.conversations import store
 from completions.serializers import CONVERSATION_ID_PATTERN
 from g4fsite.conf import gateway_settings
 

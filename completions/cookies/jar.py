@@ -15,9 +15,10 @@ drops expired cookies (`cookies_for`) and never queries the database.
 import ipaddress
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -129,8 +130,13 @@ def _from_netscape(text: str, filename: str) -> list[CookieEntry]:
         domain, _subdomains, path, secure, expires, name, value = fields
         cookies.append(
             _cookie(
-                filename, domain=domain, name=name, value=value, path=path or "/",
-                expires=int(expires) or None, secure=secure.upper() == "TRUE",
+                filename,
+                domain=domain,
+                name=name,
+                value=value,
+                path=path or "/",
+                expires=int(expires) or None,
+                secure=secure.upper() == "TRUE",
             )
         )
     if not cookies:
@@ -150,8 +156,13 @@ def _from_har(log: dict[str, Any], filename: str) -> list[CookieEntry]:
             for item in part.get("cookies") or ():
                 cookies.append(
                     _cookie(
-                        filename, domain=item.get("domain") or host, name=item.get("name"), value=item.get("value"),
-                        path=item.get("path") or "/", expires=item.get("expires"), secure=bool(item.get("secure")),
+                        filename,
+                        domain=item.get("domain") or host,
+                        name=item.get("name"),
+                        value=item.get("value"),
+                        path=item.get("path") or "/",
+                        expires=item.get("expires"),
+                        secure=bool(item.get("secure")),
                     )
                 )
     return cookies
@@ -209,7 +220,7 @@ def _expiry(value: Any, where: str) -> float | None:
             except (TypeError, ValueError):
                 raise CookieFileError(f"{where} has an invalid expiry ({value!r}).", param="files") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt_timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
     raise CookieFileError(f"{where} has an invalid expiry.", param="files")
 
@@ -228,10 +239,14 @@ def cookies_store(*, cookies: Iterable[CookieEntry]) -> dict[str, int]:
     for cookie in cookies:
         if cookie.expired(now):
             continue
-        expires = datetime.fromtimestamp(cookie.expires, dt_timezone.utc) if cookie.expires is not None else None
+        expires = datetime.fromtimestamp(cookie.expires, UTC) if cookie.expires is not None else None
         rows[(cookie.domain, cookie.name, cookie.path)] = ProviderCookie(
-            domain=cookie.domain, name=cookie.name, path=cookie.path,
-            value=cookie.value, expires=expires, secure=cookie.secure,
+            domain=cookie.domain,
+            name=cookie.name,
+            path=cookie.path,
+            value=cookie.value,
+            expires=expires,
+            secure=cookie.secure,
         )
     counts: dict[str, int] = {}
     for domain, _name, _path in rows:
@@ -300,9 +315,7 @@ def _path_matches(request_path: str, cookie_path: str) -> bool:
     """RFC 6265 5.1.4, for the base URL's path (every endpoint of a provider lies below it)."""
     if request_path == cookie_path or cookie_path == "/":
         return True
-    return request_path.startswith(cookie_path) and (
-        cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
-    )
+    return request_path.startswith(cookie_path) and (cookie_path.endswith("/") or request_path[len(cookie_path)] == "/")
 
 
 def cookies_for(provider: Any) -> dict[str, str]:

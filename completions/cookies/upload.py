@@ -28,7 +28,9 @@ class UploadCookiesConsumer(MultipartBodyMixin, GatewayHttpConsumer):
         form = parse_form(body, self.headers.get("content-type", ""))
         uploads = [upload for upload in form.files if upload.field in ("files", "files[]", "file")]
         if not uploads:
-            raise errors.ValidationFailed("Send one or more cookie files in the multipart field 'files'.", param="files")
+            raise errors.ValidationFailed(
+                "Send one or more cookie files in the multipart field 'files'.", param="files"
+            )
         if len(uploads) > MAX_COOKIE_FILES:
             raise errors.ValidationFailed(f"At most {MAX_COOKIE_FILES} files per upload.", param="files")
         limit = gateway_settings.COOKIE_MAX_BYTES

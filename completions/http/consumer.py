@@ -52,7 +52,7 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
             return
         except errors.GatewayError as exc:
             await self.send_error(exc)
-        except Exception:  # noqa: BLE001 - never a traceback to the client
+        except Exception:
             logger.exception("Unhandled error serving %s", scope.get("path"))
             await self.send_error(errors.GatewayError())
 

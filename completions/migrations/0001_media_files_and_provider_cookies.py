@@ -4,42 +4,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='MediaFile',
+            name="MediaFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filename', models.CharField(max_length=100, unique=True)),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveBigIntegerField()),
-                ('etag', models.CharField(help_text='Hash of the content, sent as the ETag.', max_length=64)),
-                ('created_at', models.DateTimeField(db_index=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("filename", models.CharField(max_length=100, unique=True)),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveBigIntegerField()),
+                ("etag", models.CharField(help_text="Hash of the content, sent as the ETag.", max_length=64)),
+                ("created_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ProviderCookie',
+            name="ProviderCookie",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('domain', models.CharField(db_index=True, help_text='Without a leading dot.', max_length=253)),
-                ('name', models.CharField(max_length=256)),
-                ('path', models.CharField(default='/', max_length=1000)),
-                ('value', models.TextField()),
-                ('expires', models.DateTimeField(blank=True, help_text='Empty: a session cookie, kept until replaced.', null=True)),
-                ('secure', models.BooleanField(default=False, help_text='Sent only to https base URLs.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("domain", models.CharField(db_index=True, help_text="Without a leading dot.", max_length=253)),
+                ("name", models.CharField(max_length=256)),
+                ("path", models.CharField(default="/", max_length=1000)),
+                ("value", models.TextField()),
+                (
+                    "expires",
+                    models.DateTimeField(
+                        blank=True, help_text="Empty: a session cookie, kept until replaced.", null=True
+                    ),
+                ),
+                ("secure", models.BooleanField(default=False, help_text="Sent only to https base URLs.")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['domain', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('domain', 'name', 'path'), name='unique_provider_cookie')],
+                "ordering": ["domain", "name"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("domain", "name", "path"), name="unique_provider_cookie")
+                ],
             },
         ),
     ]

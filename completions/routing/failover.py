@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 from catalogue.snapshot import Route
 from completions import errors
-from completions.upstream.adapters import Adapter, UpstreamTarget, adapter_for
 from completions.cookies.jar import cookies_for
 from completions.routing.health import HealthBoard, health_board, is_client_fault
 from completions.routing.plan import RoutePlan
+from completions.upstream.adapters import Adapter, UpstreamTarget, adapter_for
 from g4fsite.conf import gateway_settings
 
 T = TypeVar("T")

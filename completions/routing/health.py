@@ -38,7 +38,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -79,7 +79,7 @@ def is_client_fault(exc: errors.GatewayError) -> bool:
 
 
 def _stamp(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 class _Live:
@@ -270,7 +270,7 @@ class HealthWriter:
 
     def __init__(self, board: HealthBoard) -> None:
         self.board = board
-        self._queue: "queue.SimpleQueue[tuple[str, dict[str, Any]]]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, dict[str, Any]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._idle = threading.Condition()
@@ -327,7 +327,7 @@ class HealthWriter:
                 if time.monotonic() >= next_stats:
                     next_stats = time.monotonic() + gateway_settings.HEALTH_FLUSH_INTERVAL
                     self.stats_flush()
-            except Exception:  # noqa: BLE001 - a failed write is logged; the thread must live on
+            except Exception:
                 logger.exception("Writing provider health failed")
             finally:
                 close_old_connections()
@@ -338,4 +338,3 @@ class HealthWriter:
 
 
 health_board = HealthBoard()
-

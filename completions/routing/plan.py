@@ -121,7 +121,9 @@ def skip_reason(
         wait = stats.cooldown_until - now
         detail = "rate limited" if stats.rate_limited else "not working"
         suffix = f" ({stats.cooldown_reason})" if stats.cooldown_reason else ""
-        return Skip(f"{detail}{suffix}, retried in {math.ceil(wait)}s", retry_after=wait, rate_limited=stats.rate_limited)
+        return Skip(
+            f"{detail}{suffix}, retried in {math.ceil(wait)}s", retry_after=wait, rate_limited=stats.rate_limited
+        )
     return None
 
 

@@ -57,7 +57,9 @@ async def _probe(client, provider: Provider) -> CheckResult:
         return CheckResult(provider.name, ok=False, latency_ms=0.0, error="no credential configured", skipped=True)
     path = gateway_settings.ADAPTERS.get(provider.adapter)
     if path is None:
-        return CheckResult(provider.name, ok=False, latency_ms=0.0, error=f"no adapter '{provider.adapter}'", skipped=True)
+        return CheckResult(
+            provider.name, ok=False, latency_ms=0.0, error=f"no adapter '{provider.adapter}'", skipped=True
+        )
     adapter = import_string(path)(client)
     started = time.monotonic()
     try:
@@ -67,7 +69,9 @@ async def _probe(client, provider: Provider) -> CheckResult:
     except errors.RateLimited as exc:  # it answered: working, only busy
         return CheckResult(provider.name, ok=True, latency_ms=_ms(started), error=f"RateLimited: {exc.message}")
     except errors.GatewayError as exc:
-        return CheckResult(provider.name, ok=False, latency_ms=_ms(started), error=f"{type(exc).__name__}: {exc.message}")
+        return CheckResult(
+            provider.name, ok=False, latency_ms=_ms(started), error=f"{type(exc).__name__}: {exc.message}"
+        )
     return CheckResult(provider.name, ok=True, latency_ms=_ms(started))
 
 

@@ -95,18 +95,32 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         )
 
     async def fetch(
-        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None,
-        params: Any = None, timeout: httpx2.Timeout,
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        params: Any = None,
+        timeout: httpx2.Timeout,
     ) -> "DirectResponse":
         """Send one request and read its whole answer, without httpx2 objects."""
-        async with self.stream(method, url, headers=headers, content=content, params=params, timeout=timeout) as response:
+        async with self.stream(
+            method, url, headers=headers, content=content, params=params, timeout=timeout
+        ) as response:
             await response.aread()
         return response
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None,
-        params: Any = None, timeout: httpx2.Timeout,
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        params: Any = None,
+        timeout: httpx2.Timeout,
     ) -> AsyncIterator["DirectResponse"]:
         """Send one request; yield the response with its body still to be read (`aiter_lines`)."""
         try:

@@ -28,11 +28,22 @@ def voice(gateway):
 
 
 def add_local_speech(priority: int = 0) -> None:
-    services.catalogue_import(data={"providers": [{
-        "name": "LocalSpeech", "adapter": "espeak", "base_url": "http://localhost/espeak", "priority": priority,
-        "models": [{"name": "tts-local", "upstream": "espeak-ng", "capabilities": ["speech"]},
-                   {"name": "tts-fake", "upstream": "espeak-ng", "capabilities": ["speech"]}],
-    }]})
+    services.catalogue_import(
+        data={
+            "providers": [
+                {
+                    "name": "LocalSpeech",
+                    "adapter": "espeak",
+                    "base_url": "http://localhost/espeak",
+                    "priority": priority,
+                    "models": [
+                        {"name": "tts-local", "upstream": "espeak-ng", "capabilities": ["speech"]},
+                        {"name": "tts-fake", "upstream": "espeak-ng", "capabilities": ["speech"]},
+                    ],
+                }
+            ]
+        }
+    )
 
 
 def frames_of(data: bytes) -> int:
@@ -65,13 +76,15 @@ def test_transcription_text_formats(ears):
     )
     assert text.strip() == f"Transcribed {len(TINY_WAV)} bytes"
     srt = ears.post(
-        "/v1/audio/transcriptions", files={"file": ("a.wav", TINY_WAV, "audio/wav")},
+        "/v1/audio/transcriptions",
+        files={"file": ("a.wav", TINY_WAV, "audio/wav")},
         data={"model": "whisper-1", "response_format": "srt"},
     )
     assert srt.status_code == 200 and srt.headers["content-type"].startswith("text/plain")
     assert "-->" in srt.text
     verbose = ears.post(
-        "/v1/audio/transcriptions", files={"file": ("a.wav", TINY_WAV, "audio/wav")},
+        "/v1/audio/transcriptions",
+        files={"file": ("a.wav", TINY_WAV, "audio/wav")},
         data={"model": "whisper-1", "response_format": "verbose_json"},
     )
     assert_valid("CreateTranscriptionResponseVerboseJson", verbose.json())
@@ -80,11 +93,15 @@ def test_transcription_text_formats(ears):
 def test_transcription_oversize_file_is_413(ears, settings):
     settings.G4F = {**settings.G4F, "MAX_UPLOAD_BYTES": 1000}
     big = b"\x00" * 2000
-    response = ears.post("/v1/audio/transcriptions", files={"file": ("a.wav", big, "audio/wav")}, data={"model": "whisper-1"})
+    response = ears.post(
+        "/v1/audio/transcriptions", files={"file": ("a.wav", big, "audio/wav")}, data={"model": "whisper-1"}
+    )
     assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
     # Beyond the limit plus room for the form, the body is refused while it is read.
     huge = b"\x00" * (200 * 1024)
-    response = ears.post("/v1/audio/transcriptions", files={"file": ("a.wav", huge, "audio/wav")}, data={"model": "whisper-1"})
+    response = ears.post(
+        "/v1/audio/transcriptions", files={"file": ("a.wav", huge, "audio/wav")}, data={"model": "whisper-1"}
+    )
     assert response.status_code == 413
     assert not ears.fake.requests_for("ears")
 
@@ -94,7 +111,11 @@ def test_transcription_oversize_file_is_413(ears, settings):
     [
         ({"file": ("notes.txt", b"hello", "text/plain")}, {"model": "whisper-1"}, "file"),
         ({"other": ("a.wav", TINY_WAV, "audio/wav")}, {"model": "whisper-1"}, "file"),
-        ({"file": ("a.wav", TINY_WAV, "audio/wav")}, {"model": "whisper-1", "response_format": "xml"}, "response_format"),
+        (
+            {"file": ("a.wav", TINY_WAV, "audio/wav")},
+            {"model": "whisper-1", "response_format": "xml"},
+            "response_format",
+        ),
         ({"file": ("a.wav", TINY_WAV, "audio/wav")}, {"model": "whisper-1", "temperature": "7"}, "temperature"),
     ],
 )
@@ -131,7 +152,10 @@ def test_speech_through_a_fake_provider(voice):
     assert response.response.headers["content-type"] == "audio/wav"
     sent = voice.fake.requests_for("voice")[0].json
     assert sent["input"] == "Hello" and sent["voice"] == "alloy" and sent["model"] == "tts-fake"
-    flac = voice.post("/v1/audio/speech", {"model": "tts-fake", "input": "x", "voice": "nova", "response_format": "flac", "speed": 1.5})
+    flac = voice.post(
+        "/v1/audio/speech",
+        {"model": "tts-fake", "input": "x", "voice": "nova", "response_format": "flac", "speed": 1.5},
+    )
     assert flac.headers["content-type"] == "audio/flac" and flac.headers["x-provider"] == "voice"
     assert voice.fake.requests_for("voice")[-1].json["speed"] == 1.5
 
@@ -168,7 +192,9 @@ def test_local_espeak_speech_for_real(gateway):
 def test_local_espeak_is_the_fallback_when_the_upstream_fails(voice):
     add_local_speech(priority=-10)
     voice.fake.set_fault("voice", "500")
-    response = voice.post("/v1/audio/speech", {"model": "tts-fake", "input": "Fallback works.", "response_format": "wav"})
+    response = voice.post(
+        "/v1/audio/speech", {"model": "tts-fake", "input": "Fallback works.", "response_format": "wav"}
+    )
     assert response.status_code == 200 and response.headers["x-provider"] == "LocalSpeech"
     assert frames_of(response.content) > 0
 
@@ -177,7 +203,9 @@ def test_local_espeak_is_the_fallback_when_the_upstream_fails(voice):
 @pytest.mark.skipif(shutil.which("sox") is None and shutil.which("ffmpeg") is None, reason="no audio converter")
 def test_local_espeak_mp3(gateway):
     add_local_speech()
-    response = gateway.post("/v1/audio/speech", {"model": "tts-local", "input": "mp3 please", "voice": "nova", "response_format": "mp3"})
+    response = gateway.post(
+        "/v1/audio/speech", {"model": "tts-local", "input": "mp3 please", "voice": "nova", "response_format": "mp3"}
+    )
     assert response.status_code == 200 and response.headers["content-type"] == "audio/mpeg"
     assert response.content[:3] == b"ID3" or response.content[0] == 0xFF
 
@@ -185,7 +213,7 @@ def test_local_espeak_mp3(gateway):
 @needs_espeak
 def test_local_espeak_format_it_cannot_make_is_400(gateway):
     add_local_speech()
-    response = gateway.post("/v1/audio/speech", {"model": "tts-local", "input": "x", "response_format": "aac"} )
+    response = gateway.post("/v1/audio/speech", {"model": "tts-local", "input": "x", "response_format": "aac"})
     if shutil.which("ffmpeg"):
         assert response.status_code == 200
     else:

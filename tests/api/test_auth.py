@@ -58,12 +58,13 @@ def test_master_key(gateway):
 
 
 def test_key_last_used_is_recorded_off_the_request_path(gateway):
-    from catalogue.models import ApiKey
     from completions.usage import usage_recorder
 
     gateway.add_provider("alpha")
     key, plain = services.api_key_create(name="tracked")
-    gateway.openai(api_key=plain).chat.completions.create(model="fake-model", messages=[{"role": "user", "content": "x"}])
+    gateway.openai(api_key=plain).chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": "x"}]
+    )
     usage_recorder.flush()
     key.refresh_from_db()
     assert key.last_used_at is not None

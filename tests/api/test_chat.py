@@ -11,9 +11,7 @@ from tests.openapi import assert_valid
 def test_chat_completion_shape_and_provider(gateway):
     gateway.add_provider("alpha", models=["fake-model"])
     client = gateway.openai()
-    completion = client.chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "ping"}]
-    )
+    completion = client.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": "ping"}])
     assert completion.choices[0].message.content == "Hello from alpha: ping"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.model == "fake-model"
@@ -37,8 +35,14 @@ def test_request_fields_are_passed_upstream(gateway):
     gateway.openai().chat.completions.create(
         model="public-name",
         messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
-        temperature=0.5, top_p=0.9, max_tokens=50, stop=["END"], seed=7, user="u1",
-        frequency_penalty=0.1, presence_penalty=-0.1,
+        temperature=0.5,
+        top_p=0.9,
+        max_tokens=50,
+        stop=["END"],
+        seed=7,
+        user="u1",
+        frequency_penalty=0.1,
+        presence_penalty=-0.1,
         extra_body={"provider": None, "reasoning_effort": "low"},
     )
     sent = gateway.fake.requests_for("alpha")[-1].json
@@ -87,10 +91,15 @@ def test_vision_content_parts_pass_through(gateway):
     image = "data:image/png;base64,iVBORw0KGgo="
     completion = gateway.openai().chat.completions.create(
         model="fake-model",
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "what is this"},
-            {"type": "image_url", "image_url": {"url": image}},
-        ]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this"},
+                    {"type": "image_url", "image_url": {"url": image}},
+                ],
+            }
+        ],
     )
     assert completion.choices[0].message.content == "Hello from alpha: what is this [images: 1]"
     sent = gateway.fake.requests_for("alpha")[-1].json["messages"][0]["content"]

@@ -43,7 +43,12 @@ def test_a_concurrent_request_is_rejected_with_409_while_a_turn_is_in_progress(g
     assert _post(gateway, "busy", "third").status_code == 200
     contents = [m["content"] for m in gateway.get("/v1/conversations/busy").json()["messages"]]
     assert contents == [
-        "zero", "Hello from alpha: zero", "slow one", "Hello from alpha: slow one", "third", "Hello from alpha: third",
+        "zero",
+        "Hello from alpha: zero",
+        "slow one",
+        "Hello from alpha: slow one",
+        "third",
+        "Hello from alpha: third",
     ]
 
 

@@ -55,6 +55,8 @@ def test_without_auth_conversations_are_shared(gateway):
     # Another client, no key either: same owner (""), sees and continues the conversation.
     _ask(gateway.openai(api_key="anything"), "open-1", "second")
     assert [m["content"] for m in gateway.fake.requests_for("alpha")[-1].json["messages"]] == [
-        "first", "Hello from alpha: first", "second",
+        "first",
+        "Hello from alpha: first",
+        "second",
     ]
     assert gateway.get("/v1/conversations/open-1").json()["message_count"] == 4

@@ -21,12 +21,13 @@ def test_the_next_turn_goes_to_the_provider_that_answered_even_over_a_higher_pri
     assert "x-conversation-provider-changed" not in second.headers
     assert gateway.fake.requests_for("alpha") == []
     assert [m["content"] for m in gateway.fake.requests_for("beta")[-1].json["messages"]] == [
-        "one", "Hello from beta: one", "two",
+        "one",
+        "Hello from beta: one",
+        "two",
     ]
     # Without a conversation the priority order is unchanged.
     plain = gateway.post(
-        "/v1/chat/completions",
-        {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
+        "/v1/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
     )
     assert plain.json()["provider"] == "alpha"
 
@@ -42,7 +43,9 @@ def test_when_the_provider_is_down_failover_continues_elsewhere_and_says_so(gate
     assert second.headers["x-conversation-previous-provider"] == "beta"
     # The history went with it.
     assert [m["content"] for m in gateway.fake.requests_for("alpha")[-1].json["messages"]] == [
-        "one", "Hello from beta: one", "two",
+        "one",
+        "Hello from beta: one",
+        "two",
     ]
     stored = gateway.get("/v1/conversations/moving").json()
     assert stored["provider"] == "alpha"

@@ -26,14 +26,17 @@ def test_a_streamed_reply_is_stored(gateway):
     gateway.fake.set_option("alpha", chunks=6)
     client = gateway.openai()
     stream = client.chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "stream me"}], stream=True,
+        model="fake-model",
+        messages=[{"role": "user", "content": "stream me"}],
+        stream=True,
         extra_body={"conversation_id": "s1"},
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == "Hello from alpha: stream me"
     messages = _stored(gateway, "s1")
     assert [(m["role"], m["content"], m["incomplete"]) for m in messages] == [
-        ("user", "stream me", False), ("assistant", text, False),
+        ("user", "stream me", False),
+        ("assistant", text, False),
     ]
     assert messages[1]["provider"] == "alpha" and messages[1]["usage"]["completion_tokens"] > 0
     # The next turn (streamed or not) sees it.
@@ -48,7 +51,10 @@ def test_streamed_tool_calls_are_stored(gateway):
     gateway.add_provider("alpha")
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
     stream = gateway.openai().chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "find x"}], tools=tools, stream=True,
+        model="fake-model",
+        messages=[{"role": "user", "content": "find x"}],
+        tools=tools,
+        stream=True,
         extra_body={"conversation_id": "tools"},
     )
     assert list(stream)
@@ -57,7 +63,9 @@ def test_streamed_tool_calls_are_stored(gateway):
     assert json.loads(reply["tool_calls"][0]["function"]["arguments"]) == {"echo": "find x"}
     # Answering the tool call continues the conversation with the call in the history.
     answer = gateway.openai().chat.completions.create(
-        model="fake-model", tools=tools, extra_body={"conversation_id": "tools"},
+        model="fake-model",
+        tools=tools,
+        extra_body={"conversation_id": "tools"},
         messages=[{"role": "tool", "tool_call_id": "call_1", "content": "42"}],
     )
     assert answer.choices[0].message.content == "Tool said: 42"
@@ -71,8 +79,12 @@ def test_a_cut_upstream_stream_stores_the_partial_reply_marked_incomplete(gatewa
     gateway.fake.set_fault("alpha", "cut", times=1)
     response = gateway.post(
         "/v1/chat/completions",
-        {"model": "fake-model", "stream": True, "conversation_id": "cut",
-         "messages": [{"role": "user", "content": "a b c d e f g h"}]},
+        {
+            "model": "fake-model",
+            "stream": True,
+            "conversation_id": "cut",
+            "messages": [{"role": "user", "content": "a b c d e f g h"}],
+        },
         stream=True,
     )
     body = response.content.decode()
@@ -92,22 +104,29 @@ def test_a_cut_upstream_stream_stores_the_partial_reply_marked_incomplete(gatewa
     )
     assert retry.status_code == 200
     assert [m["content"] for m in gateway.fake.requests_for("alpha")[-1].json["messages"]] == [
-        "a b c d e f g h", received, "again",
+        "a b c d e f g h",
+        received,
+        "again",
     ]
 
 
 def test_a_client_disconnect_mid_stream_stores_what_arrived_once(gateway):
     gateway.add_provider("alpha")
     gateway.fake.set_option("alpha", chunks=40, chunk_delay=0.1)
-    payload = orjson.dumps({
-        "model": "fake-model", "stream": True, "conversation_id": "gone",
-        "messages": [{"role": "user", "content": " ".join("word" for _ in range(40))}],
-    })
+    payload = orjson.dumps(
+        {
+            "model": "fake-model",
+            "stream": True,
+            "conversation_id": "gone",
+            "messages": [{"role": "user", "content": " ".join("word" for _ in range(40))}],
+        }
+    )
     sock = socket.create_connection(("127.0.0.1", gateway.server.port), timeout=5)
     try:
         sock.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
         )
         received = b""
         deadline = time.monotonic() + 5
@@ -124,10 +143,13 @@ def test_a_client_disconnect_mid_stream_stores_what_arrived_once(gateway):
     assert partial and full.startswith(partial) and len(partial) < len(full)
     assert gateway.fake.open_connections("alpha") == 0
     # Released: the next turn is served.
-    assert gateway.post(
-        "/v1/chat/completions",
-        {"model": "fake-model", "conversation_id": "gone", "messages": [{"role": "user", "content": "more"}]},
-    ).status_code == 200
+    assert (
+        gateway.post(
+            "/v1/chat/completions",
+            {"model": "fake-model", "conversation_id": "gone", "messages": [{"role": "user", "content": "more"}]},
+        ).status_code
+        == 200
+    )
     assert len(_stored(gateway, "gone")) == 4
 
 

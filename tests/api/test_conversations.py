@@ -42,8 +42,11 @@ def test_history_is_prepended_and_the_turn_stored(gateway):
     stored = gateway.get(f"/v1/conversations/{cid}").json()
     assert stored["id"] == cid and stored["title"] == "one" and stored["message_count"] == 5
     assert [(m["role"], m["content"]) for m in stored["messages"]] == [
-        ("system", "be brief"), ("user", "one"), ("assistant", "Hello from alpha: one"),
-        ("user", "two"), ("assistant", "Hello from alpha: two"),
+        ("system", "be brief"),
+        ("user", "one"),
+        ("assistant", "Hello from alpha: one"),
+        ("user", "two"),
+        ("assistant", "Hello from alpha: two"),
     ]
     reply = stored["messages"][2]
     assert reply["provider"] == "alpha" and reply["model"] == "fake-model" and reply["incomplete"] is False
@@ -82,9 +85,7 @@ def test_the_path_form_remembers_too(gateway):
     gateway.add_provider("alpha")
     cid = new_id()
     for text in ("one", "two"):
-        response = gateway.post(
-            f"/api/alpha/{cid}/chat/completions", user_body(text)
-        )
+        response = gateway.post(f"/api/alpha/{cid}/chat/completions", user_body(text))
         assert response.status_code == 200
         assert response.headers["x-conversation-id"] == cid
     assert [m["content"] for m in sent_messages(gateway)] == ["one", "Hello from alpha: one", "two"]
@@ -106,14 +107,10 @@ def test_conversation_ids_are_validated(gateway, bad):
 
 def test_the_path_form_validates_its_id(gateway):
     gateway.add_provider("alpha")
-    response = gateway.post(
-        "/api/alpha/bad.id/chat/completions", user_body("x")
-    )
+    response = gateway.post("/api/alpha/bad.id/chat/completions", user_body("x"))
     assert response.status_code == 400 and response.json()["error"]["param"] == "conversation_id"
     longest = "a" * 64
-    ok = gateway.post(
-        f"/api/alpha/{longest}/chat/completions", user_body("x")
-    )
+    ok = gateway.post(f"/api/alpha/{longest}/chat/completions", user_body("x"))
     assert ok.status_code == 200 and gateway.get(f"/v1/conversations/{longest}").status_code == 200
 
 
@@ -148,8 +145,12 @@ def test_list_get_and_delete(gateway):
 
 
 def test_list_query_is_validated(gateway):
-    for params, param in [({"limit": 0}, "limit"), ({"limit": 1000}, "limit"), ({"after": "no.such"}, "after"),
-                          ({"after": "unknown"}, "after")]:
+    for params, param in [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1000}, "limit"),
+        ({"after": "no.such"}, "after"),
+        ({"after": "unknown"}, "after"),
+    ]:
         response = gateway.get("/v1/conversations", params=params)
         assert response.status_code == 400, params
         assert response.json()["error"]["param"] == param

@@ -7,15 +7,17 @@ import time
 import pytest
 
 from catalogue.selectors import catalogue_snapshot
-from completions.routing.failover import upstream_target as target_for
-from completions.cookies.jar import cookies_matching, cookies_parse, domain_matches, CookieEntry
+from completions.cookies.jar import CookieEntry, cookies_matching, cookies_parse, domain_matches
 from completions.models import ProviderCookie
+from completions.routing.failover import upstream_target as target_for
 
 FUTURE = time.time() + 3600
 
 
 def editthiscookie(domain="127.0.0.1", name="session", value="s3cret-value", **extra):
-    return json.dumps([{"domain": domain, "name": name, "value": value, "path": "/", "expirationDate": FUTURE, **extra}])
+    return json.dumps(
+        [{"domain": domain, "name": name, "value": value, "path": "/", "expirationDate": FUTURE, **extra}]
+    )
 
 
 NETSCAPE = (
@@ -23,10 +25,18 @@ NETSCAPE = (
     f".example.com\tTRUE\t/\tTRUE\t{int(FUTURE)}\tnid\tnetscape-value\n"
     f"#HttpOnly_api.example.com\tFALSE\t/\tFALSE\t0\tsid\thttponly-value\n"
 )
-HAR = json.dumps({"log": {"entries": [{
-    "request": {"url": "https://chat.example.org/api", "cookies": [{"name": "har_req", "value": "v1"}]},
-    "response": {"cookies": [{"name": "har_resp", "value": "v2", "expires": "2999-01-01T00:00:00Z"}]},
-}]}})
+HAR = json.dumps(
+    {
+        "log": {
+            "entries": [
+                {
+                    "request": {"url": "https://chat.example.org/api", "cookies": [{"name": "har_req", "value": "v1"}]},
+                    "response": {"cookies": [{"name": "har_resp", "value": "v2", "expires": "2999-01-01T00:00:00Z"}]},
+                }
+            ]
+        }
+    }
+)
 
 
 def upload(gateway, *files, **kwargs):
@@ -44,7 +54,10 @@ def test_upload_three_formats_reports_domains_and_counts_never_values(gateway):
     body = response.json()
     assert body["stored"] == 5
     assert {d["domain"]: d["cookies"] for d in body["domains"]} == {
-        "127.0.0.1": 1, "api.example.com": 1, "chat.example.org": 2, "example.com": 1,
+        "127.0.0.1": 1,
+        "api.example.com": 1,
+        "chat.example.org": 2,
+        "example.com": 1,
     }
     assert [f["cookies"] for f in body["files"]] == [1, 2, 2]
     for secret in ("s3cret-value", "netscape-value", "httponly-value", "v1", "v2"):
@@ -106,7 +119,7 @@ def test_upload_needs_a_key_when_auth_is_on(gateway, settings):
 def test_cookies_reach_only_matching_providers_without_a_query(gateway, django_assert_num_queries):
     gateway.add_provider("local", models=["fake-model"])  # base URL host 127.0.0.1
     gateway.add_provider("elsewhere", models=["other-model"], base_url="https://api.example.net/v1")
-    body = editthiscookie() [:-1] + "," + editthiscookie(domain="example.com", name="other")[1:]
+    body = editthiscookie()[:-1] + "," + editthiscookie(domain="example.com", name="other")[1:]
     assert upload(gateway, ("c.json", body)).json()["stored"] == 2
     snapshot = catalogue_snapshot()
     local = [r for r in snapshot.routes_for_provider("local")][0]
@@ -155,11 +168,13 @@ def test_matching_by_scheme_path_and_expiry():
 
 def test_json_expiry_forms_and_expired_cookies_are_skipped():
     parsed = cookies_parse(
-        json.dumps([
-            {"domain": ".a.com", "name": "n1", "value": "v", "expirationDate": 1},
-            {"domain": "a.com", "name": "n2", "value": "v", "expires": "2999-01-01T00:00:00Z"},
-            {"domain": "a.com", "name": "n3", "value": "v", "session": True, "expirationDate": 5},
-        ]).encode(),
+        json.dumps(
+            [
+                {"domain": ".a.com", "name": "n1", "value": "v", "expirationDate": 1},
+                {"domain": "a.com", "name": "n2", "value": "v", "expires": "2999-01-01T00:00:00Z"},
+                {"domain": "a.com", "name": "n3", "value": "v", "session": True, "expirationDate": 5},
+            ]
+        ).encode(),
         filename="x.json",
     )
     assert [c.domain for c in parsed] == ["a.com"] * 3

@@ -11,7 +11,8 @@ def _open_request(gateway, body: dict) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", gateway.server.port), timeout=5)
     sock.sendall(
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+        + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+        + payload
     )
     return sock
 

@@ -102,5 +102,7 @@ def test_oversized_body_is_refused(gateway, settings):
     gateway.add_provider("alpha")
     settings.G4F = {**settings.G4F, "MAX_REQUEST_BYTES": 1000}
     assert gateway_settings.MAX_REQUEST_BYTES == 1000
-    response = gateway.post("/v1/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x" * 5000}]})
+    response = gateway.post(
+        "/v1/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x" * 5000}]}
+    )
     assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"

@@ -186,7 +186,9 @@ def test_stream_cut_after_the_first_chunk_is_an_error_event_and_a_failure(gatewa
         assert response.status_code == 200 and response.headers["x-provider"] == "cutter"
         events = sse_events(response)
         assert isinstance(events[-2], dict) and events[-2]["error"]["type"] == "api_error"
-        assert not any(isinstance(e, dict) and any(c.get("finish_reason") for c in e.get("choices", ())) for e in events)
+        assert not any(
+            isinstance(e, dict) and any(c.get("finish_reason") for c in e.get("choices", ())) for e in events
+        )
     assert gateway.fake.requests_for("backup") == []  # no failover once a chunk was sent
     # Three cut streams in a row are three failures: the breaker opened.
     row = provider_row("cutter")
@@ -262,7 +264,9 @@ def test_operator_override_beats_the_breaker(gateway, fast_health):
     assert served_by(gateway) == "backup"
     assert len(gateway.fake.requests_for("flaky")) == 4
     row = provider_row("flaky")
-    assert row.status == "not_working" and row.status_set_by == "operator" and row.status_reason == "Set by an operator."
+    assert (
+        row.status == "not_working" and row.status_set_by == "operator" and row.status_reason == "Set by an operator."
+    )
     # Failures of another kind never overwrite an operator's "ignored" either.
     services.providers_set_status(provider_ids=[flaky.id], status="ignored", reason="Set by an operator.")
     assert not services.provider_breaker_open(
@@ -275,7 +279,10 @@ def test_capabilities_filter_candidates(gateway):
     gateway.add_provider("text-only", priority=5, capabilities=("chat",))
     gateway.add_provider("eyes", priority=1, capabilities=("chat", "vision", "tools", "json"))
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
-    vision = {"model": "fake-model", "messages": [{"role": "user", "content": [{"type": "text", "text": "see"}, image]}]}
+    vision = {
+        "model": "fake-model",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "see"}, image]}],
+    }
     assert served_by(gateway, vision) == "eyes"
     assert served_by(gateway, {**CHAT, "response_format": {"type": "json_object"}}) == "eyes"
     assert served_by(gateway, CHAT) == "text-only"

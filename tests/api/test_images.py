@@ -65,7 +65,9 @@ def test_pinned_provider_route(images):
 def test_failover_to_the_next_image_provider(images):
     images.add_provider("broken", models=["fake-image"], capabilities=("image",), priority=100)
     images.fake.set_fault("broken", "500")
-    response = images.post("/v1/images/generations", {"model": "fake-image", "prompt": "x", "response_format": "b64_json"})
+    response = images.post(
+        "/v1/images/generations", {"model": "fake-image", "prompt": "x", "response_format": "b64_json"}
+    )
     assert response.status_code == 200 and response.json()["provider"] == "pix"
     assert len(images.fake.requests_for("broken")) == 1
 

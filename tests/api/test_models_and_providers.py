@@ -64,6 +64,8 @@ def test_credentials_never_appear_in_responses(gateway):
     gateway.add_provider("alpha", api_key="sk-upstream-SECRET-123")
     for path in ("/v1/models", "/v1/providers", "/v1/providers/alpha", "/api/alpha/models"):
         assert "SECRET" not in gateway.get(path).text
-    answer = gateway.post("/v1/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]})
+    answer = gateway.post(
+        "/v1/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert "SECRET" not in answer.text
     assert gateway.fake.requests_for("alpha")[-1].headers["authorization"] == "Bearer sk-upstream-SECRET-123"

@@ -31,9 +31,7 @@ def test_headers_path_system_prompt_and_parameters(gateway):
         {"role": "developer", "content": [{"type": "text", "text": "be kind"}]},
         {"role": "user", "content": "hi"},
     ]
-    response = chat(
-        gateway, "anthropic", messages, temperature=1.7, top_p=0.9, stop="END", user="u1", max_tokens=300
-    )
+    response = chat(gateway, "anthropic", messages, temperature=1.7, top_p=0.9, stop="END", user="u1", max_tokens=300)
     assert response.status_code == 200, response.text
     sent = last_sent(gateway, name)
     assert sent.method == "POST" and sent.path == f"/{name}/anthropic/v1/messages"
@@ -159,8 +157,12 @@ def test_json_mode_asks_in_the_system_prompt(gateway):
     assert "JSON" in last_sent(gateway, name).json["system"]
     schema = {"type": "object", "properties": {"echo": {"type": "string"}}}
     response_format = {"type": "json_schema", "json_schema": {"name": "echo", "schema": schema}}
-    response = chat(gateway, "anthropic", [{"role": "system", "content": "terse"}, {"role": "user", "content": "d"}],
-                    response_format=response_format)
+    response = chat(
+        gateway,
+        "anthropic",
+        [{"role": "system", "content": "terse"}, {"role": "user", "content": "d"}],
+        response_format=response_format,
+    )
     assert json.loads(response.json()["choices"][0]["message"]["content"]) == {"echo": "d"}
     system = last_sent(gateway, name).json["system"]
     assert system.startswith("terse\n\n") and json.dumps(schema, separators=(",", ":")) in system

@@ -33,8 +33,15 @@ def test_key_path_system_instruction_and_generation_config(gateway):
         {"role": "user", "content": "again"},
     ]
     response = chat(
-        gateway, "gemini", messages,
-        temperature=0.4, top_p=0.8, max_tokens=300, stop=["END"], seed=7, presence_penalty=0.5,
+        gateway,
+        "gemini",
+        messages,
+        temperature=0.4,
+        top_p=0.8,
+        max_tokens=300,
+        stop=["END"],
+        seed=7,
+        presence_penalty=0.5,
     )
     assert response.status_code == 200, response.text
     sent = last_sent(gateway, name)
@@ -49,8 +56,12 @@ def test_key_path_system_instruction_and_generation_config(gateway):
         {"role": "user", "parts": [{"text": "again"}]},
     ]
     assert body["generationConfig"] == {
-        "temperature": 0.4, "topP": 0.8, "seed": 7, "presencePenalty": 0.5,
-        "maxOutputTokens": 300, "stopSequences": ["END"],
+        "temperature": 0.4,
+        "topP": 0.8,
+        "seed": 7,
+        "presencePenalty": 0.5,
+        "maxOutputTokens": 300,
+        "stopSequences": ["END"],
     }
     assert response.json()["choices"][0]["message"]["content"] == f"Hello from {name}: again"
 

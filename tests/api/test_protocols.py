@@ -143,7 +143,9 @@ def test_sdk_parses_completion_and_stream(gateway, adapter):
     assert completion.choices[0].message.content == f"Hello from {name}: hi"
     chunks = list(
         client.chat.completions.create(
-            model=MODELS[adapter], messages=[{"role": "user", "content": "hi"}], stream=True,
+            model=MODELS[adapter],
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
             stream_options={"include_usage": True},
         )
     )

@@ -54,7 +54,9 @@ def test_stream_include_usage_sends_openai_usage_chunk(gateway):
     response = gateway.post(
         "/v1/chat/completions",
         {
-            "model": "fake-model", "stream": True, "stream_options": {"include_usage": True},
+            "model": "fake-model",
+            "stream": True,
+            "stream_options": {"include_usage": True},
             "messages": [{"role": "user", "content": "abc"}],
         },
         stream=True,
@@ -95,9 +97,7 @@ def test_stream_cut_midway_ends_with_error_event_not_clean_finish(gateway):
     events = sse_events(response)
     errors = [e for e in events if isinstance(e, dict) and "error" in e]
     assert errors and errors[-1]["error"]["type"] == "api_error"
-    assert not any(
-        isinstance(e, dict) and any(c.get("finish_reason") for c in e.get("choices", ())) for e in events
-    )
+    assert not any(isinstance(e, dict) and any(c.get("finish_reason") for c in e.get("choices", ())) for e in events)
 
 
 def test_stream_failure_before_first_chunk_is_a_plain_error(gateway):

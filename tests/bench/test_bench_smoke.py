@@ -15,8 +15,9 @@ def tiny_scenarios(monkeypatch):
     small = {
         "chat-c16": Scenario("chat-c16", "non-streaming, concurrency 4", "fast", False, 4),
         "stream-c16": Scenario("stream-c16", "streaming (20 chunks), concurrency 4", "fast", True, 4),
-        "burst-200": Scenario("burst-200", "20 concurrent requests, upstream answers after 1 s", "slow", False, 20,
-                              wave=True),
+        "burst-200": Scenario(
+            "burst-200", "20 concurrent requests, upstream answers after 1 s", "slow", False, 20, wave=True
+        ),
     }
     for key, scenario in small.items():
         monkeypatch.setitem(BY_KEY, key, scenario)
@@ -24,8 +25,9 @@ def tiny_scenarios(monkeypatch):
 
 
 def test_harness_measures_direct_and_the_gateway(tiny_scenarios):
-    config = harness.RunConfig(targets=["direct", "gateway"], scenarios=tiny_scenarios, duration=0.5, warmup=0.2,
-                               verbose=False)
+    config = harness.RunConfig(
+        targets=["direct", "gateway"], scenarios=tiny_scenarios, duration=0.5, warmup=0.2, verbose=False
+    )
     result = harness.run(config)
 
     assert result.missing == {}
@@ -49,8 +51,9 @@ def test_harness_measures_direct_and_the_gateway(tiny_scenarios):
 
 def test_harness_reports_a_target_that_cannot_start(tiny_scenarios, monkeypatch):
     monkeypatch.delenv("BENCH_BASELINE_SRC", raising=False)
-    config = harness.RunConfig(targets=["gateway-baseline"], scenarios=["chat-c16"], duration=0.2, warmup=0.1,
-                               verbose=False)
+    config = harness.RunConfig(
+        targets=["gateway-baseline"], scenarios=["chat-c16"], duration=0.2, warmup=0.1, verbose=False
+    )
     result = harness.run(config)
     assert result.rows == []
     assert "BENCH_BASELINE_SRC" in result.missing["gateway-baseline"]

@@ -9,7 +9,6 @@ from catalogue.models import Provider
 USER = [{"role": "user", "content": "x"}]
 
 
-
 def _action(session, gateway, action: str, names: list[str]) -> requests.Response:
     ids = [str(pk) for pk in Provider.objects.filter(name__in=names).values_list("id", flat=True)]
     url = f"{gateway.url}/admin/catalogue/provider/"
@@ -53,19 +52,35 @@ def test_credential_is_masked_and_kept_when_left_blank(gateway, admin_session):
     page = admin_session.get(url, timeout=10).text
     assert "sk-very-secret-value" not in page and "sk-…ue" in page
     form = {
-        "name": "alpha", "adapter": "openai", "base_url": provider.base_url, "status": "working", "priority": "3",
-        "timeout": "60", "supports_stream": "on", "api_key": "", "api_key_env": "", "url": "", "description": "edited",
-        "provider_models-TOTAL_FORMS": "0", "provider_models-INITIAL_FORMS": "0",
-        "csrfmiddlewaretoken": admin_session.cookies["csrftoken"], "_save": "Save",
+        "name": "alpha",
+        "adapter": "openai",
+        "base_url": provider.base_url,
+        "status": "working",
+        "priority": "3",
+        "timeout": "60",
+        "supports_stream": "on",
+        "api_key": "",
+        "api_key_env": "",
+        "url": "",
+        "description": "edited",
+        "provider_models-TOTAL_FORMS": "0",
+        "provider_models-INITIAL_FORMS": "0",
+        "csrfmiddlewaretoken": admin_session.cookies["csrftoken"],
+        "_save": "Save",
     }
     # The inline's existing row must be submitted as well.
     mapping = provider.provider_models.get()
-    form.update({
-        "provider_models-TOTAL_FORMS": "1", "provider_models-INITIAL_FORMS": "1",
-        "provider_models-0-id": str(mapping.pk), "provider_models-0-provider": str(provider.pk),
-        "provider_models-0-model": str(mapping.model_id), "provider_models-0-upstream_name": mapping.upstream_name,
-        "provider_models-0-capabilities": '["chat"]',
-    })
+    form.update(
+        {
+            "provider_models-TOTAL_FORMS": "1",
+            "provider_models-INITIAL_FORMS": "1",
+            "provider_models-0-id": str(mapping.pk),
+            "provider_models-0-provider": str(provider.pk),
+            "provider_models-0-model": str(mapping.model_id),
+            "provider_models-0-upstream_name": mapping.upstream_name,
+            "provider_models-0-capabilities": '["chat"]',
+        }
+    )
     response = admin_session.post(url, data=form, headers={"referer": url}, timeout=10)
     assert response.status_code == 200 and "was changed successfully" in response.text, response.text[:3000]
     provider.refresh_from_db()

@@ -1,8 +1,6 @@
 """The Conversation admin over HTTP: messages inline, searchable by id, key and model."""
 
-
 from catalogue import services
-
 
 
 def test_conversations_are_searchable_and_show_their_messages(gateway, admin_session):
@@ -10,11 +8,13 @@ def test_conversations_are_searchable_and_show_their_messages(gateway, admin_ses
     _, key = services.api_key_create(name="team-blue")
     client = gateway.openai(api_key=key)
     client.chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "first question"}],
+        model="fake-model",
+        messages=[{"role": "user", "content": "first question"}],
         extra_body={"conversation_id": "blue-1"},
     )
     client.chat.completions.create(
-        model="other-model", messages=[{"role": "user", "content": "second topic"}],
+        model="other-model",
+        messages=[{"role": "user", "content": "second topic"}],
         extra_body={"conversation_id": "blue-2"},
     )
     url = f"{gateway.url}/admin/catalogue/conversation/"

@@ -38,7 +38,9 @@ def test_probes_update_status_latency_and_last_error(gateway):
     assert bad.status_reason.startswith("Provider check failed") and bad.cooldown_until is not None
     assert keyless.last_checked_at is None
     # Routing sees the check at once: the model is served by the provider that answered.
-    response = gateway.post("/v1/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]})
+    response = gateway.post(
+        "/v1/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert response.json()["provider"] == "good"
     # Fixed upstream: the next check restores it.
     gateway.fake.set_fault("bad", None)
@@ -113,11 +115,22 @@ def test_admin_shows_health_and_tests_selected_providers(gateway, admin_client):
 def test_admin_status_edit_is_the_operators_word(gateway, admin_client):
     gateway.add_provider("down")
     down = Provider.objects.get(name="down")
-    services.provider_breaker_open(key=(down.id, down.created_at), reason="Circuit breaker: test", error="e", until=down.created_at)
+    services.provider_breaker_open(
+        key=(down.id, down.created_at), reason="Circuit breaker: test", error="e", until=down.created_at
+    )
     form = {
-        "name": "down", "adapter": "openai", "base_url": down.base_url, "status": "working", "priority": 0,
-        "timeout": 60, "supports_stream": "on", "api_key_env": "", "url": "", "description": "",
-        "provider_models-TOTAL_FORMS": 0, "provider_models-INITIAL_FORMS": 0,
+        "name": "down",
+        "adapter": "openai",
+        "base_url": down.base_url,
+        "status": "working",
+        "priority": 0,
+        "timeout": 60,
+        "supports_stream": "on",
+        "api_key_env": "",
+        "url": "",
+        "description": "",
+        "provider_models-TOTAL_FORMS": 0,
+        "provider_models-INITIAL_FORMS": 0,
     }
     response = admin_client.post(f"/admin/catalogue/provider/{down.id}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -130,7 +143,11 @@ def test_checkproviders_as_an_operator_runs_it(gateway, tmp_path):
     env = {**os.environ, "G4F_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "g4fsite.settings"}
     catalogue = {
         "providers": [
-            {"name": name, "base_url": gateway.fake.provider_url(name), "models": [{"name": "m", "capabilities": ["chat"]}]}
+            {
+                "name": name,
+                "base_url": gateway.fake.provider_url(name),
+                "models": [{"name": "m", "capabilities": ["chat"]}],
+            }
             for name in ("up", "down")
         ]
     }

@@ -49,12 +49,22 @@ def test_catalogue_import_export_round_trip(manage, tmp_path):
         "models": [{"name": "m1", "owned_by": "acme", "aliases": ["m-one"]}],
         "providers": [
             {
-                "name": "Acme", "adapter": "openai", "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-secret-acme",
-                "status": "working", "priority": 3, "url": "https://acme.example", "description": "Acme AI",
+                "name": "Acme",
+                "adapter": "openai",
+                "base_url": "http://127.0.0.1:9/v1",
+                "api_key": "sk-secret-acme",
+                "status": "working",
+                "priority": 3,
+                "url": "https://acme.example",
+                "description": "Acme AI",
                 "models": [{"name": "m1", "upstream": "acme-m1", "capabilities": ["chat", "tools"]}],
             },
-            {"name": "Other", "base_url": "http://127.0.0.1:9/v2", "api_key_env": "OTHER_KEY",
-             "models": [{"name": "m2"}]},
+            {
+                "name": "Other",
+                "base_url": "http://127.0.0.1:9/v2",
+                "api_key_env": "OTHER_KEY",
+                "models": [{"name": "m2"}],
+            },
         ],
     }
     path = tmp_path / "catalogue.json"
@@ -64,14 +74,18 @@ def test_catalogue_import_export_round_trip(manage, tmp_path):
     exported = json.loads(manage("catalogue", "export").stdout)
     assert "sk-secret-acme" not in json.dumps(exported)
     acme = next(p for p in exported["providers"] if p["name"] == "Acme")
-    assert acme["priority"] == 3 and acme["models"] == [{"name": "m1", "upstream": "acme-m1", "capabilities": ["chat", "tools"]}]
+    assert acme["priority"] == 3 and acme["models"] == [
+        {"name": "m1", "upstream": "acme-m1", "capabilities": ["chat", "tools"]}
+    ]
     assert next(m for m in exported["models"] if m["name"] == "m1")["aliases"] == ["m-one"]
     other = next(p for p in exported["providers"] if p["name"] == "Other")
     assert other["api_key_env"] == "OTHER_KEY" and other["models"][0]["capabilities"] == ["chat"]
     # Re-importing the export (no secrets in it) keeps the stored credential.
     path.write_text(json.dumps(exported))
     assert "2 updated" in manage("catalogue", "import", str(path)).stdout
-    check = manage("shell", "-c", "from catalogue.models import Provider; print(Provider.objects.get(name='Acme').api_key)")
+    check = manage(
+        "shell", "-c", "from catalogue.models import Provider; print(Provider.objects.get(name='Acme').api_key)"
+    )
     assert check.stdout.strip().splitlines()[-1] == "sk-secret-acme"
 
 
@@ -81,7 +95,10 @@ def test_catalogue_import_export_round_trip(manage, tmp_path):
         ("{not json", "not valid JSON"),
         ('{"providers": [{"name": "X"}]}', "base_url"),
         ('{"providers": [{"name": "X", "base_url": "http://h/v1", "adapter": "carrier-pigeon"}]}', "Unknown adapter"),
-        ('{"providers": [{"name": "X", "base_url": "http://h/v1", "models": [{"name": "m", "capabilities": ["telepathy"]}]}]}', "telepathy"),
+        (
+            '{"providers": [{"name": "X", "base_url": "http://h/v1", "models": [{"name": "m", "capabilities": ["telepathy"]}]}]}',
+            "telepathy",
+        ),
         ('{"providers": [{"name": "X", "base_url": "http://h/v1", "status": "sleepy"}]}', "status"),
         ("[1, 2]", "JSON object"),
     ],
@@ -97,12 +114,27 @@ def test_catalogue_import_rejects_bad_files_and_stores_nothing(manage, tmp_path,
 def test_seed_is_idempotent_and_keeps_operator_changes(manage):
     seeded = json.loads((ROOT / "catalogue" / "default_catalogue.json").read_text())["providers"]
     assert f"providers: {len(seeded)} created" in manage("catalogue", "seed").stdout
-    manage("shell", "-c", "from catalogue.models import Provider; Provider.objects.filter(name='Groq').update(status='ignored')")
+    manage(
+        "shell",
+        "-c",
+        "from catalogue.models import Provider; Provider.objects.filter(name='Groq').update(status='ignored')",
+    )
     assert "0 created" in manage("catalogue", "seed").stdout
     exported = json.loads(manage("catalogue", "export").stdout)
     names = {p["name"]: p for p in exported["providers"]}
     assert names["Groq"]["status"] == "ignored"
-    assert {"PollinationsAI", "OpenAI", "OpenRouter", "Groq", "DeepSeek", "Mistral", "Together", "Ollama", "LMStudio", "vLLM"} <= set(names)
+    assert {
+        "PollinationsAI",
+        "OpenAI",
+        "OpenRouter",
+        "Groq",
+        "DeepSeek",
+        "Mistral",
+        "Together",
+        "Ollama",
+        "LMStudio",
+        "vLLM",
+    } <= set(names)
     assert names["Ollama"]["base_url"] == "http://localhost:11434/v1"
     assert names["PollinationsAI"]["adapter"] == "pollinations"
     assert (names["Anthropic"]["adapter"], names["Gemini"]["adapter"]) == ("anthropic", "gemini")
@@ -111,8 +143,15 @@ def test_seed_is_idempotent_and_keeps_operator_changes(manage):
 
 def test_import_of_a_partial_entry_updates_only_what_it_names(manage, tmp_path):
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"providers": [{"name": "Acme", "base_url": "http://127.0.0.1:9/v1", "priority": 4,
-                                               "models": [{"name": "m1"}]}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "providers": [
+                    {"name": "Acme", "base_url": "http://127.0.0.1:9/v1", "priority": 4, "models": [{"name": "m1"}]}
+                ]
+            }
+        )
+    )
     manage("catalogue", "import", str(path))
     path.write_text(json.dumps({"providers": [{"name": "acme", "status": "ignored"}]}))
     assert "1 updated" in manage("catalogue", "import", str(path)).stdout

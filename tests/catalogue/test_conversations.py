@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from completions.conversations import store
 from catalogue.models import Conversation, Message
+from completions.conversations import store
 
 pytestmark = pytest.mark.django_db
 

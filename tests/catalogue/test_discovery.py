@@ -140,10 +140,12 @@ def test_command_exit_status_in_a_subprocess(fake, tmp_path):
         )
 
     assert manage("migrate", "--noinput").returncode == 0
-    catalogue = {"providers": [
-        {"name": "up", "base_url": fake.provider_url("up")},
-        {"name": "down", "base_url": fake.provider_url("down")},
-    ]}
+    catalogue = {
+        "providers": [
+            {"name": "up", "base_url": fake.provider_url("up")},
+            {"name": "down", "base_url": fake.provider_url("down")},
+        ]
+    }
     (tmp_path / "catalogue.json").write_text(json.dumps(catalogue))
     assert manage("catalogue", "import", str(tmp_path / "catalogue.json")).returncode == 0
     fake.set_fault("down", "503")
@@ -152,7 +154,6 @@ def test_command_exit_status_in_a_subprocess(fake, tmp_path):
     assert "up: 3 model(s) added" in partly.stdout and "down: failed" in partly.stderr
     failed = manage("catalogue", "refresh", "down")
     assert failed.returncode == 1 and "No provider answered" in failed.stderr and "Traceback" not in failed.stderr
-
 
 
 def test_admin_action_refreshes_the_selected_providers(gateway, admin_session):

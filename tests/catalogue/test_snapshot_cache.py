@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_snapshot_is_cached_until_the_catalogue_changes(transactional_db, django_assert_num_queries):
-    services.catalogue_import(data={"providers": [{"name": "p", "base_url": "http://127.0.0.1:9/v1", "models": [{"name": "m"}]}]})
+    services.catalogue_import(
+        data={"providers": [{"name": "p", "base_url": "http://127.0.0.1:9/v1", "models": [{"name": "m"}]}]}
+    )
     first = catalogue_snapshot()
     with django_assert_num_queries(0):
         assert catalogue_snapshot() is first
@@ -26,8 +28,15 @@ def test_another_process_changing_the_catalogue_changes_the_stamp(transactional_
     before = catalogue_stamp()
     script = "from catalogue.cache import _replace_stamp; _replace_stamp()"
     subprocess.run(
-        [sys.executable, "-c", f"import django, os; os.environ['DJANGO_SETTINGS_MODULE']='g4fsite.settings'; django.setup(); {script}"],
-        cwd=ROOT, env={"G4F_DATA_DIR": str(settings.DATA_DIR), "PATH": "/usr/bin:/bin"}, check=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            f"import django, os; os.environ['DJANGO_SETTINGS_MODULE']='g4fsite.settings'; django.setup(); {script}",
+        ],
+        cwd=ROOT,
+        env={"G4F_DATA_DIR": str(settings.DATA_DIR), "PATH": "/usr/bin:/bin"},
+        check=True,
+        timeout=60,
     )
     assert catalogue_stamp() != before
 

@@ -76,7 +76,9 @@ def data_dir_with(template: Path, target: Path, catalogue: dict | None = None) -
 class ServerProcess:
     """A gateway server in a child process, on 127.0.0.1 and a free port."""
 
-    def __init__(self, command: list[str], data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(
+        self, command: list[str], data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None
+    ):
         self.port = port or free_port()
         self.command = [*command, "--port", str(self.port)]
         self.data_dir = data_dir

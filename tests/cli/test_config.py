@@ -44,7 +44,12 @@ def settings_in_subprocess(tmp_path, **env: str) -> dict:
     """`settings.G4F` as a fresh process with this environment sees it."""
     code = "import django, json; django.setup(); from django.conf import settings; print(json.dumps(settings.G4F))"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=clean_env(tmp_path, **env), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -99,9 +104,17 @@ def clean_app_config():
 
 def test_app_config_maps_to_settings_and_environment(clean_app_config):
     clean_app_config.set_config(g4f_api_key="k", timeout=5, ignored_providers=["A", "B"], gui=True, model=None)
-    assert clean_app_config.overrides() == {"API_KEY": "k", "TIMEOUT": 5.0, "IGNORED_PROVIDERS": ["A", "B"], "GUI": True}
+    assert clean_app_config.overrides() == {
+        "API_KEY": "k",
+        "TIMEOUT": 5.0,
+        "IGNORED_PROVIDERS": ["A", "B"],
+        "GUI": True,
+    }
     assert clean_app_config.environment() == {
-        "G4F_API_KEY": "k", "G4F_TIMEOUT": "5.0", "G4F_IGNORED_PROVIDERS": "A B", "G4F_GUI": "1",
+        "G4F_API_KEY": "k",
+        "G4F_TIMEOUT": "5.0",
+        "G4F_IGNORED_PROVIDERS": "A B",
+        "G4F_GUI": "1",
     }
     with pytest.raises(TypeError, match="no setting 'colour'"):
         clean_app_config.set_config(colour="blue")

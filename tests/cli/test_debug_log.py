@@ -28,7 +28,10 @@ def test_debug_log_has_the_requests_and_none_of_the_secrets(start_server, fake):
     assert server.post("/v1/chat/completions", chat, headers=bearer).status_code == 200
     streamed = server.post("/v1/chat/completions", {**chat, "stream": True}, headers={"g4f-api-key": MASTER, **cookies})
     assert streamed.status_code == 200
-    assert server.post("/v1/chat/completions", chat, headers={"Authorization": "Bearer WRONG-SECRET-55aa"}).status_code == 401
+    assert (
+        server.post("/v1/chat/completions", chat, headers={"Authorization": "Bearer WRONG-SECRET-55aa"}).status_code
+        == 401
+    )
     # The upstream key was really used, so it was there to leak.
     assert {r.headers.get("authorization") for r in fake.requests_for("Alpha")} == {f"Bearer {UPSTREAM}"}
     server.stop()

@@ -164,4 +164,3 @@ def test_defaults_bind_to_localhost_1337():
     args = build_parser().parse_args(["api"])
     assert (args.host, args.port, args.workers) == ("127.0.0.1", 1337, None)
     assert args.gui is None and args.debug is None  # unset flags leave the environment's values
-

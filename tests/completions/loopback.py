@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx2
 from aiohttp import web
 
-
 TIMEOUT = httpx2.Timeout(5.0)
 
 

@@ -396,8 +396,11 @@ def test_tool_message_for_an_unknown_call_is_refused():
 def test_list_models_strips_the_prefix_and_skips_models_that_cannot_chat():
     page_one = {
         "models": [
-            {"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash",
-             "supportedGenerationMethods": ["generateContent", "countTokens"]},
+            {
+                "name": "models/gemini-2.5-flash",
+                "displayName": "Gemini 2.5 Flash",
+                "supportedGenerationMethods": ["generateContent", "countTokens"],
+            },
             {"name": "models/text-embedding-004", "supportedGenerationMethods": ["embedContent"]},
         ],
         "nextPageToken": "page-2",

@@ -11,8 +11,7 @@ import pytest
 from aiohttp import web
 
 from completions.upstream.transport import AiohttpTransport
-from tests.completions.loopback import TIMEOUT, errors_of, RawServer, chunk, free_port, read_request, run, web_server
-
+from tests.completions.loopback import TIMEOUT, RawServer, chunk, errors_of, free_port, read_request, run, web_server
 
 # --- error translation ---------------------------------------------------------------------------
 
@@ -30,7 +29,9 @@ def test_a_header_aiohttp_cannot_send_is_an_httpx2_error_not_a_crash():
         transport = AiohttpTransport(max_connections=4)
         async with web_server(handler) as base:
             try:
-                await transport.fetch("GET", base + "/v1/models", headers={"x-team": "a\r\nInjected: 1"}, timeout=TIMEOUT)
+                await transport.fetch(
+                    "GET", base + "/v1/models", headers={"x-team": "a\r\nInjected: 1"}, timeout=TIMEOUT
+                )
             except Exception as exc:  # noqa: BLE001 - the test inspects it
                 return exc
             finally:
@@ -48,11 +49,13 @@ def test_connection_refused_is_connect_error():
         transport = AiohttpTransport(max_connections=4)
         client = httpx2.AsyncClient(transport=transport)
         try:
-            return await errors_of({
-                "fetch": lambda: transport.fetch("GET", url, headers={}, timeout=TIMEOUT),
-                "stream": lambda: _open_stream(transport, url),
-                "httpx": lambda: client.get(url),
-            })
+            return await errors_of(
+                {
+                    "fetch": lambda: transport.fetch("GET", url, headers={}, timeout=TIMEOUT),
+                    "stream": lambda: _open_stream(transport, url),
+                    "httpx": lambda: client.get(url),
+                }
+            )
         finally:
             await client.aclose()
 
@@ -165,8 +168,13 @@ def test_truncated_body_is_remote_protocol_error():
 
     errors = run(scenario())
     assert set(errors) == {
-        "fetch", "direct stream aread", "direct stream lines", "httpx content", "httpx stream aread",
-        "fetch, no answer", "httpx, no answer",
+        "fetch",
+        "direct stream aread",
+        "direct stream lines",
+        "httpx content",
+        "httpx stream aread",
+        "fetch, no answer",
+        "httpx, no answer",
     }
     for name, exc in errors.items():
         assert type(exc) is httpx2.RemoteProtocolError, (name, repr(exc))

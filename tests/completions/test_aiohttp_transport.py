@@ -9,10 +9,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from completions.upstream.transport import AiohttpTransport, DirectResponse
 from completions.upstream.client import build_http_client
+from completions.upstream.transport import AiohttpTransport, DirectResponse
 from tests.completions.loopback import TIMEOUT, RawServer, free_port, read_request, run, web_server
-
 
 # --- cookies -------------------------------------------------------------------------------------
 
@@ -183,7 +182,6 @@ def test_gzip_answers_are_decoded_on_both_paths():
     assert via_httpx.json()["choices"][0]["message"]["content"].startswith("hello hello")
     assert via_fetch.content == payload
     assert lines == ["data: one", "", "data: two", ""]
-
 
 
 # --- proxy ---------------------------------------------------------------------------------------

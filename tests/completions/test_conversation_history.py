@@ -2,7 +2,10 @@
 
 from catalogue.snapshot import ProviderEntry, Route
 from completions.conversations.history import (
-    prefer_provider, trimmed_history, turn_messages, upstream_messages,
+    prefer_provider,
+    trimmed_history,
+    turn_messages,
+    upstream_messages,
 )
 from completions.routing.plan import RoutePlan
 
@@ -62,8 +65,11 @@ def test_a_different_system_message_replaces_the_prompt_and_is_stored():
 def test_tool_calls_compare_by_id_name_and_arguments():
     call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     stored = [user("q"), {"role": "assistant", "content": None, "tool_calls": [call]}]
-    sent = [user("q"), {"role": "assistant", "content": "", "tool_calls": [{**call, "index": 0}]},
-            {"role": "tool", "tool_call_id": "call_1", "content": "42"}]
+    sent = [
+        user("q"),
+        {"role": "assistant", "content": "", "tool_calls": [{**call, "index": 0}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+    ]
     assert turn_messages(stored, sent).to_store == [{"role": "tool", "content": "42", "tool_call_id": "call_1"}]
 
 
@@ -77,25 +83,44 @@ def test_trimming_drops_oldest_whole_turns_and_keeps_the_system_prompt():
 
 
 def test_trimming_by_estimated_tokens():
-    history = [user("a" * 400), {"role": "assistant", "content": "b" * 400}, user("c"),
-               {"role": "assistant", "content": "d"}]
+    history = [
+        user("a" * 400),
+        {"role": "assistant", "content": "b" * 400},
+        user("c"),
+        {"role": "assistant", "content": "d"},
+    ]
     kept = trimmed_history(history, reserved_messages=1, reserved_tokens=5, max_messages=0, max_tokens=50)
     assert kept == history[2:]
     assert trimmed_history(history, reserved_messages=1, reserved_tokens=5, max_messages=0, max_tokens=0) == history
 
 
 def test_trimming_never_starts_with_an_orphaned_reply():
-    history = [user("a"), {"role": "assistant", "content": "x", "tool_calls": [{"id": "c", "function": {}}]},
-               {"role": "tool", "tool_call_id": "c", "content": "r"}, {"role": "assistant", "content": "y"},
-               user("b"), {"role": "assistant", "content": "z"}]
+    history = [
+        user("a"),
+        {"role": "assistant", "content": "x", "tool_calls": [{"id": "c", "function": {}}]},
+        {"role": "tool", "tool_call_id": "c", "content": "r"},
+        {"role": "assistant", "content": "y"},
+        user("b"),
+        {"role": "assistant", "content": "z"},
+    ]
     kept = trimmed_history(history, reserved_messages=1, reserved_tokens=0, max_messages=4, max_tokens=0)
     assert kept == history[4:]
 
 
 def _route(name: str, priority: int) -> Route:
     provider = ProviderEntry(
-        id=priority, name=name, adapter="openai", base_url="http://x", api_key="", status="working",
-        needs_auth=False, priority=priority, timeout=5.0, url="", description="", supports_stream=True,
+        id=priority,
+        name=name,
+        adapter="openai",
+        base_url="http://x",
+        api_key="",
+        status="working",
+        needs_auth=False,
+        priority=priority,
+        timeout=5.0,
+        url="",
+        description="",
+        supports_stream=True,
     )
     return Route(provider=provider, model="m", upstream_name="m", capabilities=frozenset({"chat"}))
 
@@ -106,4 +131,3 @@ def test_prefer_provider_puts_the_sticky_route_first():
     assert prefer_provider(plan, "gone") is plan and prefer_provider(plan, "") is plan
     pinned = RoutePlan(model="m", routes=(_route("high", 9),), pinned=True)
     assert prefer_provider(pinned, "low") is pinned
-

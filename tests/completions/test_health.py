@@ -3,7 +3,7 @@
 The board runs on an injected clock and a recording writer, so these tests need no database."""
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from catalogue.snapshot import ProviderEntry
 from completions import errors
 from completions.routing.health import HealthBoard, is_client_fault
 
-CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
+CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 class RecordingWriter:
@@ -36,19 +36,39 @@ class Clock:
         return self.now
 
 
-def provider(*, status: str = "working", set_by: str = "operator", cooldown_until: float | None = None, pid: int = 1) -> ProviderEntry:
+def provider(
+    *, status: str = "working", set_by: str = "operator", cooldown_until: float | None = None, pid: int = 1
+) -> ProviderEntry:
     return ProviderEntry(
-        id=pid, name=f"p{pid}", adapter="openai", base_url="http://127.0.0.1:1/v1", api_key="", status=status,
-        needs_auth=False, priority=0, timeout=5, url="", description="", supports_stream=True,
-        status_set_by=set_by, cooldown_until=cooldown_until, updated_at=0.0, created_at=CREATED,
+        id=pid,
+        name=f"p{pid}",
+        adapter="openai",
+        base_url="http://127.0.0.1:1/v1",
+        api_key="",
+        status=status,
+        needs_auth=False,
+        priority=0,
+        timeout=5,
+        url="",
+        description="",
+        supports_stream=True,
+        status_set_by=set_by,
+        cooldown_until=cooldown_until,
+        updated_at=0.0,
+        created_at=CREATED,
     )
 
 
 @pytest.fixture
 def board(settings):
     settings.G4F = {
-        **settings.G4F, "BREAKER_THRESHOLD": 3, "BREAKER_WINDOW": 30.0, "BREAKER_COOLDOWN": 10.0,
-        "AUTH_FAILURE_COOLDOWN": 600.0, "RATE_LIMIT_COOLDOWN": 5.0, "MAX_RATE_LIMIT_COOLDOWN": 60.0,
+        **settings.G4F,
+        "BREAKER_THRESHOLD": 3,
+        "BREAKER_WINDOW": 30.0,
+        "BREAKER_COOLDOWN": 10.0,
+        "AUTH_FAILURE_COOLDOWN": 600.0,
+        "RATE_LIMIT_COOLDOWN": 5.0,
+        "MAX_RATE_LIMIT_COOLDOWN": 60.0,
         "HEALTH_WINDOW": 300.0,
     }
     board = HealthBoard(clock=Clock())
@@ -97,15 +117,19 @@ def test_rate_limit_cools_down_for_retry_after_without_opening_the_breaker(board
 def test_rejected_credential_opens_at_once_with_the_reason(board):
     p = provider()
     board.record_failure(p, errors.UpstreamAuthFailed("HTTP 401: bad key"))
-    (name, kwargs), = board.writer.calls
+    ((name, kwargs),) = board.writer.calls
     assert name == "provider_breaker_open" and "rejected the credential" in kwargs["reason"]
     assert kwargs["until"].timestamp() == pytest.approx(board.clock.now + 600)
 
 
 @pytest.mark.parametrize(
     "exc",
-    [errors.UpstreamBadRequest("HTTP 400"), errors.InvalidRequest("bad image", code="image_url_refused"),
-     errors.ValidationFailed("n must be 1"), errors.UnsupportedCapability("no input_audio")],
+    [
+        errors.UpstreamBadRequest("HTTP 400"),
+        errors.InvalidRequest("bad image", code="image_url_refused"),
+        errors.ValidationFailed("n must be 1"),
+        errors.UnsupportedCapability("no input_audio"),
+    ],
 )
 def test_client_faults_and_unsendable_parts_say_nothing_about_health(board, exc):
     p = provider()

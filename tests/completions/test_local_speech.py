@@ -13,7 +13,9 @@ from completions.upstream.adapters.local_speech import EspeakAdapter, espeak_voi
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
-TARGET = UpstreamTarget(provider="LocalSpeech", base_url="http://localhost/espeak", upstream_model="espeak-ng", timeout=30)
+TARGET = UpstreamTarget(
+    provider="LocalSpeech", base_url="http://localhost/espeak", upstream_model="espeak-ng", timeout=30
+)
 
 
 def speak(**payload):

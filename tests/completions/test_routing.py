@@ -18,16 +18,31 @@ from completions.routing.plan import (
 )
 
 
-def provider(name: str, *, priority: int = 0, status: str = "working", needs_auth: bool = False, key: str = "") -> ProviderEntry:
+def provider(
+    name: str, *, priority: int = 0, status: str = "working", needs_auth: bool = False, key: str = ""
+) -> ProviderEntry:
     return ProviderEntry(
-        id=hash(name), name=name, adapter="openai", base_url="http://127.0.0.1:1/v1", api_key=key, status=status,
-        needs_auth=needs_auth, priority=priority, timeout=5, url="", description="", supports_stream=True,
+        id=hash(name),
+        name=name,
+        adapter="openai",
+        base_url="http://127.0.0.1:1/v1",
+        api_key=key,
+        status=status,
+        needs_auth=needs_auth,
+        priority=priority,
+        timeout=5,
+        url="",
+        description="",
+        supports_stream=True,
     )
 
 
 def model(*routes: tuple[ProviderEntry, set[str]]) -> ModelEntry:
     return ModelEntry(
-        name="m", owned_by="", aliases=(), created=0,
+        name="m",
+        owned_by="",
+        aliases=(),
+        created=0,
         routes=tuple(Route(provider=p, model="m", upstream_name="m", capabilities=frozenset(c)) for p, c in routes),
     )
 
@@ -38,7 +53,8 @@ CHAT = frozenset({"chat"})
 def test_priority_orders_candidates_highest_first():
     plan = plan_for_model(
         model((provider("a", priority=1), {"chat"}), (provider("b", priority=9), {"chat"}), (provider("c"), {"chat"})),
-        needed=CHAT, ignored=frozenset(),
+        needed=CHAT,
+        ignored=frozenset(),
     )
     assert [r.provider.name for r in plan.routes] == ["b", "a", "c"]
 
@@ -53,7 +69,8 @@ def test_ignored_not_working_and_keyless_are_skipped():
             (provider("config-ignored", priority=5), {"chat"}),
             (provider("ok"), {"chat"}),
         ),
-        needed=CHAT, ignored=frozenset({"config-ignored"}),
+        needed=CHAT,
+        ignored=frozenset({"config-ignored"}),
     )
     assert [r.provider.name for r in plan.routes] == ["keyed", "ok"]
 
@@ -66,7 +83,9 @@ def test_no_usable_provider_explains_why():
 
 def test_capabilities_filter_routes():
     m = model((provider("text", priority=5), {"chat"}), (provider("eyes"), {"chat", "vision"}))
-    assert [r.provider.name for r in plan_for_model(m, needed=frozenset({"chat", "vision"}), ignored=()).routes] == ["eyes"]
+    assert [r.provider.name for r in plan_for_model(m, needed=frozenset({"chat", "vision"}), ignored=()).routes] == [
+        "eyes"
+    ]
     with pytest.raises(errors.UnsupportedCapability):
         plan_for_model(m, needed=frozenset({"chat", "tools"}), ignored=())
 
@@ -102,7 +121,9 @@ def names(plan_or_routes) -> list[str]:
 
 def test_cool_downs_in_the_row_skip_providers_until_they_end():
     limited = replace(provider("limited", priority=9), cooldown_until=NOW + 5)
-    opened = replace(provider("opened", priority=8, status="not_working"), status_set_by="health", cooldown_until=NOW + 5)
+    opened = replace(
+        provider("opened", priority=8, status="not_working"), status_set_by="health", cooldown_until=NOW + 5
+    )
     m = model((limited, {"chat"}), (opened, {"chat"}), (provider("ok"), {"chat"}))
     assert names(plan_for_model(m, needed=CHAT, ignored=(), now=NOW)) == ["ok"]
     # Past the cool-downs: the rate-limited provider is back; the opened one is half-open and probed first.

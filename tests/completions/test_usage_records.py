@@ -22,8 +22,19 @@ def test_flush_writes_every_field_as_recorded(db):
     recorder = UsageRecorder()
     when = timezone.now() - timedelta(minutes=3)
     recorder.record(
-        api_key_id=key.id, endpoint="chat", model="m-1", provider="Alpha", success=True, status_code=200,
-        attempts=2, prompt_tokens=11, completion_tokens=7, latency_ms=12.5, stream=True, error="", created_at=when,
+        api_key_id=key.id,
+        endpoint="chat",
+        model="m-1",
+        provider="Alpha",
+        success=True,
+        status_code=200,
+        attempts=2,
+        prompt_tokens=11,
+        completion_tokens=7,
+        latency_ms=12.5,
+        stream=True,
+        error="",
+        created_at=when,
     )
     # Fewer fields (as the media endpoints record): the rest take the model's defaults.
     recorder.record(endpoint="images", model="img", provider="", success=False, status_code=502, error="boom ✓")

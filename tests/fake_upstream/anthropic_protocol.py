@@ -258,9 +258,7 @@ def _list_models(request: Request) -> Reply:
     after = request.query.get("after_id")
     start = names.index(after) + 1 if after in names else 0
     page = names[start : start + limit]
-    data = [
-        {"type": "model", "id": name, "display_name": name, "created_at": "2025-01-01T00:00:00Z"} for name in page
-    ]
+    data = [{"type": "model", "id": name, "display_name": name, "created_at": "2025-01-01T00:00:00Z"} for name in page]
     return json_reply(
         {
             "data": data,

@@ -16,7 +16,6 @@ thread only swaps whole values (fault, options) under a lock, so no request sees
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import threading

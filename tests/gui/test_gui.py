@@ -14,14 +14,22 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 MARKDOWN = "Here is **bold** text and code:\n\n```python\nprint('hi')\n```\n\nThe end of a long answer."
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (scripts/test installs it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (scripts/test installs it)"
+    ),
 ]
 
 
@@ -98,7 +106,9 @@ def last_reply(page):
 
 
 def conversation_ids(page) -> list[str]:
-    return page.eval_on_selector_all("#conversation-list li[data-conversation-id]", "els => els.map(e => e.dataset.conversationId)")
+    return page.eval_on_selector_all(
+        "#conversation-list li[data-conversation-id]", "els => els.map(e => e.dataset.conversationId)"
+    )
 
 
 def test_chat_streams_switches_conversations_and_draws(gui, browser_page):
@@ -215,18 +225,24 @@ def test_api_key_is_asked_once_and_kept(gui, browser_page, settings):
     assert page.problems == [] or all("401" in p for p in page.problems)
 
 
-
 def test_without_server_conversations_the_browser_keeps_them(gui, browser_page):
     """A gateway without /v1/conversations (simulated by answering 404 in the browser): the page
     keeps conversations in localStorage and sends the earlier turns itself."""
     page, fake = browser_page, gui.fake
-    not_found = '{"error": {"message": "Not found.", "type": "invalid_request_error", "param": null, "code": "not_found"}}'
-    page.route("**/v1/conversations**", lambda route: route.fulfill(status=404, body=not_found, content_type="application/json"))
+    not_found = (
+        '{"error": {"message": "Not found.", "type": "invalid_request_error", "param": null, "code": "not_found"}}'
+    )
+    page.route(
+        "**/v1/conversations**",
+        lambda route: route.fulfill(status=404, body=not_found, content_type="application/json"),
+    )
     open_chat(page, gui.url)
     send(page, "first question")
     page.wait_for_selector("#stop", state="hidden")
     send(page, "second question")
-    page.wait_for_function("document.querySelectorAll('article.message.assistant').length === 2 && document.getElementById('stop').hidden")
+    page.wait_for_function(
+        "document.querySelectorAll('article.message.assistant').length === 2 && document.getElementById('stop').hidden"
+    )
     sent = fake.requests_for("FakeChat")[-1].json["messages"]
     assert [(m["role"], m["content"]) for m in sent] == [
         ("user", "first question"),

@@ -35,7 +35,9 @@ ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 MAX_MODEL_PAGES = 20
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "tool_use": "tool_calls"} | {
-    "max_tokens": "length", "model_context_window_exceeded": "length", "refusal": "content_filter"
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content_filter",
 }
 JSON_INSTRUCTION = "Respond only with one valid JSON object, with no text before or after it."
 

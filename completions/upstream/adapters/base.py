@@ -13,6 +13,7 @@ responses then are `DirectResponse`s, which have the attributes of `httpx2.Respo
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, ClassVar
 
 import httpx2
@@ -21,7 +22,6 @@ import orjson
 from completions import errors
 from completions.upstream.transport import DirectResponse
 from g4fsite.conf import gateway_settings
-
 
 # What `Adapter.send` returns: an httpx2 response, or the direct path's look-alike.
 UpstreamResponse = httpx2.Response | DirectResponse
@@ -222,14 +222,14 @@ def _retry_after(response: UpstreamResponse) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        from datetime import datetime
         from email.utils import parsedate_to_datetime
-        from datetime import datetime, timezone
 
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @contextlib.contextmanager

@@ -44,7 +44,8 @@ FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"} | dict.fromkeys(
 )
 # OpenAI request field -> generationConfig field, copied as they are.
 GENERATION_FIELDS = {"temperature": "temperature", "top_p": "topP", "seed": "seed"} | {
-    "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
 }
 
 

@@ -5,8 +5,27 @@ from typing import Any
 
 # The OpenAPI 3.0 subset of JSON Schema that Gemini's `Schema` accepts.
 SCHEMA_KEYS = frozenset(
-    {"type", "format", "title", "description", "nullable", "enum", "items", "minItems", "maxItems", "properties",
-     "required", "anyOf", "minimum", "maximum", "minLength", "maxLength", "pattern", "propertyOrdering", "default"}
+    {
+        "type",
+        "format",
+        "title",
+        "description",
+        "nullable",
+        "enum",
+        "items",
+        "minItems",
+        "maxItems",
+        "properties",
+        "required",
+        "anyOf",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "propertyOrdering",
+        "default",
+    }
 )
 
 

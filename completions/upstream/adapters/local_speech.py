@@ -29,14 +29,26 @@ BASE_WPM = 175  # espeak-ng's default speed, words per minute, for `speed` 1.0
 MIN_WPM, MAX_WPM = 80, 500
 PCM_RATE = 24000
 OPENAI_VOICES = {
-    "alloy": "en-us", "ash": "en-us+m2", "ballad": "en-gb+m4", "coral": "en-us+f2", "echo": "en-us+m3",
-    "fable": "en-gb", "nova": "en-us+f3", "onyx": "en-us+m7", "sage": "en-gb+f3", "shimmer": "en-us+f4",
+    "alloy": "en-us",
+    "ash": "en-us+m2",
+    "ballad": "en-gb+m4",
+    "coral": "en-us+f2",
+    "echo": "en-us+m3",
+    "fable": "en-gb",
+    "nova": "en-us+f3",
+    "onyx": "en-us+m7",
+    "sage": "en-gb+f3",
+    "shimmer": "en-us+f4",
     "verse": "en-us+m5",
 }
 ESPEAK_VOICE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*(\+[a-z0-9]{1,12})?$", re.IGNORECASE)
 CONTENT_TYPES = {
-    "wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "pcm": "audio/pcm",
-    "opus": "audio/opus", "aac": "audio/aac",
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "pcm": "audio/pcm",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
 }
 FFMPEG_OUTPUT = {
     "mp3": ["-f", "mp3"],
@@ -68,9 +80,14 @@ class EspeakAdapter(Adapter):
                 param="response_format",
             )
         command = [
-            ESPEAK, "--stdout", "-b", "1",
-            "-v", espeak_voice(str(payload.get("voice") or "alloy")),
-            "-s", str(words_per_minute(payload.get("speed"))),
+            ESPEAK,
+            "--stdout",
+            "-b",
+            "1",
+            "-v",
+            espeak_voice(str(payload.get("voice") or "alloy")),
+            "-s",
+            str(words_per_minute(payload.get("speed"))),
             "--stdin",
         ]
         wav = fix_wav_sizes(await run(command, payload["input"].encode("utf-8"), timeout=target.timeout))
@@ -150,7 +167,18 @@ def converter_command(audio_format: str) -> list[str]:
     """A command reading WAV on stdin and writing `audio_format` to stdout."""
     ffmpeg = _which("ffmpeg")
     if ffmpeg:
-        return [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0", *FFMPEG_OUTPUT[audio_format], "pipe:1"]
+        return [
+            ffmpeg,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "wav",
+            "-i",
+            "pipe:0",
+            *FFMPEG_OUTPUT[audio_format],
+            "pipe:1",
+        ]
     sox = _which("sox")
     if sox and audio_format in SOX_OUTPUT:
         return [sox, "-q", "-t", "wav", "-", *SOX_OUTPUT[audio_format], "-"]
