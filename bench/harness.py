@@ -90,7 +90,8 @@ def _run(config: RunConfig, load_cores: set[int] | None, target_cores: set[int] 
         _log(
             config,
             f"fake upstream on port {upstream_port} (pid {upstream_pid}); load on cores "
-            f"{sorted(load_cores) if load_cores else 'any'}, targets on {sorted(target_cores) if target_cores else 'any'}",
+            f"{sorted(load_cores) if load_cores else 'any'}, "
+            f"targets on {sorted(target_cores) if target_cores else 'any'}",
         )
         for name in config.targets:
             server = registry[name]()

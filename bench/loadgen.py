@@ -328,7 +328,7 @@ async def wave(
         for start in range(0, count, connect_batch):
             batch = clients[start : start + connect_batch]
             opened = await asyncio.gather(*(c.connect() for c in batch), return_exceptions=True)
-            for client, outcome in zip(batch, opened):
+            for client, outcome in zip(batch, opened, strict=True):
                 if isinstance(outcome, BaseException):
                     client.conn = None
         begin = clock()

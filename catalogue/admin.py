@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from catalogue import hooks, services
 from catalogue.admin_health import HEALTH_LIST_DISPLAY, HEALTH_READONLY_FIELDS, ProviderHealthAdminMixin
 from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord
-from catalogue.snapshot import provider_credential
+from catalogue.selectors import provider_credential
 from g4fsite.conf import gateway_settings
 
 

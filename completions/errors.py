@@ -1,8 +1,8 @@
 """Gateway errors and their OpenAI-style rendering.
 
 Every error a client can see is one of these classes; they only set attributes. `error_body()`
-renders any of them as `{"error": {"message", "type", "param", "code"}}`, and both the DRF
-exception handler and the chat consumer use it.
+renders any of them as `{"error": {"message", "type", "param", "code"}}`; the consumers and
+the DRF exception handler (`completions.http.drf_errors`) use it.
 
     GatewayError (500 api_error)
     ├── InvalidRequest (400 invalid_request_error)
@@ -194,49 +194,6 @@ def error_headers(exc: GatewayError) -> list[tuple[bytes, bytes]]:
 
 def error_json(exc: GatewayError) -> bytes:
     return orjson.dumps(error_body(exc))
-
-
-def drf_exception_handler(exc: Exception, context: dict) -> Any:
-    """DRF's EXCEPTION_HANDLER: render gateway and DRF errors in the OpenAI shape."""
-    from rest_framework.response import Response
-
-    if not isinstance(exc, GatewayError):
-        exc = _from_drf(exc)
-        if exc is None:
-            return None
-    response = Response(error_body(exc), status=exc.status_code)
-    for name, value in error_headers(exc)[1:]:
-        response[name.decode()] = value.decode()
-    return response
-
-
-def _from_drf(exc: Exception) -> GatewayError | None:
-    from django.http import Http404
-    from rest_framework import exceptions as drf
-
-    if isinstance(exc, Http404):
-        return NotFound()
-    if isinstance(exc, drf.ParseError):
-        return InvalidJSON(str(exc.detail))
-    if isinstance(exc, drf.ValidationError):
-        return validation_error(exc.detail)
-    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        return AuthenticationFailed()
-    if isinstance(exc, drf.PermissionDenied):
-        return PermissionDenied(str(exc.detail))
-    if isinstance(exc, drf.NotFound):
-        return NotFound(str(exc.detail))
-    if isinstance(exc, drf.MethodNotAllowed):
-        return MethodNotAllowed(str(exc.detail))
-    if isinstance(exc, drf.UnsupportedMediaType):
-        return InvalidRequest(str(exc.detail), code="unsupported_media_type")
-    if isinstance(exc, drf.Throttled):
-        return RateLimited(str(exc.detail), retry_after=exc.wait)
-    if isinstance(exc, drf.APIException):
-        error = GatewayError(str(exc.detail))
-        error.status_code = exc.status_code
-        return error
-    return None
 
 
 def validation_error(detail: Any) -> ValidationFailed:

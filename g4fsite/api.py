@@ -77,7 +77,7 @@ class AppConfig:
         """The same values as `G4F_*` environment variables, as g4fsite/settings.py reads them."""
         env = {}
         overrides = cls.overrides()
-        for name, (variable, setting) in FIELDS.items():
+        for variable, setting in FIELDS.values():
             if setting not in overrides:
                 continue
             value = overrides[setting]

@@ -165,7 +165,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "completions.errors.drf_exception_handler",
+    "EXCEPTION_HANDLER": "completions.http.drf_errors.drf_exception_handler",
 }
 
 # The gateway's own settings; see g4fsite/conf.py for every key and its default.

@@ -9,10 +9,12 @@ venv_install() {
   fi
   local stamp=".venv/.installed-$(basename "$requirements")"
   local digest
-  digest=$(cat requirements*.txt pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+  digest=$(cat requirements*.txt constraints.txt pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ] || [ ! -x .venv/bin/g4f ]; then
     echo "Installing Python packages from $requirements..."
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements" || return 1
+    # constraints.txt pins every transitive dependency (compiled from requirements-dev.txt), so a fresh
+    # clone installs exactly what CI tested.
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements" -c constraints.txt || return 1
     # The project itself, editable: installs the `g4f` console script (dependencies come from above).
     PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . || return 1
     echo "$digest" > "$stamp"

@@ -39,7 +39,7 @@ def serve_and_get(command: list[str], env: dict, port: int) -> dict:
                 return requests.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).json()
             except requests.ConnectionError:
                 if process.poll() is not None:
-                    raise AssertionError(process.stdout.read().decode())
+                    raise AssertionError(process.stdout.read().decode()) from None
                 time.sleep(0.2)
         raise AssertionError("the server did not answer within 60 s")
     finally:

@@ -182,7 +182,10 @@ class HealthBoard:
                     reason = f"Circuit breaker: the probe after the cool-down failed: {exc.message}"
                     self._open(key, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
                 elif len(live.failures) >= threshold:
-                    reason = f"Circuit breaker: {len(live.failures)} failures in a row within {window:g}s; last: {exc.message}"
+                    reason = (
+                        f"Circuit breaker: {len(live.failures)} failures in a row within {window:g}s; "
+                        f"last: {exc.message}"
+                    )
                     self._open(key, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
             self._publish(key, live, now)
         self.writer.start()

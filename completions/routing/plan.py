@@ -176,7 +176,7 @@ def _share_load(routes: list[Route], health: HealthView | None, rng: random.Rand
     # Key u ** (1 / weight) with weight = fallback / latency, compared as logarithms (no underflow).
     keyed = [
         (math.log(1.0 - rng.random()) * (latency or fallback) / fallback, index, route)
-        for index, (latency, route) in enumerate(zip(latencies, routes))
+        for index, (latency, route) in enumerate(zip(latencies, routes, strict=True))
     ]
     return [route for _, _, route in sorted(keyed, key=lambda item: (-item[0], item[1]))]
 

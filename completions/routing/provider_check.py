@@ -17,7 +17,7 @@ from django.utils.module_loading import import_string
 
 from catalogue import services
 from catalogue.models import Provider
-from catalogue.snapshot import provider_credential
+from catalogue.selectors import provider_credential
 from completions import errors
 from completions.upstream.adapters import UpstreamTarget
 from completions.upstream.client import build_http_client
@@ -93,7 +93,7 @@ def providers_check(providers: Iterable[Provider]) -> list[CheckResult]:
     providers = list(providers)
     results = asyncio.run(providers_probe(providers))
     recorded = []
-    for provider, result in zip(providers, results):
+    for provider, result in zip(providers, results, strict=True):
         if result.skipped:
             recorded.append(result)
             continue

@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 
 from catalogue import services
 from catalogue.models import Provider
-from catalogue.snapshot import provider_credential
+from catalogue.selectors import provider_credential
 from completions import errors
 from completions.upstream.adapters import UpstreamTarget
 from completions.upstream.client import build_http_client

@@ -140,7 +140,7 @@ async def _vetted_address(url: httpx2.URL) -> str:
         except ValueError as exc:
             raise unreachable(f"The image URL's host '{host}' resolved to an unusable address.") from exc
         if not addresses:
-            raise unreachable(f"The image URL's host '{host}' has no address.")
+            raise unreachable(f"The image URL's host '{host}' has no address.") from None
     for address in addresses:
         if not is_public_address(address):
             raise refused(f"The image URL's host '{host}' is not a public address ({address}); the gateway refuses it.")

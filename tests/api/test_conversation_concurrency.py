@@ -77,7 +77,7 @@ def test_many_clients_retrying_on_409_lose_nothing_and_never_interleave(gateway)
     assert not failures and not any(t.is_alive() for t in threads)
     messages = gateway.get("/v1/conversations/crowd").json()["messages"]
     assert len(messages) == clients * turns * 2
-    for user, reply in zip(messages[::2], messages[1::2]):  # each question directly followed by its answer
+    for user, reply in zip(messages[::2], messages[1::2], strict=False):  # each question, then its answer
         assert user["role"] == "user" and reply["role"] == "assistant"
         assert reply["content"] == f"Hello from alpha: {user['content']}"
     assert sorted(m["content"] for m in messages[::2]) == sorted(

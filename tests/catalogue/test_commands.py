@@ -96,7 +96,8 @@ def test_catalogue_import_export_round_trip(manage, tmp_path):
         ('{"providers": [{"name": "X"}]}', "base_url"),
         ('{"providers": [{"name": "X", "base_url": "http://h/v1", "adapter": "carrier-pigeon"}]}', "Unknown adapter"),
         (
-            '{"providers": [{"name": "X", "base_url": "http://h/v1", "models": [{"name": "m", "capabilities": ["telepathy"]}]}]}',
+            '{"providers": [{"name": "X", "base_url": "http://h/v1", '
+            '"models": [{"name": "m", "capabilities": ["telepathy"]}]}]}',
             "telepathy",
         ),
         ('{"providers": [{"name": "X", "base_url": "http://h/v1", "status": "sleepy"}]}', "status"),
