@@ -100,7 +100,7 @@ class ChatCompletionsConsumer(GatewayHttpConsumer):
                 if chunk is not None:
                     await self.send_chunk(sse_event(chunk))
             if not shaper.finished:
-                raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
+                raise errors.StreamTruncated("The provider's stream ended before it finished.")
         except errors.GatewayError as exc:
             opened.failed(exc)  # a stream cut after its first chunk counts against its provider
             await self.turn.finish(usage=shaper.usage_totals(), incomplete=True)

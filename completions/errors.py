@@ -8,15 +8,23 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     ├── InvalidRequest (400 invalid_request_error)
     │   ├── InvalidJSON (400 invalid_json)
     │   ├── ValidationFailed (400 invalid_value; `param` names the field)
+    │   │   └── InvalidFileType (400 invalid_file_type)
     │   ├── UnsupportedCapability (400 unsupported_capability)
     │   ├── UpstreamBadRequest (400 upstream_bad_request: the upstream rejected the client's request)
+    │   ├── UnsupportedMediaType (400 unsupported_media_type)
+    │   ├── InvalidMultipart (400 invalid_multipart)
+    │   ├── InvalidCookieFile (400 invalid_cookie_file)
+    │   ├── ImageUrlRefused (400 image_url_refused: not http(s), or not a public address)
+    │   ├── ImageUrlUnreachable (400 image_url_unreachable)
+    │   ├── ImageUrlTooLarge (400 image_url_too_large)
     │   └── RequestTooLarge (413 request_too_large)
     ├── AuthenticationFailed (401 authentication_error / invalid_api_key)
     ├── PermissionDenied (403 permission_error)
     ├── NotFound (404 invalid_request_error / not_found)
     │   ├── ModelNotFound (404 model_not_found)
     │   ├── ProviderNotFound (404 provider_not_found)
-    │   └── ConversationNotFound (404 conversation_not_found: missing, or another key's)
+    │   ├── ConversationNotFound (404 conversation_not_found: missing, or another key's)
+    │   └── MediaNotFound (404 media_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   └── ConversationBusy (409 conversation_busy; sets Retry-After)
@@ -24,8 +32,16 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     ├── ProviderError (502 api_error / provider_error)
     │   ├── UpstreamAuthFailed (502 provider_auth_failed)
     │   ├── UpstreamMalformed (502 provider_malformed_response)
-    │   └── UpstreamTimeout (504 provider_timeout)
+    │   ├── UpstreamTimeout (504 provider_timeout)
+    │   ├── ProviderDisconnected (502 provider_disconnected)
+    │   ├── ProviderUnreachable (502 provider_unreachable)
+    │   ├── StreamTruncated (502 stream_truncated: a stream ended without a finish reason)
+    │   ├── AllProvidersFailed (502 all_providers_failed: names each provider tried and why)
+    │   ├── ProviderOutOfCredit (502 provider_out_of_credit)
+    │   ├── ProviderImageTooLarge (502 provider_image_too_large)
+    │   └── LocalSpeechFailed (502 local_speech_failed)
     └── ProviderNotWorking (503 provider_not_working)
+        └── LocalSpeechUnavailable (503 local_speech_unavailable)
 """
 
 from typing import Any
@@ -44,13 +60,10 @@ class GatewayError(Exception):
         message: str | None = None,
         *,
         param: str | None = None,
-        code: str | None = None,
         retry_after: float | None = None,
     ) -> None:
         self.message = message or self.default_message
         self.param = param
-        if code is not None:
-            self.code = code
         self.retry_after = retry_after
         super().__init__(self.message)
 
@@ -79,6 +92,41 @@ class UnsupportedCapability(InvalidRequest):
 class UpstreamBadRequest(InvalidRequest):
     code = "upstream_bad_request"
     default_message = "The provider rejected the request."
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "unsupported_media_type"
+    default_message = "The request's content type is not supported here."
+
+
+class InvalidMultipart(InvalidRequest):
+    code = "invalid_multipart"
+    default_message = "The multipart/form-data body is malformed."
+
+
+class InvalidFileType(ValidationFailed):
+    code = "invalid_file_type"
+    default_message = "The uploaded file is not of a type this endpoint takes."
+
+
+class InvalidCookieFile(InvalidRequest):
+    code = "invalid_cookie_file"
+    default_message = "The cookie file could not be read."
+
+
+class ImageUrlRefused(InvalidRequest):
+    code = "image_url_refused"
+    default_message = "The gateway refuses to fetch this image URL."
+
+
+class ImageUrlUnreachable(InvalidRequest):
+    code = "image_url_unreachable"
+    default_message = "The image URL could not be fetched."
+
+
+class ImageUrlTooLarge(InvalidRequest):
+    code = "image_url_too_large"
+    default_message = "The image URL's content is too large."
 
 
 class RequestTooLarge(InvalidRequest):
@@ -116,6 +164,11 @@ class ModelNotFound(NotFound):
 class ProviderNotFound(NotFound):
     code = "provider_not_found"
     default_message = "The provider does not exist."
+
+
+class MediaNotFound(NotFound):
+    code = "media_not_found"
+    default_message = "No such media file."
 
 
 class MethodNotAllowed(GatewayError):
@@ -170,6 +223,41 @@ class UpstreamTimeout(ProviderError):
     status_code = 504
     code = "provider_timeout"
     default_message = "The provider did not answer in time."
+
+
+class ProviderDisconnected(ProviderError):
+    code = "provider_disconnected"
+    default_message = "The provider closed the connection."
+
+
+class ProviderUnreachable(ProviderError):
+    code = "provider_unreachable"
+    default_message = "The provider could not be reached."
+
+
+class StreamTruncated(ProviderError):
+    code = "stream_truncated"
+    default_message = "The provider's stream ended before it finished."
+
+
+class AllProvidersFailed(ProviderError):
+    code = "all_providers_failed"
+    default_message = "Every provider tried failed."
+
+
+class ProviderOutOfCredit(ProviderError):
+    code = "provider_out_of_credit"
+    default_message = "The provider's account has no credit left."
+
+
+class ProviderImageTooLarge(ProviderError):
+    code = "provider_image_too_large"
+    default_message = "The provider's image is too large."
+
+
+class LocalSpeechFailed(ProviderError):
+    code = "local_speech_failed"
+    default_message = "The local speech program failed."
 
 
 class ProviderNotWorking(GatewayError):
@@ -228,3 +316,8 @@ def _message(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(str(item) for item in value)
     return str(value)
+
+
+class LocalSpeechUnavailable(ProviderNotWorking):
+    code = "local_speech_unavailable"
+    default_message = "The local speech program is not installed."

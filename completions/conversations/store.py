@@ -20,17 +20,15 @@ from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
 from catalogue.models import Conversation, Message
+from completions import errors
 
 MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 TITLE_LENGTH = 60
 
 
-class ConversationNotFound(Exception):
-    """No conversation with this id belongs to this owner (it may exist for another owner)."""
-
-
-class ConversationBusy(Exception):
-    """Another turn of this conversation is in progress."""
+def not_found(conversation_id: str) -> errors.ConversationNotFound:
+    """The error for an id that names no conversation of this owner (missing, or another owner's)."""
+    return errors.ConversationNotFound(f"Conversation '{conversation_id}' does not exist.", param="conversation_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +118,12 @@ def conversation_claim(
         else:
             return ClaimedConversation(id=conversation_id, lease_token=token, created=True, provider="", title="")
     if existing_owner != owner:
-        raise ConversationNotFound(conversation_id)
-    raise ConversationBusy(conversation_id)
+        raise not_found(conversation_id)
+    raise errors.ConversationBusy(
+        f"Conversation '{conversation_id}' is answering another request; retry when it has finished.",
+        param="conversation_id",
+        retry_after=1,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +208,7 @@ def conversation_list(*, owner: str, limit: int, after: str | None = None) -> tu
     if after:
         anchor = Conversation.objects.filter(id=after, owner=owner).values_list("updated_at", flat=True).first()
         if anchor is None:
-            raise ConversationNotFound(after)
+            raise errors.ValidationFailed("'after' names no conversation of yours.", param="after")
         rows = rows.filter(Q(updated_at__lt=anchor) | Q(updated_at=anchor, id__gt=after))
     page = list(rows.order_by("-updated_at", "id")[: limit + 1])
     return page[:limit], len(page) > limit
@@ -216,7 +218,7 @@ def conversation_get(*, conversation_id: str, owner: str) -> tuple[Conversation,
     """The owner's conversation and its messages in order; raises ConversationNotFound."""
     conversation = Conversation.objects.filter(id=conversation_id, owner=owner).first()
     if conversation is None:
-        raise ConversationNotFound(conversation_id)
+        raise not_found(conversation_id)
     return conversation, list(conversation.messages.order_by("position"))
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from completions import errors
 from completions.auth import Caller
 from completions.chat import ChatRequest
 from completions.conversations import store
@@ -64,24 +63,13 @@ async def turn_begin(request: ChatRequest, caller: Caller) -> "ConversationTurn 
     if not request.conversation_id:
         return NO_CONVERSATION
     conversation_id = request.conversation_id
-    try:
-        claimed = await database_sync_to_async(store.conversation_claim)(
-            conversation_id=conversation_id,
-            owner=caller.owner,
-            api_key_id=caller.key_id,
-            model=request.model,
-            lease_seconds=gateway_settings.CONVERSATION_LEASE_SECONDS,
-        )
-    except store.ConversationNotFound:
-        raise errors.ConversationNotFound(
-            f"Conversation '{conversation_id}' does not exist.", param="conversation_id"
-        ) from None
-    except store.ConversationBusy:
-        raise errors.ConversationBusy(
-            f"Conversation '{conversation_id}' is answering another request; retry when it has finished.",
-            param="conversation_id",
-            retry_after=1,
-        ) from None
+    claimed = await database_sync_to_async(store.conversation_claim)(
+        conversation_id=conversation_id,
+        owner=caller.owner,
+        api_key_id=caller.key_id,
+        model=request.model,
+        lease_seconds=gateway_settings.CONVERSATION_LEASE_SECONDS,
+    )
     turn = ConversationTurn(claimed, request)
     try:
         turn.prepare()

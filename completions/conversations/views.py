@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalogue.models import Conversation, Message
-from completions import errors
 from completions.conversations import store
 from completions.serializers import CONVERSATION_ID_PATTERN
 from g4fsite.conf import gateway_settings
@@ -66,22 +65,15 @@ def message_entry(message: Message) -> dict[str, Any]:
     return entry
 
 
-def _not_found(conversation_id: str) -> errors.ConversationNotFound:
-    return errors.ConversationNotFound(f"Conversation '{conversation_id}' does not exist.", param="conversation_id")
-
-
 class ConversationListView(APIView):
     """`GET /v1/conversations`: the caller's conversations, most recently updated first."""
 
     def get(self, request: Request) -> Response:
         query = ConversationPageSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        try:
-            page, has_more = store.conversation_list(
-                owner=request.caller.owner, limit=query.validated_data["limit"], after=query.validated_data.get("after")
-            )
-        except store.ConversationNotFound:
-            raise errors.ValidationFailed("'after' names no conversation of yours.", param="after") from None
+        page, has_more = store.conversation_list(
+            owner=request.caller.owner, limit=query.validated_data["limit"], after=query.validated_data.get("after")
+        )
         data = [conversation_summary(c, c.message_count) for c in page]
         return Response(
             {
@@ -98,15 +90,12 @@ class ConversationDetailView(APIView):
     """`GET /v1/conversations/{id}` (with its messages) and `DELETE /v1/conversations/{id}`."""
 
     def get(self, request: Request, conversation_id: str) -> Response:
-        try:
-            conversation, messages = store.conversation_get(conversation_id=conversation_id, owner=request.caller.owner)
-        except store.ConversationNotFound:
-            raise _not_found(conversation_id) from None
+        conversation, messages = store.conversation_get(conversation_id=conversation_id, owner=request.caller.owner)
         detail = conversation_summary(conversation, len(messages))
         detail["messages"] = [message_entry(m) for m in messages]
         return Response(detail)
 
     def delete(self, request: Request, conversation_id: str) -> Response:
         if not store.conversation_delete(conversation_id=conversation_id, owner=request.caller.owner):
-            raise _not_found(conversation_id)
+            raise store.not_found(conversation_id)
         return Response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})

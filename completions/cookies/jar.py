@@ -49,34 +49,29 @@ class CookieEntry:
         return self.expires is not None and self.expires <= now
 
 
-class CookieFileError(errors.InvalidRequest):
-    code = "invalid_cookie_file"
-    default_message = "The cookie file could not be read."
-
-
 # --- parsing --------------------------------------------------------------------------------------
 
 
 def cookies_parse(data: bytes, *, filename: str) -> list[CookieEntry]:
-    """The cookies of one exported file; CookieFileError (400) naming the file when it is malformed."""
+    """The cookies of one exported file; errors.InvalidCookieFile (400) naming the file when it is malformed."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise CookieFileError(f"'{filename}' is not UTF-8 text.", param="files") from None
+        raise errors.InvalidCookieFile(f"'{filename}' is not UTF-8 text.", param="files") from None
     stripped = text.lstrip()
     if not stripped:
-        raise CookieFileError(f"'{filename}' is empty.", param="files")
+        raise errors.InvalidCookieFile(f"'{filename}' is empty.", param="files")
     try:
         if stripped[0] in "[{":
             cookies = _from_json(_json(stripped, filename), filename)
         else:
             cookies = _from_netscape(text, filename)
-    except CookieFileError:
+    except errors.InvalidCookieFile:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CookieFileError(f"'{filename}' is not a cookie export: {exc}", param="files") from None
+        raise errors.InvalidCookieFile(f"'{filename}' is not a cookie export: {exc}", param="files") from None
     if len(cookies) > MAX_COOKIES_PER_FILE:
-        raise CookieFileError(f"'{filename}' holds more than {MAX_COOKIES_PER_FILE} cookies.", param="files")
+        raise errors.InvalidCookieFile(f"'{filename}' holds more than {MAX_COOKIES_PER_FILE} cookies.", param="files")
     return cookies
 
 
@@ -84,7 +79,7 @@ def _json(text: str, filename: str) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise CookieFileError(f"'{filename}' is not valid JSON: {exc}", param="files") from None
+        raise errors.InvalidCookieFile(f"'{filename}' is not valid JSON: {exc}", param="files") from None
 
 
 def _from_json(document: Any, filename: str) -> list[CookieEntry]:
@@ -93,11 +88,11 @@ def _from_json(document: Any, filename: str) -> list[CookieEntry]:
     if isinstance(document, dict) and isinstance(document.get("cookies"), list):
         document = document["cookies"]
     if not isinstance(document, list):
-        raise CookieFileError(f"'{filename}' is neither a list of cookies nor a HAR file.", param="files")
+        raise errors.InvalidCookieFile(f"'{filename}' is neither a list of cookies nor a HAR file.", param="files")
     cookies = []
     for index, item in enumerate(document):
         if not isinstance(item, dict):
-            raise CookieFileError(f"'{filename}': cookie {index} is not an object.", param="files")
+            raise errors.InvalidCookieFile(f"'{filename}': cookie {index} is not an object.", param="files")
         expires = item.get("expirationDate", item.get("expires"))
         cookies.append(
             _cookie(
@@ -124,7 +119,7 @@ def _from_netscape(text: str, filename: str) -> list[CookieEntry]:
         if len(fields) == 6:  # an empty value, its tab stripped by some exporters
             fields.append("")
         if len(fields) != 7:
-            raise CookieFileError(
+            raise errors.InvalidCookieFile(
                 f"'{filename}' line {number}: expected 7 tab-separated fields (Netscape cookies.txt).", param="files"
             )
         domain, _subdomains, path, secure, expires, name, value = fields
@@ -140,14 +135,14 @@ def _from_netscape(text: str, filename: str) -> list[CookieEntry]:
             )
         )
     if not cookies:
-        raise CookieFileError(f"'{filename}' holds no cookies.", param="files")
+        raise errors.InvalidCookieFile(f"'{filename}' holds no cookies.", param="files")
     return cookies
 
 
 def _from_har(log: dict[str, Any], filename: str) -> list[CookieEntry]:
     entries = log.get("entries")
     if not isinstance(entries, list):
-        raise CookieFileError(f"'{filename}': a HAR file needs 'log.entries'.", param="files")
+        raise errors.InvalidCookieFile(f"'{filename}': a HAR file needs 'log.entries'.", param="files")
     cookies = []
     for entry in entries:
         request = entry.get("request") or {}
@@ -171,14 +166,14 @@ def _from_har(log: dict[str, Any], filename: str) -> list[CookieEntry]:
 def _cookie(filename: str, *, domain: Any, name: Any, value: Any, path: Any, expires: Any, secure: bool) -> CookieEntry:
     where = f"'{filename}': cookie {name!r}"
     if not isinstance(name, str) or not _TOKEN.match(name):
-        raise CookieFileError(f"'{filename}': a cookie has an invalid name ({name!r}).", param="files")
+        raise errors.InvalidCookieFile(f"'{filename}': a cookie has an invalid name ({name!r}).", param="files")
     if not isinstance(value, str) or _BAD_VALUE.search(value):
-        raise CookieFileError(f"{where} has an invalid value.", param="files")
+        raise errors.InvalidCookieFile(f"{where} has an invalid value.", param="files")
     normalised = cookie_domain(domain)
     if normalised is None:
-        raise CookieFileError(f"{where} has an invalid domain ({domain!r}).", param="files")
+        raise errors.InvalidCookieFile(f"{where} has an invalid domain ({domain!r}).", param="files")
     if not isinstance(path, str) or not path.startswith("/") or _BAD_VALUE.search(path):
-        raise CookieFileError(f"{where} has an invalid path.", param="files")
+        raise errors.InvalidCookieFile(f"{where} has an invalid path.", param="files")
     return CookieEntry(normalised, name, value, path[:1000], _expiry(expires, where), secure)
 
 
@@ -202,7 +197,7 @@ def _expiry(value: Any, where: str) -> float | None:
     if value in (None, "", 0, -1, False):
         return None
     if isinstance(value, bool):
-        raise CookieFileError(f"{where} has an invalid expiry.", param="files")
+        raise errors.InvalidCookieFile(f"{where} has an invalid expiry.", param="files")
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
@@ -218,11 +213,11 @@ def _expiry(value: Any, where: str) -> float | None:
             try:
                 parsed = parsedate_to_datetime(value)
             except (TypeError, ValueError):
-                raise CookieFileError(f"{where} has an invalid expiry ({value!r}).", param="files") from None
+                raise errors.InvalidCookieFile(f"{where} has an invalid expiry ({value!r}).", param="files") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
-    raise CookieFileError(f"{where} has an invalid expiry.", param="files")
+    raise errors.InvalidCookieFile(f"{where} has an invalid expiry.", param="files")
 
 
 # --- storing --------------------------------------------------------------------------------------

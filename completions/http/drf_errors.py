@@ -10,11 +10,11 @@ from completions.errors import (
     AuthenticationFailed,
     GatewayError,
     InvalidJSON,
-    InvalidRequest,
     MethodNotAllowed,
     NotFound,
     PermissionDenied,
     RateLimited,
+    UnsupportedMediaType,
     error_body,
     error_headers,
     validation_error,
@@ -49,7 +49,7 @@ def _from_drf(exc: Exception) -> GatewayError | None:
     if isinstance(exc, drf.MethodNotAllowed):
         return MethodNotAllowed(str(exc.detail))
     if isinstance(exc, drf.UnsupportedMediaType):
-        return InvalidRequest(str(exc.detail), code="unsupported_media_type")
+        return UnsupportedMediaType(str(exc.detail))
     if isinstance(exc, drf.Throttled):
         return RateLimited(str(exc.detail), retry_after=exc.wait)
     if isinstance(exc, drf.APIException):

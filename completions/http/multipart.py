@@ -34,20 +34,18 @@ def boundary_of(content_type: str) -> bytes:
     """The boundary of a multipart/form-data content type; InvalidRequest when it is not one."""
     kind, _, params = content_type.partition(";")
     if kind.strip().lower() != "multipart/form-data":
-        raise errors.InvalidRequest(
-            "The request must be multipart/form-data.", code="unsupported_media_type", param="file"
-        )
+        raise errors.UnsupportedMediaType("The request must be multipart/form-data.", param="file")
     for param in params.split(";"):
         name, _, value = param.strip().partition("=")
         if name.lower() == "boundary" and value.strip('"'):
             return value.strip('"').encode("latin-1")
-    raise errors.InvalidRequest("The multipart/form-data content type has no boundary.", code="invalid_multipart")
+    raise errors.InvalidMultipart("The multipart/form-data content type has no boundary.")
 
 
 def parse_form(body: bytes, content_type: str) -> FormData:
     """Parse a multipart/form-data body into plain fields and files."""
     delimiter = b"--" + boundary_of(content_type)
-    malformed = errors.InvalidRequest("The multipart/form-data body is malformed.", code="invalid_multipart")
+    malformed = errors.InvalidMultipart("The multipart/form-data body is malformed.")
     start = body.find(delimiter)
     if start < 0:
         raise malformed

@@ -53,11 +53,10 @@ class TranscriptionRequest:
             raise errors.ValidationFailed("The audio file is empty.", param="file")
         extension = PurePath(upload.filename).suffix.lower().lstrip(".")
         if not upload.content_type.startswith("audio/") and extension not in AUDIO_EXTENSIONS:
-            raise errors.ValidationFailed(
+            raise errors.InvalidFileType(
                 f"The file must be audio (audio/* or one of: {', '.join(sorted(AUDIO_EXTENSIONS))}); "
                 f"got '{upload.filename}' ({upload.content_type}).",
                 param="file",
-                code="invalid_file_type",
             )
         fields = form.fields
         response_format = fields.get("response_format") or "json"

@@ -175,9 +175,7 @@ async def download(url: str, target: UpstreamTarget) -> bytes:
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > limit:
-                        raise errors.ProviderError(
-                            f"The provider's image is larger than {limit} bytes.", code="provider_image_too_large"
-                        )
+                        raise errors.ProviderImageTooLarge(f"The provider\'s image is larger than {limit} bytes.")
         except httpx2.InvalidURL as exc:
             raise errors.UpstreamMalformed(f"The provider's image URL is invalid: {exc}") from exc
     return bytes(body)

@@ -16,7 +16,7 @@ from g4fsite.conf import gateway_settings
 
 
 def _not_found() -> JsonResponse:
-    exc = errors.NotFound("No such media file.", code="media_not_found")
+    exc = errors.MediaNotFound("No such media file.")
     return JsonResponse(errors.error_body(exc), status=404)
 
 

@@ -64,7 +64,7 @@ class Attempts:
             return errors.RateLimited(message, retry_after=min(waits) if waits else None)
         if all(isinstance(exc, errors.UnsupportedCapability) for _, exc in failures):
             return errors.UnsupportedCapability(message)
-        return errors.ProviderError(message, code="all_providers_failed")
+        return errors.AllProvidersFailed(message)
 
 
 def fails_over(exc: errors.GatewayError) -> bool:

@@ -35,18 +35,16 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def refused(message: str) -> errors.InvalidRequest:
-    return errors.InvalidRequest(message, code="image_url_refused")
+def refused(message: str) -> errors.ImageUrlRefused:
+    return errors.ImageUrlRefused(message)
 
 
-def unreachable(message: str) -> errors.InvalidRequest:
-    return errors.InvalidRequest(message, code="image_url_unreachable")
+def unreachable(message: str) -> errors.ImageUrlUnreachable:
+    return errors.ImageUrlUnreachable(message)
 
 
-def too_large(max_bytes: int) -> errors.InvalidRequest:
-    return errors.InvalidRequest(
-        f"The image URL's content is larger than {max_bytes} bytes.", code="image_url_too_large"
-    )
+def too_large(max_bytes: int) -> errors.ImageUrlTooLarge:
+    return errors.ImageUrlTooLarge(f"The image URL's content is larger than {max_bytes} bytes.")
 
 
 def parse_data_url(url: str) -> tuple[str, str]:

@@ -126,7 +126,7 @@ def test_rejected_credential_opens_at_once_with_the_reason(board):
     "exc",
     [
         errors.UpstreamBadRequest("HTTP 400"),
-        errors.InvalidRequest("bad image", code="image_url_refused"),
+        errors.ImageUrlRefused("bad image"),
         errors.ValidationFailed("n must be 1"),
         errors.UnsupportedCapability("no input_audio"),
     ],
@@ -140,7 +140,7 @@ def test_client_faults_and_unsendable_parts_say_nothing_about_health(board, exc)
 
 def test_which_errors_are_the_clients_fault():
     assert is_client_fault(errors.UpstreamBadRequest())
-    assert is_client_fault(errors.InvalidRequest(code="image_url_refused"))
+    assert is_client_fault(errors.ImageUrlRefused())
     assert not is_client_fault(errors.UnsupportedCapability())
     assert not is_client_fault(errors.UpstreamAuthFailed())
     assert not is_client_fault(errors.RateLimited())

@@ -94,7 +94,7 @@ class AnthropicAdapter(Adapter):
 def raise_for_anthropic_status(response: UpstreamResponse) -> None:
     """`raise_for_upstream_status`, except that an exhausted credit balance is the provider's fault."""
     if response.status_code == 400 and b"credit balance" in response.content:
-        raise errors.ProviderError(f"HTTP 400: {upstream_error_message(response)}", code="provider_out_of_credit")
+        raise errors.ProviderOutOfCredit(f"HTTP 400: {upstream_error_message(response)}")
     raise_for_upstream_status(response)
 
 
@@ -364,7 +364,7 @@ class StreamTranslator:
     def finish(self) -> list[dict[str, Any]]:
         """The closing chunks (finish reason, then usage); raises when the stream was cut short."""
         if not self.stopped:
-            raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
+            raise errors.StreamTruncated("The provider's stream ended before it finished.")
         closing = self.chunk({}, finish_reason(self.stop_reason))
         usage_chunk = {**self.chunk({}), "choices": [], "usage": usage(self.usage)}
         return [closing, usage_chunk]

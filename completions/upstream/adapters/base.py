@@ -240,11 +240,9 @@ def translate_errors() -> Iterator[None]:
     except httpx2.TimeoutException as exc:
         raise errors.UpstreamTimeout(f"The provider did not answer in time ({type(exc).__name__}).") from exc
     except httpx2.RemoteProtocolError as exc:
-        raise errors.ProviderError(f"The provider closed the connection: {exc}", code="provider_disconnected") from exc
+        raise errors.ProviderDisconnected(f"The provider closed the connection: {exc}") from exc
     except (httpx2.NetworkError, httpx2.ProxyError) as exc:
-        raise errors.ProviderError(
-            f"The provider could not be reached: {exc or type(exc).__name__}", code="provider_unreachable"
-        ) from exc
+        raise errors.ProviderUnreachable(f"The provider could not be reached: {exc or type(exc).__name__}") from exc
     except httpx2.HTTPError as exc:
         raise errors.ProviderError(f"Upstream HTTP error: {exc or type(exc).__name__}") from exc
 

@@ -385,7 +385,7 @@ class StreamTranslator:
     def finish(self) -> list[dict[str, Any]]:
         """The closing chunks (finish reasons, then usage); raises when the stream was cut short."""
         if not self.finish_reasons or set(self.tool_counts) - set(self.finish_reasons):
-            raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
+            raise errors.StreamTruncated("The provider's stream ended before it finished.")
         closing = [self.chunk(index, {}, reason) for index, reason in sorted(self.finish_reasons.items())]
         usage_chunk = {**self.chunk(0, {}), "choices": [], "usage": usage(self.usage)}
         return [*closing, usage_chunk]

@@ -119,7 +119,7 @@ def fix_wav_sizes(wav: bytes) -> bytes:
     """espeak-ng writing to a pipe cannot seek back, so its RIFF and data sizes are placeholders;
     set them from the real length so every decoder (Python's `wave` included) reads it right."""
     if len(wav) < 12 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
-        raise errors.ProviderError("espeak-ng did not produce WAV audio.", code="local_speech_failed")
+        raise errors.LocalSpeechFailed("espeak-ng did not produce WAV audio.")
     fixed = bytearray(wav)
     struct.pack_into("<I", fixed, 4, len(wav) - 8)
     offset = 12
@@ -130,7 +130,7 @@ def fix_wav_sizes(wav: bytes) -> bytes:
             return bytes(fixed)
         (size,) = struct.unpack_from("<I", wav, offset + 4)
         offset += 8 + size + (size & 1)
-    raise errors.ProviderError("espeak-ng produced WAV without audio data.", code="local_speech_failed")
+    raise errors.LocalSpeechFailed("espeak-ng produced WAV without audio data.")
 
 
 @cache
@@ -196,8 +196,8 @@ async def run(command: list[str], stdin: bytes, *, timeout: float, check: bool =
             stderr=asyncio.subprocess.PIPE,
         )
     except FileNotFoundError:
-        raise errors.ProviderNotWorking(
-            f"'{program}' is not installed (Debian: apt-get install {program}).", code="local_speech_unavailable"
+        raise errors.LocalSpeechUnavailable(
+            f"'{program}' is not installed (Debian: apt-get install {program})."
         ) from None
     try:
         async with asyncio.timeout(timeout):
@@ -212,5 +212,5 @@ async def run(command: list[str], stdin: bytes, *, timeout: float, check: bool =
         message = stderr.decode("utf-8", "replace").strip()[:300] or f"exit status {process.returncode}"
         if program.endswith(ESPEAK) and "voice does not exist" in message:
             raise errors.ValidationFailed(f"espeak-ng has no such voice: {message}", param="voice")
-        raise errors.ProviderError(f"'{program}' failed: {message}", code="local_speech_failed")
+        raise errors.LocalSpeechFailed(f"'{program}' failed: {message}")
     return stdout

@@ -56,7 +56,7 @@ class OpenAIAdapter(Adapter):
                     finished = True
                 yield chunk
         if not finished:
-            raise errors.ProviderError("The provider's stream ended before it finished.", code="stream_truncated")
+            raise errors.StreamTruncated("The provider's stream ended before it finished.")
 
     async def list_models(self, target: UpstreamTarget) -> list[dict[str, Any]]:
         response = await self.send(target, "GET", "models")
