@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from catalogue.models import Conversation, Message
+from completions import errors
 from completions.conversations import store
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ def test_claim_creates_then_loads_the_history():
 
 def test_a_held_conversation_is_busy_until_released_or_expired():
     claimed = _claim()
-    with pytest.raises(store.ConversationBusy):
+    with pytest.raises(errors.ConversationBusy):
         _claim()
     store.conversation_release(conversation_id="c1", lease_token=claimed.lease_token)
     again = _claim()
@@ -48,9 +49,9 @@ def test_a_held_conversation_is_busy_until_released_or_expired():
 
 def test_another_owner_is_told_not_found_even_while_busy():
     _claim(owner="key:1")
-    with pytest.raises(store.ConversationNotFound):
+    with pytest.raises(errors.ConversationNotFound):
         _claim(owner="key:2")
-    with pytest.raises(store.ConversationNotFound):
+    with pytest.raises(errors.ConversationNotFound):
         store.conversation_get(conversation_id="c1", owner="key:2")
     assert not store.conversation_delete(conversation_id="c1", owner="key:2")
     assert Conversation.objects.filter(id="c1").exists()
@@ -84,7 +85,7 @@ def test_list_pages_newest_first():
     assert [c.id for c in page] == ["c", "b"] and more and page[0].message_count == 1
     page, more = store.conversation_list(owner="key:1", limit=2, after="b")
     assert [c.id for c in page] == ["a"] and not more
-    with pytest.raises(store.ConversationNotFound):
+    with pytest.raises(errors.ValidationFailed):
         store.conversation_list(owner="key:1", limit=2, after="other")
 
 
