@@ -12,20 +12,22 @@ import binascii
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx2
 import orjson
 
 from completions import errors
 from completions.upstream.adapters import Adapter, UpstreamTarget
-from completions.upstream.adapters.base import translate_errors
-from completions.upstream.client import get_http_client
 from completions.media.store import amedia_store, media_url
-from completions.upstream.safe_fetch import parse_data_url
+from completions.upstream.client import get_http_client
+from completions.upstream.safe_fetch import REDIRECT_STATUSES, parse_data_url
+from completions.upstream.status import translate_errors
 from g4fsite.conf import gateway_settings
 
 MIN_SIDE, MAX_SIDE = 256, 4096
 MAX_IMAGES = 4
+MAX_REDIRECTS = 5
 RESPONSE_FORMATS = ("url", "b64_json")
 # Fields passed upstream besides prompt, model, n, size and response_format.
 PASSED_FIELDS = ("quality", "style", "user", "seed", "background", "output_format", "negative_prompt")
@@ -160,22 +162,28 @@ def _b64decode(text: str) -> bytes:
 
 
 async def download(url: str, target: UpstreamTarget) -> bytes:
-    """GET an image from the provider's URL (an operator-configured upstream), size-capped."""
+    """GET an image from the provider's URL (an operator-configured upstream), size-capped, following
+    at most `MAX_REDIRECTS` redirects."""
     limit = gateway_settings.MEDIA_FETCH_MAX_BYTES
-    if not url.startswith(("http://", "https://")):
-        raise errors.UpstreamMalformed("The provider's image URL is not http(s).")
     body = bytearray()
     with translate_errors():
-        try:
-            async with get_http_client().stream(
-                "GET", url, timeout=target.httpx_timeout(), follow_redirects=True
-            ) as response:
-                if response.status_code >= 400:
-                    raise errors.ProviderError(f"The provider's image URL answered HTTP {response.status_code}.")
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > limit:
-                        raise errors.ProviderImageTooLarge(f"The provider\'s image is larger than {limit} bytes.")
-        except httpx2.InvalidURL as exc:
-            raise errors.UpstreamMalformed(f"The provider's image URL is invalid: {exc}") from exc
-    return bytes(body)
+        for _hop in range(MAX_REDIRECTS + 1):
+            if not url.startswith(("http://", "https://")):
+                raise errors.UpstreamMalformed("The provider's image URL is not http(s).")
+            try:
+                async with get_http_client().stream(
+                    "GET", url, headers={}, timeout=target.request_timeout()
+                ) as response:
+                    if response.status_code in REDIRECT_STATUSES and response.headers.get("location"):
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    if response.status_code >= 400:
+                        raise errors.ProviderError(f"The provider's image URL answered HTTP {response.status_code}.")
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > limit:
+                            raise errors.ProviderImageTooLarge(f"The provider's image is larger than {limit} bytes.")
+                    return bytes(body)
+            except httpx2.InvalidURL as exc:
+                raise errors.UpstreamMalformed(f"The provider's image URL is invalid: {exc}") from exc
+    raise errors.ProviderError(f"The provider's image URL redirected more than {MAX_REDIRECTS} times.")

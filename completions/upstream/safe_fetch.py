@@ -13,13 +13,15 @@ client must not be able to aim that fetch at the gateway's own network (SSRF). `
 - streams the body and gives up past `max_bytes`; `timeout` bounds the whole fetch, DNS included.
 
 Refusals are `InvalidRequest` (400) with code `image_url_refused`, `image_url_too_large` or
-`image_url_unreachable`. Residual risk: the pooled client keys connections by address, so a kept-alive
-TLS connection opened for one name may carry a request for another name on the same vetted address.
+`image_url_unreachable`. The fetch goes through the `UpstreamTransport` it is given (the shared pool in
+production), whose pooled TLS connections are keyed by address *and* server name, so a kept-alive
+connection opened for one name never carries a request for another.
 """
 
 import asyncio
 import base64
 import binascii
+import contextlib
 import ipaddress
 import socket
 from urllib.parse import unquote_to_bytes
@@ -27,6 +29,7 @@ from urllib.parse import unquote_to_bytes
 import httpx2
 
 from completions import errors
+from completions.upstream.transport import Timeout, UpstreamResponse, UpstreamTransport
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -88,7 +91,7 @@ async def resolve_addresses(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-async def fetch_public(url: str, *, client: httpx2.AsyncClient, max_bytes: int, timeout: float) -> tuple[bytes, str]:
+async def fetch_public(url: str, *, client: UpstreamTransport, max_bytes: int, timeout: float) -> tuple[bytes, str]:
     """Fetch a URL from a public address; return its body and content type.
 
     Raises `InvalidRequest` (400) coded `image_url_refused` (scheme, address, redirects),
@@ -102,17 +105,17 @@ async def fetch_public(url: str, *, client: httpx2.AsyncClient, max_bytes: int, 
         async with asyncio.timeout(timeout):
             for _hop in range(MAX_REDIRECTS + 1):
                 address = await _vetted_address(current)
-                response = await _send_pinned(client, current, address, timeout)
                 try:
-                    location = response.headers.get("location")
-                    if response.status_code in REDIRECT_STATUSES and location:
-                        current = current.join(location)
-                        continue
-                    if not response.is_success:
-                        raise unreachable(f"The image URL answered HTTP {response.status_code}.")
-                    return await _read_limited(response, max_bytes), _content_type(response)
-                finally:
-                    await response.aclose()
+                    async with _pinned_stream(client, current, address, timeout) as response:
+                        location = response.headers.get("location")
+                        if response.status_code in REDIRECT_STATUSES and location:
+                            current = current.join(location)
+                            continue
+                        if not 200 <= response.status_code < 300:
+                            raise unreachable(f"The image URL answered HTTP {response.status_code}.")
+                        return await _read_limited(response, max_bytes), _content_type(response)
+                except httpx2.HTTPError as exc:
+                    raise unreachable(f"The image URL could not be fetched: {exc or type(exc).__name__}.") from exc
     except TimeoutError as exc:
         raise unreachable(f"The image URL did not answer within {timeout:g} seconds.") from exc
     raise refused(f"The image URL redirected more than {MAX_REDIRECTS} times.")
@@ -145,40 +148,33 @@ async def _vetted_address(url: httpx2.URL) -> str:
     return str(addresses[0])
 
 
-async def _send_pinned(client: httpx2.AsyncClient, url: httpx2.URL, address: str, timeout: float) -> httpx2.Response:
+def _pinned_stream(
+    client: UpstreamTransport, url: httpx2.URL, address: str, timeout: float
+) -> contextlib.AbstractAsyncContextManager[UpstreamResponse]:
     """GET the URL from the vetted address, keeping the host name for HTTP and TLS."""
     host = url.raw_host.decode("ascii")
-    extensions = {}
-    if url.scheme == "https" and address != host.strip("[]"):
-        extensions["sni_hostname"] = host
-    request = client.build_request(
+    pinned = url.scheme == "https" and address != host.strip("[]")
+    return client.stream(
         "GET",
-        url.copy_with(host=address),
+        str(url.copy_with(host=address)),
         headers={"host": url.netloc.decode("ascii"), "accept": "image/*,*/*;q=0.5", "accept-encoding": "identity"},
-        timeout=timeout,
-        extensions=extensions,
+        timeout=Timeout(timeout),
+        server_hostname=host if pinned else None,
     )
-    try:
-        return await client.send(request, stream=True, follow_redirects=False)
-    except httpx2.HTTPError as exc:
-        raise unreachable(f"The image URL could not be fetched: {exc or type(exc).__name__}.") from exc
 
 
-async def _read_limited(response: httpx2.Response, max_bytes: int) -> bytes:
+async def _read_limited(response: UpstreamResponse, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large(max_bytes)
     body = bytearray()
-    try:
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > max_bytes:
-                raise too_large(max_bytes)
-    except httpx2.HTTPError as exc:
-        raise unreachable(f"The image URL's content could not be read: {exc or type(exc).__name__}.") from exc
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            raise too_large(max_bytes)
     return bytes(body)
 
 
-def _content_type(response: httpx2.Response) -> str:
+def _content_type(response: UpstreamResponse) -> str:
     value = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     return value or "application/octet-stream"

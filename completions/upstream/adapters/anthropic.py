@@ -20,16 +20,12 @@ from typing import Any
 import orjson
 
 from completions import errors
-from completions.upstream.adapters.base import (
-    Adapter,
-    UpstreamResponse,
-    UpstreamTarget,
-    iter_sse_events,
-    raise_for_upstream_status,
-    upstream_error_message,
-)
+from completions.upstream.adapters.base import Adapter, UpstreamTarget
 from completions.upstream.adapters.translation import message_text, tool_call_arguments
 from completions.upstream.safe_fetch import parse_data_url
+from completions.upstream.sse import iter_sse_events
+from completions.upstream.status import raise_for_upstream_status, upstream_error_message
+from completions.upstream.transport import UpstreamResponse
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096

@@ -1,30 +1,28 @@
-"""The base class every upstream protocol adapter implements.
+"""The contract every upstream protocol adapter implements: `Adapter`, `UpstreamTarget`, `SpeechResult`.
 
 An adapter speaks one upstream *protocol* (OpenAI-compatible, Anthropic, Gemini, ...) and translates
 both ways between it and the OpenAI API the gateway serves. Vendors are catalogue rows, not classes:
 the catalogue names a protocol, the registry (`completions.upstream.adapters.adapter_for`) returns its adapter.
 
-Adapters are instances holding the shared pooled `httpx2.AsyncClient`, injected so a unit test can hand
-in one with a `MockTransport`. They keep no mutable state of their own. With the production client
-(`completions.upstream.client.UpstreamClient`) requests skip httpx2's objects and go straight to aiohttp;
-responses then are `DirectResponse`s, which have the attributes of `httpx2.Response` read here.
+Adapters are instances holding the shared pooled `UpstreamTransport` (`completions.upstream.transport`),
+injected: production hands in the aiohttp transport, unit tests an in-memory fake of the same
+interface. They keep no mutable state of their own. Error statuses and transport failures become
+gateway errors through `completions.upstream.status`; streams are parsed by `completions.upstream.sse`.
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
-import httpx2
 import orjson
 
 from completions import errors
-from completions.upstream.transport import DirectResponse
+from completions.upstream.form_data import encode_form_data
+from completions.upstream.status import raise_for_upstream_status, translate_errors
+from completions.upstream.transport import Timeout, UpstreamResponse, UpstreamTransport
 from g4fsite.conf import gateway_settings
-
-# What `Adapter.send` returns: an httpx2 response, or the direct path's look-alike.
-UpstreamResponse = httpx2.Response | DirectResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +44,9 @@ class UpstreamTarget:
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def httpx_timeout(self) -> httpx2.Timeout:
-        return httpx2.Timeout(self.timeout, connect=min(self.timeout, gateway_settings.CONNECT_TIMEOUT))
+    def request_timeout(self) -> Timeout:
+        """The provider's timeout for each wait, connecting bounded by `G4F["CONNECT_TIMEOUT"]`."""
+        return Timeout(self.timeout, connect=min(self.timeout, gateway_settings.CONNECT_TIMEOUT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +60,12 @@ class Adapter:
 
     Chat payloads are OpenAI `CreateChatCompletionRequest` dicts already validated by the gateway,
     with `model` set to the upstream model name and gateway-only fields removed. Every method raises
-    a `completions.errors.GatewayError` subclass on failure (see `translate_errors`).
+    a `completions.errors.GatewayError` subclass on failure (see `completions.upstream.status`).
     """
 
     protocol: ClassVar[str] = ""
 
-    def __init__(self, client: httpx2.AsyncClient) -> None:
+    def __init__(self, client: UpstreamTransport) -> None:
         self.client = client
 
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
@@ -109,45 +108,55 @@ class Adapter:
         raise_for_upstream_status(response)
 
     async def send(
-        self, target: UpstreamTarget, method: str, path: str, *, json: Any = None, **kwargs: Any
+        self,
+        target: UpstreamTarget,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> UpstreamResponse:
         """One upstream request to `path` (under the base URL, or an absolute URL), with `json` as the
-        body; returns the response, raising a gateway error for a transport failure or error status."""
+        body, or the form of `data` fields and `files` (name -> (file name, bytes, content type));
+        returns the response, raising a gateway error for a transport failure or error status."""
         headers = self.headers(target)
-        if json is None:
-            headers.pop("content-type", None)
+        content = None
+        if json is not None:
+            content = orjson.dumps(json)
+        elif files is not None:
+            content, headers["content-type"] = encode_form_data(data or {}, files)
         else:
-            kwargs["content"] = orjson.dumps(json)
+            headers.pop("content-type", None)
         if not _same_host(target, path):
             headers.pop("cookie", None)  # cookies were matched to the provider's host, not this one
-        direct = getattr(self.client, "direct", None)
         with translate_errors():
-            if direct is not None and not kwargs.keys() - {"content", "params"}:
-                response = await direct.fetch(
-                    method, _url(target, path), headers=headers, timeout=target.httpx_timeout(), **kwargs
-                )
-            else:  # multipart bodies, and clients with other transports (unit tests' MockTransport)
-                response = await self.client.request(
-                    method, _url(target, path), headers=headers, timeout=target.httpx_timeout(), **kwargs
-                )
+            response = await self.client.fetch(
+                method,
+                _url(target, path),
+                headers=headers,
+                content=content,
+                params=params,
+                timeout=target.request_timeout(),
+            )
         self.raise_for_status(response)
         return response
 
     @contextlib.asynccontextmanager
     async def open_stream(
-        self, target: UpstreamTarget, path: str, body: Any, **kwargs: Any
+        self, target: UpstreamTarget, path: str, body: Any, *, params: Mapping[str, str] | None = None
     ) -> AsyncIterator[UpstreamResponse]:
         """POST `body` and yield the streamed response once its status is known to be good; transport
         errors while the caller reads it are translated too."""
-        direct = getattr(self.client, "direct", None)
         with translate_errors():
-            async with (direct or self.client).stream(
+            async with self.client.stream(
                 "POST",
                 _url(target, path),
-                content=orjson.dumps(body),
                 headers=self.headers(target),
-                timeout=target.httpx_timeout(),
-                **kwargs,
+                content=orjson.dumps(body),
+                params=params,
+                timeout=target.request_timeout(),
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
@@ -173,118 +182,4 @@ def _url(target: UpstreamTarget, path: str) -> str:
 def _same_host(target: UpstreamTarget, path: str) -> bool:
     if not path.startswith(("http://", "https://")):
         return True
-    return httpx2.URL(path).host == httpx2.URL(target.base_url).host
-
-
-def upstream_error_message(response: UpstreamResponse) -> str:
-    """The most useful message from an upstream error body, whatever its protocol's shape."""
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        text = response.text.strip()
-        return text[:300] or f"HTTP {response.status_code}"
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            message = error.get("message") or error.get("detail")
-            if message:
-                return str(message)[:500]
-        elif isinstance(error, str):
-            return error[:500]
-        if isinstance(body.get("detail"), str):
-            return body["detail"][:500]
-    if isinstance(body, list) and body and isinstance(body[0], dict) and isinstance(body[0].get("error"), dict):
-        return str(body[0]["error"].get("message", ""))[:500] or f"HTTP {response.status_code}"
-    return f"HTTP {response.status_code}"
-
-
-def raise_for_upstream_status(response: UpstreamResponse) -> None:
-    """Raise the gateway error that matches an upstream error status (a no-op on 2xx)."""
-    status = response.status_code
-    if status < 400:
-        return
-    message = f"HTTP {status}: {upstream_error_message(response)}"
-    if status in (400, 413, 422):
-        raise errors.UpstreamBadRequest(message)
-    if status in (401, 403):
-        raise errors.UpstreamAuthFailed(message)
-    if status == 429:
-        raise errors.RateLimited(message, retry_after=_retry_after(response))
-    if status in (408, 504):
-        raise errors.UpstreamTimeout(message)
-    raise errors.ProviderError(message)
-
-
-def _retry_after(response: UpstreamResponse) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from datetime import datetime
-        from email.utils import parsedate_to_datetime
-
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-@contextlib.contextmanager
-def translate_errors() -> Iterator[None]:
-    """Turn httpx2 transport errors into the most specific gateway error, `from` the original."""
-    try:
-        yield
-    except httpx2.TimeoutException as exc:
-        raise errors.UpstreamTimeout(f"The provider did not answer in time ({type(exc).__name__}).") from exc
-    except httpx2.RemoteProtocolError as exc:
-        raise errors.ProviderDisconnected(f"The provider closed the connection: {exc}") from exc
-    except (httpx2.NetworkError, httpx2.ProxyError) as exc:
-        raise errors.ProviderUnreachable(f"The provider could not be reached: {exc or type(exc).__name__}") from exc
-    except httpx2.HTTPError as exc:
-        raise errors.ProviderError(f"Upstream HTTP error: {exc or type(exc).__name__}") from exc
-
-
-def _line_batches(response: UpstreamResponse) -> AsyncIterator[list[str]]:
-    """The response's lines in batches: as received on the direct path, one by one through httpx2."""
-    batches = getattr(response, "aiter_line_batches", None)
-    return batches() if batches is not None else _one_line_batches(response)
-
-
-async def _one_line_batches(response: UpstreamResponse) -> AsyncIterator[list[str]]:
-    async for line in response.aiter_lines():
-        yield [line]
-
-
-async def iter_sse_data(response: UpstreamResponse) -> AsyncIterator[str]:
-    """Yield the `data:` payloads of a Server-Sent Events response, one per event."""
-    data: list[str] = []
-    async for lines in _line_batches(response):
-        for line in lines:
-            if not line:
-                if data:
-                    yield "\n".join(data)
-                    data = []
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip(" "))
-    if data:
-        yield "\n".join(data)
-
-
-async def iter_sse_events(response: UpstreamResponse) -> AsyncIterator[tuple[str, str]]:
-    """Yield `(event, data)` pairs of a Server-Sent Events response (event defaults to "message")."""
-    event, data = "message", []
-    async for lines in _line_batches(response):
-        for line in lines:
-            if not line:
-                if data:
-                    yield event, "\n".join(data)
-                event, data = "message", []
-            elif line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip(" "))
-    if data:
-        yield event, "\n".join(data)
+    return urlsplit(path).hostname == urlsplit(target.base_url).hostname

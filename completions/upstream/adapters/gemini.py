@@ -24,17 +24,13 @@ from typing import Any
 import orjson
 
 from completions import errors
-from completions.upstream.adapters.base import (
-    Adapter,
-    UpstreamResponse,
-    UpstreamTarget,
-    iter_sse_data,
-    raise_for_upstream_status,
-    upstream_error_message,
-)
+from completions.upstream.adapters.base import Adapter, UpstreamTarget
 from completions.upstream.adapters.gemini_schema import gemini_schema
 from completions.upstream.adapters.translation import message_text, tool_call_arguments
 from completions.upstream.safe_fetch import fetch_public, parse_data_url
+from completions.upstream.sse import iter_sse_data
+from completions.upstream.status import raise_for_upstream_status, upstream_error_message
+from completions.upstream.transport import UpstreamResponse
 from g4fsite.conf import gateway_settings
 
 MAX_MODEL_PAGES = 20

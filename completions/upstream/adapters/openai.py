@@ -6,12 +6,8 @@ from typing import Any
 import orjson
 
 from completions import errors
-from completions.upstream.adapters.base import (
-    Adapter,
-    SpeechResult,
-    UpstreamTarget,
-    iter_sse_data,
-)
+from completions.upstream.adapters.base import Adapter, SpeechResult, UpstreamTarget
+from completions.upstream.sse import iter_sse_data
 
 
 class OpenAIAdapter(Adapter):

@@ -1,0 +1,231 @@
+"""`AiohttpTransport`: the production `UpstreamTransport`, one aiohttp connection pool per event loop.
+
+aiohttp costs about a third of httpcore2's CPU per request (bench/results/PROFILE.md), and its answers
+are read straight from aiohttp's objects (`AiohttpResponse`), without building any other request or
+response objects on the way. aiohttp's exceptions become the httpx2 ones the interface promises
+(`completions.upstream.transport`).
+
+The session keeps no cookies (`DummyCookieJar`): one caller's `Set-Cookie` from an upstream must never
+ride along on another caller's request. Pooled connections are keyed by host, port, TLS settings,
+proxy and `server_hostname`, so a pinned request (`safe_fetch`) never reuses a connection opened for
+another name.
+"""
+
+import asyncio
+import codecs
+import contextlib
+import ssl
+import weakref
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import httpx2
+
+from completions.upstream.transport import Timeout
+
+# Headers aiohttp would add on its own: a request carries the headers its caller chose and no others.
+_SKIP_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
+
+
+class AiohttpTransport:
+    """One aiohttp `ClientSession`, created lazily on the running loop; `ssl_context` replaces the
+    system's trusted certificates (tests), `proxy` sends every request through that HTTP proxy."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        keepalive_expiry: float = 30.0,
+        proxy: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.max_connections = max_connections
+        self.keepalive_expiry = keepalive_expiry
+        self.proxy = proxy or None
+        self.ssl_context = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections,
+                keepalive_timeout=self.keepalive_expiry,
+                ttl_dns_cache=60,
+                ssl=self.ssl_context if self.ssl_context is not None else True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=_SKIP_AUTO_HEADERS,
+                trust_env=False,
+            )
+            # A transport dropped with its event loop (a test's loop, a server's at exit) is never
+            # `aclose()`d: mark its pool closed then, without aiohttp's "Unclosed" reports. (On a loop
+            # already closed, aiohttp cannot close the sockets; they go with the garbage collector.)
+            weakref.finalize(self, _abandon, connector)
+        return self._session
+
+    def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        """(connect, read, pool) seconds as aiohttp's timeout: pool wait + connect, connect, each read."""
+        key = (timeout.connect, timeout.read, timeout.pool)
+        client_timeout = self._timeouts.get(key)
+        if client_timeout is None:
+            connect, read, pool = key
+            client_timeout = aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
+            if len(self._timeouts) < 256:  # one per provider timeout in practice
+                self._timeouts[key] = client_timeout
+        return client_timeout
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout,
+        server_hostname: str | None = None,
+    ) -> "AiohttpResponse":
+        """Send one request and read its whole answer."""
+        async with self.stream(
+            method,
+            url,
+            headers=headers,
+            content=content,
+            params=params,
+            timeout=timeout,
+            server_hostname=server_hostname,
+        ) as response:
+            await response.aread()
+        return response
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout,
+        server_hostname: str | None = None,
+    ) -> AsyncIterator["AiohttpResponse"]:
+        """Send one request; yield the response with its body still to be read."""
+        try:
+            response = await self._get_session().request(
+                method,
+                url,
+                headers=headers,
+                params=params,
+                data=content,
+                allow_redirects=False,
+                proxy=self.proxy,
+                timeout=self._client_timeout(timeout),
+                server_hostname=server_hostname,
+            )
+        except _AIOHTTP_ERRORS as exc:
+            raise _translated(exc) from exc
+        try:
+            yield AiohttpResponse(response)
+        finally:
+            response.release()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> "AiohttpTransport":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class AiohttpResponse:
+    """An aiohttp response as an `UpstreamResponse`."""
+
+    __slots__ = ("_response", "status_code", "headers", "content")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status_code = response.status
+        self.headers = response.headers  # case-insensitive
+        self.content = b""
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self._response.charset or "utf-8", errors="replace")
+
+    async def aread(self) -> bytes:
+        try:
+            self.content = await self._response.read()
+        except _AIOHTTP_ERRORS as exc:
+            raise _translated(exc) from exc
+        return self.content
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except _AIOHTTP_ERRORS as exc:
+            raise _translated(exc) from exc
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        """The lines of `aiter_line_batches`, one by one."""
+        async for lines in self.aiter_line_batches():
+            for line in lines:
+                yield line
+
+    async def aiter_line_batches(self) -> AsyncIterator[list[str]]:
+        decoder = codecs.getincrementaldecoder(self._response.charset or "utf-8")(errors="replace")
+        pending = ""
+        try:
+            async for chunk in self._response.content.iter_any():
+                text = pending + decoder.decode(chunk)
+                lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+                if text.endswith("\r"):  # maybe the first half of a CRLF: wait for the next chunk
+                    lines[-2:] = [lines[-2] + "\r"]
+                pending = lines.pop()
+                if lines:
+                    yield lines
+        except _AIOHTTP_ERRORS as exc:
+            raise _translated(exc) from exc
+        pending += decoder.decode(b"", final=True)
+        if pending.endswith("\r"):  # a last line ended by a lone CR (maybe an empty one)
+            yield [pending[:-1]]
+        elif pending:  # a last line without an ending
+            yield [pending]
+
+
+def _abandon(connector: aiohttp.BaseConnector) -> None:
+    connector._close()  # the synchronous part of `close()`; safe on a closed or stopped loop
+
+
+# What aiohttp raises for a failed request (a ValueError: a header or URL it cannot send).
+_AIOHTTP_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ValueError)
+
+
+def _translated(exc: BaseException) -> Exception:
+    """The httpx2 exception for one of `_AIOHTTP_ERRORS`."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx2.ConnectTimeout(str(exc) or "connect timeout")
+    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's read timeouts subclass it
+        return httpx2.ReadTimeout(str(exc) or "read timeout")
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return httpx2.ProxyError(str(exc))
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx2.ConnectError(str(exc))
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError)):
+        return httpx2.RemoteProtocolError(str(exc) or type(exc).__name__)
+    if isinstance(exc, (aiohttp.ClientOSError, aiohttp.ClientConnectionError)):
+        return httpx2.ReadError(str(exc) or type(exc).__name__)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx2.InvalidURL(str(exc))
+    if isinstance(exc, aiohttp.ClientError):
+        return httpx2.TransportError(str(exc) or type(exc).__name__)
+    return httpx2.LocalProtocolError(str(exc) or type(exc).__name__)
