@@ -1,19 +1,20 @@
-"""The Gemini adapter: exact generateContent requests, and OpenAI-shaped answers and chunks."""
+"""The Gemini adapter: exact generateContent requests and OpenAI-shaped answers (streams, errors and
+model listing: test_adapter_gemini_stream.py)."""
 
-import asyncio
 import base64
 
-import httpx2
-import orjson
 import pytest
 
 from completions import errors
 from completions.upstream import safe_fetch
 from completions.upstream.adapters.base import UpstreamTarget
 from completions.upstream.adapters.gemini import GeminiAdapter, gemini_schema
+from tests.completions.adapter_harness import AdapterRun
+from tests.completions.fake_transport import FakeTransport, Reply, SentRequest
 from tests.openapi import assert_valid
 
-BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+GEMINI_HOST = "generativelanguage.googleapis.com"
+BASE_URL = f"https://{GEMINI_HOST}/v1beta"
 TARGET = UpstreamTarget(provider="gemini", base_url=BASE_URL, upstream_model="gemini-2.5-flash", api_key="AIza-test")
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg"
@@ -36,39 +37,25 @@ WEATHER_TOOL = {
 }
 
 
-class Upstream:
-    """A MockTransport that records requests; Gemini calls get the canned response, image hosts a JPEG."""
+class GeminiUpstream(AdapterRun):
+    """The Gemini adapter over a fake transport: Gemini calls get `replies` in turn, image hosts a JPEG."""
 
-    def __init__(self, response: httpx2.Response | list[httpx2.Response]):
-        self.responses = response if isinstance(response, list) else [response]
-        self.requests: list[httpx2.Request] = []
-        self.image_requests: list[httpx2.Request] = []
+    def __init__(self, *replies: Reply) -> None:
+        super().__init__(GeminiAdapter, TARGET, FakeTransport(self.answer))
+        self.replies = replies
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        if request.url.host != "generativelanguage.googleapis.com":
-            self.image_requests.append(request)
-            return httpx2.Response(200, content=JPEG, headers={"content-type": "image/jpeg"})
-        self.requests.append(request)
-        return self.responses[min(len(self.requests), len(self.responses)) - 1]
-
-    def run(self, method: str, *args):
-        async def go():
-            async with httpx2.AsyncClient(transport=httpx2.MockTransport(self)) as client:
-                result = getattr(GeminiAdapter(client), method)(TARGET, *args)
-                if method == "chat_stream":
-                    return [chunk async for chunk in result]
-                return await result
-
-        return asyncio.run(go())
+    def answer(self, request: SentRequest) -> Reply:
+        if request.url.host != GEMINI_HOST:
+            return Reply(200, content=JPEG, headers={"content-type": "image/jpeg"})
+        return self.replies[min(len(self.requests), len(self.replies)) - 1]
 
     @property
-    def body(self):
-        return orjson.loads(self.requests[-1].content)
+    def requests(self) -> list[SentRequest]:
+        return [request for request in self.transport.requests if request.url.host == GEMINI_HOST]
 
-
-def sse(*chunks: dict) -> httpx2.Response:
-    text = "".join(f"data: {orjson.dumps(chunk).decode()}\r\n\r\n" for chunk in chunks)
-    return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
+    @property
+    def image_requests(self) -> list[SentRequest]:
+        return [request for request in self.transport.requests if request.url.host != GEMINI_HOST]
 
 
 @pytest.fixture
@@ -105,7 +92,7 @@ ANSWER = {
 
 
 def test_chat_request_is_translated_to_generate_content(public_dns):
-    upstream = Upstream(httpx2.Response(200, json=ANSWER))
+    upstream = GeminiUpstream(Reply(200, json=ANSWER))
     call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
     other = {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": ""}}
     payload = {
@@ -157,6 +144,7 @@ def test_chat_request_is_translated_to_generate_content(public_dns):
     [image_request] = upstream.image_requests
     assert str(image_request.url) == "https://93.184.215.14/paris.jpg"
     assert image_request.headers["host"] == "images.example.com"
+    assert image_request.server_hostname == "images.example.com"  # TLS checks the name, not the address
     assert upstream.body == {
         "systemInstruction": {"parts": [{"text": "You are terse."}]},
         "contents": [
@@ -236,13 +224,13 @@ def test_chat_request_is_translated_to_generate_content(public_dns):
     ],
 )
 def test_tool_choice(tool_choice, config):
-    upstream = Upstream(httpx2.Response(200, json=ANSWER))
+    upstream = GeminiUpstream(Reply(200, json=ANSWER))
     upstream.run("chat", {**SIMPLE, "tools": [WEATHER_TOOL], "tool_choice": tool_choice})
     assert upstream.body["toolConfig"] == {"functionCallingConfig": config}
 
 
 def test_json_object_mode_and_plain_request():
-    upstream = Upstream(httpx2.Response(200, json=ANSWER))
+    upstream = GeminiUpstream(Reply(200, json=ANSWER))
     upstream.run("chat", {**SIMPLE, "response_format": {"type": "json_object"}})
     assert upstream.body == {
         "contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
@@ -251,7 +239,7 @@ def test_json_object_mode_and_plain_request():
 
 
 def test_answer_becomes_a_chat_completion():
-    completion = Upstream(httpx2.Response(200, json=ANSWER)).run("chat", SIMPLE)
+    completion = GeminiUpstream(Reply(200, json=ANSWER)).run("chat", SIMPLE)
     assert_valid("CreateChatCompletionResponse", completion)
     assert completion["id"] == "chatcmpl-mFRqaOXlBZ2n1dkP2qLb4Q0"
     assert completion["model"] == "gemini-2.5-flash"
@@ -275,7 +263,7 @@ def test_answer_becomes_a_chat_completion():
 )
 def test_finish_reasons(gemini_reason, finish_reason):
     answer = {"candidates": [{"content": {"parts": [{"text": "ok"}], "role": "model"}, "finishReason": gemini_reason}]}
-    completion = Upstream(httpx2.Response(200, json=answer)).run("chat", SIMPLE)
+    completion = GeminiUpstream(Reply(200, json=answer)).run("chat", SIMPLE)
     assert_valid("CreateChatCompletionResponse", completion)
     assert completion["choices"][0]["finish_reason"] == finish_reason
 
@@ -283,101 +271,14 @@ def test_finish_reasons(gemini_reason, finish_reason):
 def test_blocked_prompt_is_a_content_filter_finish():
     usage = {"promptTokenCount": 9, "totalTokenCount": 9}
     answer = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage}
-    completion = Upstream(httpx2.Response(200, json=answer)).run("chat", SIMPLE)
+    completion = GeminiUpstream(Reply(200, json=answer)).run("chat", SIMPLE)
     assert_valid("CreateChatCompletionResponse", completion)
     assert completion["choices"][0]["finish_reason"] == "content_filter"
     assert completion["usage"] == {"prompt_tokens": 9, "completion_tokens": 0, "total_tokens": 9}
 
 
-STREAM = [
-    {
-        "candidates": [{"content": {"parts": [{"text": "The weather"}], "role": "model"}, "index": 0}],
-        "usageMetadata": {"promptTokenCount": 8, "totalTokenCount": 8},
-        "modelVersion": "gemini-2.5-flash",
-        "responseId": "abc123",
-    },
-    {
-        "candidates": [
-            {
-                "content": {
-                    "parts": [
-                        {"text": " is sunny."},
-                        {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}},
-                    ],
-                    "role": "model",
-                },
-                "finishReason": "STOP",
-                "index": 0,
-            }
-        ],
-        "usageMetadata": {"promptTokenCount": 8, "candidatesTokenCount": 12, "totalTokenCount": 20},
-        "modelVersion": "gemini-2.5-flash",
-        "responseId": "abc123",
-    },
-]
-
-
-def test_stream_chunks_become_chat_completion_chunks():
-    upstream = Upstream(sse(*STREAM))
-    chunks = upstream.run("chat_stream", {"model": "gemini-2.5-flash", "messages": [HELLO]})
-    assert str(upstream.requests[0].url) == f"{BASE_URL}/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
-    assert upstream.requests[0].headers["x-goog-api-key"] == "AIza-test"
-    for chunk in chunks:
-        assert_valid("CreateChatCompletionStreamResponse", chunk)
-        assert chunk["id"] == "chatcmpl-abc123"
-    deltas = [chunk["choices"][0]["delta"] for chunk in chunks[:-1]]
-    tool_call = deltas[3]["tool_calls"][0]
-    weather_call = {"name": "get_weather", "arguments": '{"city":"Oslo"}'}
-    assert tool_call.pop("id").startswith("call_")
-    assert deltas == [
-        {"role": "assistant", "content": ""},
-        {"content": "The weather"},
-        {"content": " is sunny."},
-        {"tool_calls": [{"index": 0, "type": "function", "function": weather_call}]},
-        {},
-    ]
-    assert [chunk["choices"][0]["finish_reason"] for chunk in chunks[:-1]] == [None] * 4 + ["tool_calls"]
-    assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == {"prompt_tokens": 8, "completion_tokens": 12, "total_tokens": 20}
-
-
-def test_stream_without_finish_reason_is_truncated():
-    with pytest.raises(errors.ProviderError) as caught:
-        Upstream(sse(STREAM[0])).run("chat_stream", {"model": "gemini-2.5-flash", "messages": [HELLO]})
-    assert caught.value.code == "stream_truncated"
-
-
-def google_error(code: int, message: str, status: str, reason: str = "") -> dict:
-    error = {"code": code, "message": message, "status": status}
-    if reason:
-        error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
-    return {"error": error}
-
-
-@pytest.mark.parametrize(
-    "status, body, expected",
-    [
-        (
-            400,
-            google_error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT", "API_KEY_INVALID"),
-            errors.UpstreamAuthFailed,
-        ),
-        (400, google_error(400, "Invalid JSON payload", "INVALID_ARGUMENT"), errors.UpstreamBadRequest),
-        (400, google_error(400, "User location is not supported", "FAILED_PRECONDITION"), errors.ProviderError),
-        (429, google_error(429, "Resource has been exhausted", "RESOURCE_EXHAUSTED"), errors.RateLimited),
-        (503, google_error(503, "The model is overloaded.", "UNAVAILABLE"), errors.ProviderError),
-    ],
-)
-def test_upstream_errors_are_translated(status, body, expected):
-    upstream = Upstream(httpx2.Response(status, json=body))
-    for method in ("chat", "chat_stream"):
-        with pytest.raises(expected) as caught:
-            upstream.run(method, {"model": "gemini-2.5-flash", "messages": [HELLO]})
-        assert body["error"]["message"] in caught.value.message
-
-
 def test_image_url_on_loopback_is_refused_before_calling_gemini():
-    upstream = Upstream(httpx2.Response(200, json=ANSWER))
+    upstream = GeminiUpstream(Reply(200, json=ANSWER))
     image = {"type": "image_url", "image_url": {"url": "http://127.0.0.1:8000/private.png"}}
     with pytest.raises(errors.InvalidRequest) as caught:
         upstream.run("chat", {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": [image]}]})
@@ -387,33 +288,10 @@ def test_image_url_on_loopback_is_refused_before_calling_gemini():
 
 
 def test_tool_message_for_an_unknown_call_is_refused():
-    upstream = Upstream(httpx2.Response(200, json=ANSWER))
+    upstream = GeminiUpstream(Reply(200, json=ANSWER))
     messages = [HELLO, {"role": "tool", "tool_call_id": "call_nope", "content": "x"}]
     with pytest.raises(errors.ValidationFailed):
         upstream.run("chat", {"model": "gemini-2.5-flash", "messages": messages})
-
-
-def test_list_models_strips_the_prefix_and_skips_models_that_cannot_chat():
-    page_one = {
-        "models": [
-            {
-                "name": "models/gemini-2.5-flash",
-                "displayName": "Gemini 2.5 Flash",
-                "supportedGenerationMethods": ["generateContent", "countTokens"],
-            },
-            {"name": "models/text-embedding-004", "supportedGenerationMethods": ["embedContent"]},
-        ],
-        "nextPageToken": "page-2",
-    }
-    page_two = {"models": [{"name": "models/gemini-2.5-pro", "supportedGenerationMethods": ["generateContent"]}]}
-    upstream = Upstream([httpx2.Response(200, json=page_one), httpx2.Response(200, json=page_two)])
-    models = upstream.run("list_models")
-    assert [model["id"] for model in models] == ["gemini-2.5-flash", "gemini-2.5-pro"]
-    assert [str(request.url) for request in upstream.requests] == [
-        f"{BASE_URL}/models?pageSize=1000",
-        f"{BASE_URL}/models?pageSize=1000&pageToken=page-2",
-    ]
-    assert all(request.headers["x-goog-api-key"] == "AIza-test" for request in upstream.requests)
 
 
 def test_gemini_schema_reduces_json_schema():
