@@ -181,9 +181,12 @@ def test_upstream_errors_are_translated(status, error_type, message, expected):
 
 def test_exhausted_credit_is_the_providers_fault():
     body = {"type": "error", "error": {"type": "invalid_request_error", "message": "Your credit balance is too low"}}
-    with pytest.raises(errors.ProviderError) as caught:
-        anthropic_upstream(Reply(400, json=body)).run("chat", {"model": "m", "messages": [HELLO]})
-    assert not isinstance(caught.value, errors.InvalidRequest)
+    for method in ("chat", "chat_stream"):
+        with pytest.raises(errors.GatewayError) as caught:
+            anthropic_upstream(Reply(400, json=body)).run(method, {"model": "m", "messages": [HELLO]})
+        assert type(caught.value) is errors.ProviderOutOfCredit, method
+        assert (caught.value.status_code, caught.value.code) == (502, "provider_out_of_credit")
+        assert caught.value.message == "HTTP 400: Your credit balance is too low"
 
 
 def test_list_models_follows_pages():
