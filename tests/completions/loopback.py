@@ -3,11 +3,18 @@ event loop, on 127.0.0.1."""
 
 import asyncio
 import contextlib
+import datetime
+import os
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx2
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 TIMEOUT = httpx2.Timeout(5.0)
 
@@ -23,19 +30,21 @@ def run(coro: Awaitable, timeout: float = 10.0):
 
 @contextlib.asynccontextmanager
 async def web_server(
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]], name: str = "127.0.0.1"
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    name: str = "127.0.0.1",
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[str]:
     """An aiohttp.web server on 127.0.0.1 answering every path with `handler`; yields its base URL,
-    with `name` as its host."""
+    with `name` as its host (https with `ssl_context`)."""
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
         port = runner.addresses[0][1]
-        yield f"http://{name}:{port}"
+        yield f"{'https' if ssl_context else 'http'}://{name}:{port}"
     finally:
         await runner.cleanup()
 
@@ -113,3 +122,36 @@ async def errors_of(attempts: dict[str, Callable[[], Awaitable]]) -> dict[str, E
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             errors[name] = exc
     return errors
+
+
+def tls_contexts(hostname: str, directory: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server, client) TLS contexts: a self-signed certificate for `hostname` only (no IP address),
+    written under `directory`, and a client context that trusts just that certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    with open(cert_path, "wb") as file:
+        file.write(certificate.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as file:
+        file.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_path, key_path)
+    client = ssl.create_default_context(cafile=cert_path)
+    return server, client

@@ -1,4 +1,5 @@
-"""`AiohttpTransport` failures against real servers on 127.0.0.1: errors become httpx2's, a
+"""`AiohttpTransport` failures against real servers on 127.0.0.1: errors become httpx2's (the
+`UpstreamTransport` contract), a
 cancelled read closes the upstream connection, a finished one returns it to the pool.
 """
 
@@ -10,7 +11,7 @@ import httpx2
 import pytest
 from aiohttp import web
 
-from completions.upstream.transport import AiohttpTransport
+from completions.upstream.aiohttp_transport import AiohttpTransport
 from tests.completions.loopback import TIMEOUT, RawServer, chunk, errors_of, free_port, read_request, run, web_server
 
 # --- error translation ---------------------------------------------------------------------------
@@ -46,30 +47,31 @@ def test_connection_refused_is_connect_error():
     url = f"http://127.0.0.1:{free_port()}/v1/models"
 
     async def scenario():
-        transport = AiohttpTransport(max_connections=4)
-        client = httpx2.AsyncClient(transport=transport)
-        try:
+        async with AiohttpTransport(max_connections=4) as transport:
             return await errors_of(
                 {
                     "fetch": lambda: transport.fetch("GET", url, headers={}, timeout=TIMEOUT),
-                    "stream": lambda: _open_stream(transport, url),
-                    "httpx": lambda: client.get(url),
+                    "stream lines": lambda: _open_stream(transport, url),
+                    "stream bytes": lambda: _stream_bytes(transport, url),
                 }
             )
-        finally:
-            await client.aclose()
 
     errors = run(scenario())
-    assert set(errors) == {"fetch", "stream", "httpx"}
+    assert set(errors) == {"fetch", "stream lines", "stream bytes"}
     for name, exc in errors.items():
         assert type(exc) is httpx2.ConnectError, (name, exc)
         assert isinstance(exc.__cause__, aiohttp.ClientConnectorError), name
-    assert str(errors["httpx"].request.url) == url
 
 
 async def _open_stream(transport: AiohttpTransport, url: str) -> list[str]:
     async with transport.stream("GET", url, headers={}, timeout=TIMEOUT) as response:
         return [line async for line in response.aiter_lines()]
+
+
+async def _stream_bytes(transport: AiohttpTransport, url: str, timeout=TIMEOUT) -> bytes:
+    async with transport.stream("GET", url, headers={}, timeout=timeout) as response:
+        assert response.status_code == 200
+        return b"".join([piece async for piece in response.aiter_bytes()])
 
 
 def test_silent_server_is_read_timeout():
@@ -88,7 +90,6 @@ def test_silent_server_is_read_timeout():
     async def scenario():
         async with RawServer(handle) as server:
             transport = AiohttpTransport(max_connections=4)
-            client = httpx2.AsyncClient(transport=transport)
             results = {}
 
             async def attempt(name, action):
@@ -96,12 +97,6 @@ def test_silent_server_is_read_timeout():
                 with pytest.raises(httpx2.ReadTimeout) as excinfo:
                     await action()
                 results[name] = (time.monotonic() - started, excinfo.value)
-
-            async def httpx_stream_body():
-                async with client.stream("GET", server.url + "/headers-only", timeout=timeout) as response:
-                    assert response.status_code == 200
-                    async for _ in response.aiter_lines():
-                        pass
 
             async def direct_stream_body():
                 async with transport.stream("GET", server.url + "/headers-only", headers={}, timeout=timeout) as r:
@@ -111,15 +106,14 @@ def test_silent_server_is_read_timeout():
 
             try:
                 await attempt("fetch", lambda: transport.fetch("GET", server.url + "/", headers={}, timeout=timeout))
-                await attempt("httpx", lambda: client.get(server.url + "/", timeout=timeout))
-                await attempt("httpx stream body", httpx_stream_body)
-                await attempt("direct stream body", direct_stream_body)
+                await attempt("stream lines", direct_stream_body)
+                await attempt("stream bytes", lambda: _stream_bytes(transport, server.url + "/headers-only", timeout))
             finally:
-                await client.aclose()
+                await transport.aclose()
             return results
 
     results = run(scenario())
-    assert set(results) == {"fetch", "httpx", "httpx stream body", "direct stream body"}
+    assert set(results) == {"fetch", "stream lines", "stream bytes"}
     for name, (elapsed, exc) in results.items():
         assert 0.25 <= elapsed < 3, (name, elapsed)
         assert not isinstance(exc, httpx2.ConnectTimeout), name
@@ -138,12 +132,6 @@ def test_truncated_body_is_remote_protocol_error():
         async with RawServer(handle) as server:
             url = server.url + "/v1/chat"
             transport = AiohttpTransport(max_connections=4)
-            client = httpx2.AsyncClient(transport=transport)
-
-            async def httpx_stream_aread():
-                async with client.stream("GET", url) as response:
-                    assert response.status_code == 200
-                    await response.aread()
 
             async def direct_stream_aread():
                 async with transport.stream("GET", url, headers={}, timeout=TIMEOUT) as response:
@@ -154,27 +142,23 @@ def test_truncated_body_is_remote_protocol_error():
                 "fetch": lambda: transport.fetch("GET", url, headers={}, timeout=TIMEOUT),
                 "direct stream aread": direct_stream_aread,
                 "direct stream lines": lambda: _open_stream(transport, url),
-                "httpx content": lambda: client.get(url),
-                "httpx stream aread": httpx_stream_aread,
+                "direct stream bytes": lambda: _stream_bytes(transport, url),
                 "fetch, no answer": lambda: transport.fetch(
                     "GET", server.url + "/hang-up", headers={}, timeout=TIMEOUT
                 ),
-                "httpx, no answer": lambda: client.get(server.url + "/hang-up"),
             }
             try:
                 return await errors_of(attempts)
             finally:
-                await client.aclose()
+                await transport.aclose()
 
     errors = run(scenario())
     assert set(errors) == {
         "fetch",
         "direct stream aread",
         "direct stream lines",
-        "httpx content",
-        "httpx stream aread",
+        "direct stream bytes",
         "fetch, no answer",
-        "httpx, no answer",
     }
     for name, exc in errors.items():
         assert type(exc) is httpx2.RemoteProtocolError, (name, repr(exc))
@@ -204,26 +188,25 @@ def cancellable_stream_server():
     return server
 
 
-@pytest.mark.parametrize("path", ["direct", "httpx"])
-def test_cancelled_stream_closes_the_upstream_connection(path):
+@pytest.mark.parametrize("read", ["lines", "bytes"])
+def test_cancelled_stream_closes_the_upstream_connection(read):
     async def scenario():
         async with cancellable_stream_server() as server:
             transport = AiohttpTransport(max_connections=4)
-            client = httpx2.AsyncClient(transport=transport)
             first_line = asyncio.Event()
             lines: list[str] = []
 
             async def consume():
-                if path == "direct":
-                    stream = transport.stream(
-                        "POST", server.url + "/stream", headers={}, content=b"{}", timeout=TIMEOUT
-                    )
-                else:
-                    stream = client.stream("POST", server.url + "/stream", content=b"{}")
+                stream = transport.stream("POST", server.url + "/stream", headers={}, content=b"{}", timeout=TIMEOUT)
                 async with stream as response:
-                    async for line in response.aiter_lines():
-                        lines.append(line)
-                        first_line.set()
+                    if read == "lines":
+                        async for line in response.aiter_lines():
+                            lines.append(line)
+                            first_line.set()
+                    else:
+                        async for piece in response.aiter_bytes():
+                            lines.extend(piece.decode().split("\n"))
+                            first_line.set()
 
             try:
                 task = asyncio.create_task(consume())
@@ -235,11 +218,11 @@ def test_cancelled_stream_closes_the_upstream_connection(path):
                 await asyncio.wait_for(server.eof.wait(), 1.0)  # closed, not parked in the pool
                 ok = await transport.fetch("GET", server.url + "/ok", headers={}, timeout=TIMEOUT)
             finally:
-                await client.aclose()
+                await transport.aclose()
             return lines, ok, server.connections
 
     lines, ok, connections = run(scenario())
-    assert lines == ["data: first", ""]
+    assert lines == (["data: first", ""] if read == "lines" else ["data: first", "", ""])
     assert (ok.status_code, ok.content) == (200, b"ok")
     assert connections == 2
 
@@ -257,15 +240,14 @@ def test_fully_read_answers_reuse_the_connection():
     async def scenario():
         async with web_server(handler) as url:
             transport = AiohttpTransport(max_connections=4)
-            client = httpx2.AsyncClient(transport=transport)
             try:
                 await transport.fetch("GET", url + "/a", headers={}, timeout=TIMEOUT)
                 async with transport.stream("POST", url + "/sse", headers={}, content=b"{}", timeout=TIMEOUT) as r:
                     assert [line async for line in r.aiter_lines()] == ["data: a", ""]
-                await client.get(url + "/b")
+                assert await _stream_bytes(transport, url + "/b") == b'{"ok": true}'
                 await transport.fetch("GET", url + "/c", headers={}, timeout=TIMEOUT)
             finally:
-                await client.aclose()
+                await transport.aclose()
 
     run(scenario())
     assert len(peers) == 4

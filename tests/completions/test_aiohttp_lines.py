@@ -1,4 +1,4 @@
-"""`DirectResponse.aiter_lines`: Server-Sent Events lines split on CRLF, LF or CR, whatever the
+"""`AiohttpResponse.aiter_lines`: Server-Sent Events lines split on CRLF, LF or CR, whatever the
 chunking, from a real server on 127.0.0.1 and at every chunk boundary.
 """
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from completions.upstream.transport import AiohttpTransport, DirectResponse
+from completions.upstream.aiohttp_transport import AiohttpResponse, AiohttpTransport
 from tests.completions.loopback import TIMEOUT, RawServer, chunk, read_request, run
 
 
@@ -72,7 +72,7 @@ def test_aiter_lines_splits_like_server_sent_events(framing):
 
 
 def fake_response(chunks: list[bytes], charset: str | None = None) -> SimpleNamespace:
-    """Just what `DirectResponse.aiter_lines` reads of an aiohttp response, with chosen chunk boundaries."""
+    """Just what `AiohttpResponse.aiter_lines` reads of an aiohttp response, with chosen chunk boundaries."""
 
     async def iter_any():
         for piece in chunks:
@@ -82,7 +82,7 @@ def fake_response(chunks: list[bytes], charset: str | None = None) -> SimpleName
 
 
 async def direct_lines(chunks: list[bytes]) -> list[str]:
-    return [line async for line in DirectResponse(fake_response(chunks)).aiter_lines()]
+    return [line async for line in AiohttpResponse(fake_response(chunks)).aiter_lines()]
 
 
 @pytest.mark.parametrize(

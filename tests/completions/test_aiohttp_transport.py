@@ -1,5 +1,6 @@
-"""`AiohttpTransport` against real HTTP servers on 127.0.0.1: cookies, request and answer bodies,
-decoding, proxies. (Lines: test_aiohttp_lines.py; errors and cancellation: test_aiohttp_failures.py.)
+"""`AiohttpTransport`, the production `UpstreamTransport`, against real HTTP servers on 127.0.0.1:
+cookies, request and answer bodies, decoding, proxies, TLS server names.
+(Lines: test_aiohttp_lines.py; errors and cancellation: test_aiohttp_failures.py.)
 """
 
 import gzip
@@ -9,8 +10,8 @@ import orjson
 import pytest
 from aiohttp import web
 
+from completions.upstream.aiohttp_transport import AiohttpResponse, AiohttpTransport
 from completions.upstream.client import build_http_client
-from completions.upstream.transport import AiohttpTransport, DirectResponse
 from tests.completions.loopback import TIMEOUT, RawServer, free_port, read_request, run, web_server
 
 # --- cookies -------------------------------------------------------------------------------------
@@ -47,41 +48,15 @@ def test_fetch_keeps_no_cookies():
     assert seen == [None, None]
 
 
-def test_transport_keeps_no_cookies_across_httpx_clients():
-    """The aiohttp session under two httpx2 clients must not carry one client's cookie to the other."""
-    seen: list = []
-
-    async def scenario():
-        async with web_server(cookie_setting_handler(seen), COOKIE_HOST) as url:
-            transport = AiohttpTransport(max_connections=4)
-            first_client = httpx2.AsyncClient(transport=transport)
-            second_client = httpx2.AsyncClient(transport=transport)
-            try:
-                first = await first_client.get(url + "/a")
-                second = await second_client.get(url + "/b")
-                third = await transport.fetch("GET", url + "/c", headers={}, timeout=TIMEOUT)
-            finally:
-                await transport.aclose()
-        return first, second, third, dict(first_client.cookies)
-
-    first, second, third, first_jar = run(scenario())
-    assert first.headers["set-cookie"] == "session=abc; Path=/"
-    assert first_jar == {"session": "abc"}  # the Set-Cookie reached httpx2 intact
-    assert (second.status_code, third.status_code) == (200, 200)
-    assert seen == [None, None, None]
-
-
 def test_shared_upstream_client_keeps_no_cookies():
     seen: list = []
 
     async def scenario():
         async with web_server(cookie_setting_handler(seen), COOKIE_HOST) as url:
-            client = build_http_client()
-            try:
-                await client.get(url + "/a")
-                await client.post(url + "/b", content=b"{}")
-            finally:
-                await client.aclose()
+            async with build_http_client() as client:
+                await client.fetch("GET", url + "/a", headers={}, timeout=TIMEOUT)
+                async with client.stream("POST", url + "/b", headers={}, content=b"{}", timeout=TIMEOUT) as response:
+                    await response.aread()
 
     run(scenario())
     assert len(seen) == 2
@@ -130,7 +105,7 @@ def test_fetch_sends_request_and_returns_status_headers_body():
         return response, latin1
 
     response, latin1 = run(scenario())
-    assert isinstance(response, DirectResponse)
+    assert isinstance(response, AiohttpResponse)
     assert response.status_code == 201
     assert response.headers.get("x-request-id") == "req-42"
     assert response.headers.get("X-REQUEST-ID") == "req-42"
@@ -153,7 +128,7 @@ def test_fetch_sends_request_and_returns_status_headers_body():
 # --- gzip ----------------------------------------------------------------------------------------
 
 
-def test_gzip_answers_are_decoded_on_both_paths():
+def test_gzip_answers_are_decoded_however_read():
     payload = orjson.dumps({"choices": [{"message": {"content": "hello " * 300}}]})
     sse = b"data: one\n\ndata: two\n\n"
 
@@ -165,22 +140,19 @@ def test_gzip_answers_are_decoded_on_both_paths():
 
     async def scenario():
         async with web_server(handler) as url:
-            transport = AiohttpTransport(max_connections=4)
-            client = httpx2.AsyncClient(transport=transport)
-            try:
-                via_httpx = await client.post(url + "/v1/chat", content=b"{}")
+            async with AiohttpTransport(max_connections=4) as transport:
                 via_fetch = await transport.fetch("POST", url + "/v1/chat", headers={}, content=b"{}", timeout=TIMEOUT)
+                async with transport.stream("POST", url + "/v1/chat", headers={}, timeout=TIMEOUT) as r:
+                    pieces = [piece async for piece in r.aiter_bytes()]
                 async with transport.stream("POST", url + "/sse", headers={}, content=b"{}", timeout=TIMEOUT) as r:
                     lines = [line async for line in r.aiter_lines()]
-            finally:
-                await client.aclose()
-        return via_httpx, via_fetch, lines
+        return via_fetch, pieces, lines
 
-    via_httpx, via_fetch, lines = run(scenario())
-    assert via_httpx.headers["content-encoding"] == "gzip"
-    assert via_httpx.content == payload
-    assert via_httpx.json()["choices"][0]["message"]["content"].startswith("hello hello")
+    via_fetch, pieces, lines = run(scenario())
+    assert via_fetch.headers["content-encoding"] == "gzip"
     assert via_fetch.content == payload
+    assert orjson.loads(via_fetch.text)["choices"][0]["message"]["content"].startswith("hello hello")
+    assert b"".join(pieces) == payload
     assert lines == ["data: one", "", "data: two", ""]
 
 
@@ -204,18 +176,18 @@ def test_requests_go_through_the_configured_proxy():
         async with RawServer(handle) as proxy:
             proxy_url = f"http://127.0.0.1:{proxy.port}"
             transport = AiohttpTransport(max_connections=4, proxy=proxy_url)
-            client = httpx2.AsyncClient(transport=transport)
             shared = build_http_client(proxy=proxy_url)
             try:
                 direct = await transport.fetch(
                     "GET", "http://upstream.invalid:8080/v1/models", headers={}, params={"x": "1"}, timeout=TIMEOUT
                 )
-                via_httpx = await client.post("http://upstream.invalid/v1/chat", content=b'{"a":1}')
-                via_shared = await shared.direct.fetch(
-                    "GET", "http://upstream.invalid/v1/m", headers={}, timeout=TIMEOUT
-                )
+                async with transport.stream(
+                    "POST", "http://upstream.invalid/v1/chat", headers={}, content=b'{"a":1}', timeout=TIMEOUT
+                ) as streamed:
+                    await streamed.aread()
+                via_shared = await shared.fetch("GET", "http://upstream.invalid/v1/m", headers={}, timeout=TIMEOUT)
             finally:
-                await client.aclose()
+                await transport.aclose()
                 await shared.aclose()
 
             dead_proxy = AiohttpTransport(max_connections=4, proxy=f"http://127.0.0.1:{free_port()}")
@@ -224,11 +196,11 @@ def test_requests_go_through_the_configured_proxy():
                     await dead_proxy.fetch("GET", "http://upstream.invalid/", headers={}, timeout=TIMEOUT)
             finally:
                 await dead_proxy.aclose()
-        return direct, via_httpx, via_shared
+        return direct, streamed, via_shared
 
-    direct, via_httpx, via_shared = run(scenario())
+    direct, streamed, via_shared = run(scenario())
     assert direct.status_code == 200 and orjson.loads(direct.content) == {"via": "proxy"}
-    assert via_httpx.json() == {"via": "proxy"}
+    assert orjson.loads(streamed.content) == {"via": "proxy"}
     assert orjson.loads(via_shared.content) == {"via": "proxy"}
     assert [line for line, _, _ in seen] == [
         "GET http://upstream.invalid:8080/v1/models?x=1 HTTP/1.1",

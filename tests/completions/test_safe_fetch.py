@@ -7,37 +7,28 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx2
 import pytest
+from aiohttp import web
 
 from completions import errors
 from completions.upstream import safe_fetch
+from completions.upstream.aiohttp_transport import AiohttpTransport
 from completions.upstream.safe_fetch import fetch_public, is_public_address, parse_data_url
+from tests.completions import loopback
+from tests.completions.fake_transport import FakeTransport, Reply
+from tests.completions.loopback import tls_contexts, web_server
 
 PUBLIC_IP = "93.184.215.14"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PNG_HEADERS = {"content-type": "image/png"}
 
 
-class RecordingTransport(httpx2.AsyncBaseTransport):
-    """A MockTransport that remembers every request it was asked to send."""
-
-    def __init__(self, handler=None):
-        self.requests: list[httpx2.Request] = []
-        self.handler = handler or (lambda request: httpx2.Response(200, content=PNG, headers=PNG_HEADERS))
-
-    async def handle_async_request(self, request):
-        self.requests.append(request)
-        response = self.handler(request)
-        if asyncio.iscoroutine(response):
-            response = await response
-        return response
+def recording_transport(handler=None) -> FakeTransport:
+    """A fake transport that records every request; by default each answer is a PNG."""
+    return FakeTransport(handler or (lambda request: Reply(200, content=PNG, headers=PNG_HEADERS)))
 
 
 def fetch(url, transport, *, max_bytes=1024, timeout=5.0):
-    async def go():
-        async with httpx2.AsyncClient(transport=transport) as client:
-            return await fetch_public(url, client=client, max_bytes=max_bytes, timeout=timeout)
-
-    return asyncio.run(go())
+    return asyncio.run(fetch_public(url, client=transport, max_bytes=max_bytes, timeout=timeout))
 
 
 @pytest.fixture
@@ -100,7 +91,7 @@ def test_is_public_address(address, public):
     ],
 )
 def test_non_public_address_is_refused_without_a_request(url):
-    transport = RecordingTransport()
+    transport = recording_transport()
     with pytest.raises(errors.InvalidRequest) as caught:
         fetch(url, transport)
     assert caught.value.code == "image_url_refused"
@@ -112,13 +103,13 @@ def test_non_public_address_is_refused_without_a_request(url):
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://images.example.com/x.png", "gopher://x/"])
 def test_other_schemes_are_refused(url, dns):
     with pytest.raises(errors.InvalidRequest) as caught:
-        fetch(url, RecordingTransport())
+        fetch(url, recording_transport())
     assert caught.value.code == "image_url_refused"
 
 
 def test_a_name_with_any_private_address_is_refused(dns):
     dns["rebind.example.org"] = [PUBLIC_IP, "192.168.0.10"]
-    transport = RecordingTransport()
+    transport = recording_transport()
     with pytest.raises(errors.InvalidRequest) as caught:
         fetch("https://rebind.example.org/cat.png", transport)
     assert caught.value.code == "image_url_refused"
@@ -127,20 +118,20 @@ def test_a_name_with_any_private_address_is_refused(dns):
 
 
 def test_public_url_connects_to_the_vetted_address_with_the_host_name_kept(dns):
-    transport = RecordingTransport()
+    transport = recording_transport()
     body, content_type = fetch("https://images.example.com/cats/1.png?size=2", transport)
     assert (body, content_type) == (PNG, "image/png")
     [request] = transport.requests
     assert str(request.url) == f"https://{PUBLIC_IP}/cats/1.png?size=2"
     assert request.headers["host"] == "images.example.com"
-    assert request.extensions["sni_hostname"] == "images.example.com"
+    assert request.server_hostname == "images.example.com"
 
 
 def test_redirect_to_loopback_is_refused(dns):
     def handler(request):
-        return httpx2.Response(302, headers={"location": "http://127.0.0.1:8080/internal.png"})
+        return Reply(302, headers={"location": "http://127.0.0.1:8080/internal.png"})
 
-    transport = RecordingTransport(handler)
+    transport = recording_transport(handler)
     with pytest.raises(errors.InvalidRequest) as caught:
         fetch("https://images.example.com/cat.png", transport)
     assert caught.value.code == "image_url_refused"
@@ -151,20 +142,20 @@ def test_redirect_to_a_name_resolving_to_metadata_is_refused(dns):
     dns["metadata.example.org"] = ["169.254.169.254"]
 
     def handler(request):
-        return httpx2.Response(301, headers={"location": "http://metadata.example.org/latest/"})
+        return Reply(301, headers={"location": "http://metadata.example.org/latest/"})
 
     with pytest.raises(errors.InvalidRequest) as caught:
-        fetch("https://images.example.com/cat.png", RecordingTransport(handler))
+        fetch("https://images.example.com/cat.png", recording_transport(handler))
     assert caught.value.code == "image_url_refused"
 
 
 def test_redirect_to_a_public_host_is_followed_and_rechecked(dns):
     def handler(request):
         if request.headers["host"] == "images.example.com":
-            return httpx2.Response(307, headers={"location": "https://cdn.example.net/real.jpg"})
-        return httpx2.Response(200, content=b"jpeg", headers={"content-type": "image/jpeg; charset=binary"})
+            return Reply(307, headers={"location": "https://cdn.example.net/real.jpg"})
+        return Reply(200, content=b"jpeg", headers={"content-type": "image/jpeg; charset=binary"})
 
-    transport = RecordingTransport(handler)
+    transport = recording_transport(handler)
     assert fetch("https://images.example.com/cat.jpg", transport) == (b"jpeg", "image/jpeg")
     assert [str(request.url) for request in transport.requests] == [
         f"https://{PUBLIC_IP}/cat.jpg",
@@ -176,10 +167,10 @@ def test_redirect_to_a_public_host_is_followed_and_rechecked(dns):
 def test_relative_redirect_keeps_the_host_name(dns):
     def handler(request):
         if request.url.path == "/old.png":
-            return httpx2.Response(302, headers={"location": "/new.png"})
-        return httpx2.Response(200, content=PNG, headers={"content-type": "image/png"})
+            return Reply(302, headers={"location": "/new.png"})
+        return Reply(200, content=PNG, headers={"content-type": "image/png"})
 
-    transport = RecordingTransport(handler)
+    transport = recording_transport(handler)
     fetch("http://images.example.com/old.png", transport)
     assert [request.headers["host"] for request in transport.requests] == ["images.example.com"] * 2
     assert str(transport.requests[1].url) == f"http://{PUBLIC_IP}/new.png"
@@ -187,9 +178,9 @@ def test_relative_redirect_keeps_the_host_name(dns):
 
 def test_too_many_redirects_are_refused(dns):
     def handler(request):
-        return httpx2.Response(302, headers={"location": "/again"})
+        return Reply(302, headers={"location": "/again"})
 
-    transport = RecordingTransport(handler)
+    transport = recording_transport(handler)
     with pytest.raises(errors.InvalidRequest) as caught:
         fetch("http://images.example.com/start", transport)
     assert caught.value.code == "image_url_refused"
@@ -198,10 +189,10 @@ def test_too_many_redirects_are_refused(dns):
 
 def test_declared_oversize_body_is_refused(dns):
     def handler(request):
-        return httpx2.Response(200, content=b"x" * 2048, headers={"content-type": "image/png"})
+        return Reply(200, content=b"x" * 2048, headers={"content-type": "image/png"})
 
     with pytest.raises(errors.InvalidRequest) as caught:
-        fetch("http://images.example.com/big.png", RecordingTransport(handler), max_bytes=1024)
+        fetch("http://images.example.com/big.png", recording_transport(handler), max_bytes=1024)
     assert caught.value.code == "image_url_too_large"
     assert caught.value.status_code == 400
 
@@ -215,25 +206,25 @@ def test_streamed_oversize_body_is_cut_off(dns):
             yield b"y" * 512
 
     def handler(request):
-        return httpx2.Response(200, content=endless(), headers={"content-type": "image/png"})
+        return Reply(200, chunks=endless, headers={"content-type": "image/png"})
 
     with pytest.raises(errors.InvalidRequest) as caught:
-        fetch("http://images.example.com/big.png", RecordingTransport(handler), max_bytes=1024)
+        fetch("http://images.example.com/big.png", recording_transport(handler), max_bytes=1024)
     assert caught.value.code == "image_url_too_large"
     assert len(sent) < 10
 
 
 def test_error_status_unknown_host_and_connection_failure_are_unreachable(dns):
     def not_found(request):
-        return httpx2.Response(404, text="nope")
+        return Reply(404, content=b"nope")
 
     def refuse(request):
-        raise httpx2.ConnectError("connection refused", request=request)
+        raise httpx2.ConnectError("connection refused")
 
     for url, transport in [
-        ("http://images.example.com/missing.png", RecordingTransport(not_found)),
-        ("http://no-such-host.example/x.png", RecordingTransport()),
-        ("http://images.example.com/x.png", RecordingTransport(refuse)),
+        ("http://images.example.com/missing.png", recording_transport(not_found)),
+        ("http://no-such-host.example/x.png", recording_transport()),
+        ("http://images.example.com/x.png", recording_transport(refuse)),
     ]:
         with pytest.raises(errors.InvalidRequest) as caught:
             fetch(url, transport)
@@ -243,10 +234,10 @@ def test_error_status_unknown_host_and_connection_failure_are_unreachable(dns):
 def test_slow_server_times_out(dns):
     async def slow(request):
         await asyncio.sleep(5)
-        return httpx2.Response(200, content=PNG)
+        return Reply(200, content=PNG)
 
     with pytest.raises(errors.InvalidRequest) as caught:
-        fetch("http://images.example.com/slow.png", RecordingTransport(slow), timeout=0.05)
+        fetch("http://images.example.com/slow.png", recording_transport(slow), timeout=0.05)
     assert caught.value.code == "image_url_unreachable"
     assert "did not answer within" in caught.value.message
 
@@ -270,13 +261,46 @@ def test_real_server_on_loopback_is_never_contacted():
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/secret.png"
+        transport = AiohttpTransport(max_connections=4)
         with pytest.raises(errors.InvalidRequest) as caught:
-            fetch(url, httpx2.AsyncHTTPTransport())
+            fetch(url, transport)
         assert caught.value.code == "image_url_refused"
         assert hits == []
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_pinned_https_fetch_checks_the_certificate_against_the_host_name(monkeypatch, tmp_path):
+    """Through the production transport, over real TLS on 127.0.0.1 (playing a public server): the
+    request goes to the vetted address, and the certificate, issued to the name only, must match the
+    name: a second name on the same address is refused, not served over the first name's connection."""
+    seen = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append((request.host, request.path))
+        return web.Response(body=PNG, content_type="image/png")
+
+    async def resolve(host, port):
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(safe_fetch, "resolve_addresses", resolve)
+    monkeypatch.setattr(safe_fetch, "is_public_address", lambda address: True)
+    server_tls, client_tls = tls_contexts("images.example.com", str(tmp_path))
+
+    async def scenario():
+        async with web_server(handler, "images.example.com", server_tls) as base:
+            async with AiohttpTransport(max_connections=4, ssl_context=client_tls) as transport:
+                fetched = await fetch_public(base + "/cat.png", client=transport, max_bytes=1024, timeout=5)
+                other = base.replace("images.example.com", "other.example.com") + "/cat.png"
+                with pytest.raises(errors.InvalidRequest) as caught:
+                    await fetch_public(other, client=transport, max_bytes=1024, timeout=5)
+        return base, fetched, caught.value
+
+    base, fetched, refused = loopback.run(scenario())
+    assert fetched == (PNG, "image/png")
+    assert seen == [(base.removeprefix("https://"), "/cat.png")]
+    assert refused.code == "image_url_unreachable"
 
 
 def test_parse_data_url():
