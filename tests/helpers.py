@@ -81,6 +81,16 @@ def provider_entry(name: str = "p", **fields: Any) -> ProviderEntry:
     return ProviderEntry(name=name, **{**defaults, **fields})
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Terminate a child process and wait for it; kill it if it has not stopped within `timeout` s."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def daphne_server(env: dict[str, str], timeout: float = 60.0) -> Iterator[str]:
     """daphne serving the gateway in a child process on a free port; yields its base URL once it
@@ -100,9 +110,4 @@ def daphne_server(env: dict[str, str], timeout: float = 60.0) -> Iterator[str]:
             time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import daphne_server, free_port
+from tests.helpers import daphne_server, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -75,8 +75,7 @@ def postgres_url():
         )
         yield f"postgres://g4f@127.0.0.1:{port}/g4f"
     finally:
-        server.terminate()
-        server.wait(20)
+        stop_process(server, timeout=20)
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import DAPHNE, free_port
+from tests.helpers import DAPHNE, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,12 +38,7 @@ def serve_and_get(command: list[str], env: dict, port: int) -> dict:
                 time.sleep(0.2)
         raise AssertionError("the server did not answer within 60 s")
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_runserver_serves_the_seeded_catalogue(data_env):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import daphne_server, free_port, port_open, wait_until
+from tests.helpers import daphne_server, free_port, port_open, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS = shutil.which("redis-server")
@@ -29,8 +29,7 @@ def redis_url():
         assert wait_until(lambda: port_open(port), timeout=10), "redis-server did not start"
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_url, fake):
