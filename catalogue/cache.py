@@ -88,7 +88,8 @@ def catalogue_stamp() -> object:
     return _mapped_stamp().map[:STAMP_SIZE]
 
 
-def _replace_stamp() -> None:
+def catalogue_stamp_renew() -> None:
+    """Write a new stamp now, without waiting for a commit; `catalogue_invalidate()` is the usual way in."""
     if gateway_settings.CATALOGUE_STAMP == "cache":
         cache.set(CACHE_KEY, uuid.uuid4().hex, timeout=None)
         return
@@ -101,4 +102,4 @@ def _replace_stamp() -> None:
 
 def catalogue_invalidate() -> None:
     """Make every process rebuild its catalogue snapshot on its next request (after commit)."""
-    transaction.on_commit(_replace_stamp)
+    transaction.on_commit(catalogue_stamp_renew)

@@ -6,7 +6,7 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 
-from catalogue import cache
+from catalogue.cache import catalogue_stamp_renew
 from completions.usage import usage_recorder
 from tests.fake_upstream.fixtures import fake, fake_upstream  # noqa: F401
 from tests.live_gateway import Gateway, GatewayServer
@@ -26,10 +26,10 @@ def gateway_server(django_db_setup, django_db_blocker) -> Iterator[GatewayServer
 @pytest.fixture
 def gateway(gateway_server, transactional_db, fake) -> Iterator[Gateway]:  # noqa: F811
     """The live gateway with an empty catalogue (rows committed, so its thread sees them)."""
-    cache._replace_stamp()
+    catalogue_stamp_renew()
     yield Gateway(gateway_server, fake)
     usage_recorder.flush()
-    cache._replace_stamp()
+    catalogue_stamp_renew()
 
 
 @pytest.fixture

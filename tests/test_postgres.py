@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.test_serve import free_port
+from tests.helpers import daphne_server, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -75,8 +75,7 @@ def postgres_url():
         )
         yield f"postgres://g4f@127.0.0.1:{port}/g4f"
     finally:
-        server.terminate()
-        server.wait(20)
+        stop_process(server, timeout=20)
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -116,27 +115,10 @@ def test_the_gateway_on_postgresql(tmp_path, postgres_url, fake):
     manage("catalogue", "import", str(catalogue))
     key = manage("apikey", "create", "pg").strip().splitlines()[-1]
 
-    port = free_port()
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    server = subprocess.Popen(
-        [daphne, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
     headers = {"authorization": f"Bearer {key}"}
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                refused = requests.post(url, json={}, timeout=10)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
-                time.sleep(0.2)
-        assert refused.status_code == 401
+    with daphne_server(env) as base_url:
+        url = f"{base_url}/v1/chat/completions"
+        assert requests.post(url, json={}, timeout=10).status_code == 401
         for text in ("first", "second"):
             body = {
                 "model": "fake-model",
@@ -150,12 +132,9 @@ def test_the_gateway_on_postgresql(tmp_path, postgres_url, fake):
             "Hello from alpha: first",
             "second",
         ]
-        stored = requests.get(f"http://127.0.0.1:{port}/v1/conversations/pg-talk", headers=headers, timeout=10).json()
+        stored = requests.get(f"{base_url}/v1/conversations/pg-talk", headers=headers, timeout=10).json()
         assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
         time.sleep(1.5)  # the usage thread flushes every 0.5 s
-    finally:
-        server.terminate()
-        server.wait(10)
     count = manage(
         "shell",
         "-c",

@@ -1,7 +1,6 @@
 """The server commands a newcomer runs: `manage.py runserver` and daphne, as real processes."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -10,13 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import DAPHNE, free_port, stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -43,12 +38,7 @@ def serve_and_get(command: list[str], env: dict, port: int) -> dict:
                 time.sleep(0.2)
         raise AssertionError("the server did not answer within 60 s")
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_runserver_serves_the_seeded_catalogue(data_env):
@@ -62,6 +52,5 @@ def test_runserver_serves_the_seeded_catalogue(data_env):
 
 def test_daphne_serves_the_seeded_catalogue(data_env):
     port = free_port()
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    models = serve_and_get([daphne, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"], data_env, port)
+    models = serve_and_get([DAPHNE, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"], data_env, port)
     assert any(m["id"] == "Ollama" and m["provider"] for m in models["data"])

@@ -5,13 +5,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.test_serve import free_port
+from tests.helpers import daphne_server, free_port, port_open, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS = shutil.which("redis-server")
@@ -27,19 +26,10 @@ def redis_url():
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                import socket
-
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        assert wait_until(lambda: port_open(port), timeout=10), "redis-server did not start"
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_url, fake):
@@ -73,31 +63,11 @@ def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_
     manage("migrate", "--noinput")
     manage("catalogue", "import", str(catalogue))
 
-    port = free_port()
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    server = subprocess.Popen(
-        [daphne, "-b", "127.0.0.1", "-p", str(port), "g4fsite.asgi:application"],
-        cwd=ROOT,
-        env=server_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     chat = {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}
-    try:
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                first = requests.post(url, json=chat, timeout=10)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
-                time.sleep(0.2)
-        assert first.json()["provider"] == "alpha"
+    with daphne_server(server_env) as base_url:
+        url = f"{base_url}/v1/chat/completions"
+        assert requests.post(url, json=chat, timeout=10).json()["provider"] == "alpha"
         providers[0]["status"] = "ignored"
         catalogue.write_text(json.dumps({"providers": providers}))
         manage("catalogue", "import", str(catalogue))
         assert requests.post(url, json=chat, timeout=10).json()["provider"] == "beta"
-    finally:
-        server.terminate()
-        server.wait(10)

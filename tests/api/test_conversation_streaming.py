@@ -2,23 +2,13 @@
 marked incomplete, exactly once."""
 
 import json
-import socket
 import time
 
-import orjson
+from tests.helpers import open_chat_request, wait_until
 
 
 def _stored(gateway, cid: str) -> list[dict]:
     return gateway.get(f"/v1/conversations/{cid}").json()["messages"]
-
-
-def _wait_for(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_a_streamed_reply_is_stored(gateway):
@@ -113,21 +103,14 @@ def test_a_cut_upstream_stream_stores_the_partial_reply_marked_incomplete(gatewa
 def test_a_client_disconnect_mid_stream_stores_what_arrived_once(gateway):
     gateway.add_provider("alpha")
     gateway.fake.set_option("alpha", chunks=40, chunk_delay=0.1)
-    payload = orjson.dumps(
-        {
-            "model": "fake-model",
-            "stream": True,
-            "conversation_id": "gone",
-            "messages": [{"role": "user", "content": " ".join("word" for _ in range(40))}],
-        }
-    )
-    sock = socket.create_connection(("127.0.0.1", gateway.server.port), timeout=5)
+    body = {
+        "model": "fake-model",
+        "stream": True,
+        "conversation_id": "gone",
+        "messages": [{"role": "user", "content": " ".join("word" for _ in range(40))}],
+    }
+    sock = open_chat_request(gateway.server.port, body)
     try:
-        sock.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
-            + payload
-        )
         received = b""
         deadline = time.monotonic() + 5
         while received.count(b"data: ") < 3 and time.monotonic() < deadline:
@@ -135,7 +118,7 @@ def test_a_client_disconnect_mid_stream_stores_what_arrived_once(gateway):
         assert received.startswith(b"HTTP/1.1 200") and received.count(b"data: ") >= 3
     finally:
         sock.close()
-    assert _wait_for(lambda: len(_stored(gateway, "gone")) == 2), "the partial turn was not stored"
+    assert wait_until(lambda: len(_stored(gateway, "gone")) == 2), "the partial turn was not stored"
     time.sleep(0.3)  # nothing more may arrive: stored once
     messages = _stored(gateway, "gone")
     assert [(m["role"], m["incomplete"]) for m in messages] == [("user", False), ("assistant", True)]

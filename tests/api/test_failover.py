@@ -1,7 +1,6 @@
 """Failover and provider health end to end: several fake providers on loopback, their fault modes,
 the live gateway, and the provider rows the breaker writes."""
 
-import json
 import time
 
 import openai
@@ -11,31 +10,27 @@ from catalogue import services
 from catalogue.models import Provider, UsageRecord
 from completions.routing.health import health_board
 from completions.usage import usage_recorder
+from tests.helpers import sse_events, wait_until
 from tests.openapi import assert_valid
 
 USER = [{"role": "user", "content": "ping"}]
 CHAT = {"model": "fake-model", "messages": USER}
 STREAM = {**CHAT, "stream": True}
+# Long enough that the checks made while a breaker is open finish inside it on a loaded machine; the
+# tests then wait for the cool-down's recorded end, not for a guessed number of seconds.
+BREAKER_COOLDOWN = 3.0
 
 
 @pytest.fixture
 def fast_health(settings):
-    """A breaker that opens after 3 failures in a row within 30 s and cools down for 0.5 s."""
+    """A breaker that opens after 3 failures in a row within 30 s and cools down for BREAKER_COOLDOWN s."""
     settings.G4F = {
         **settings.G4F,
         "BREAKER_THRESHOLD": 3,
         "BREAKER_WINDOW": 30.0,
-        "BREAKER_COOLDOWN": 0.5,
+        "BREAKER_COOLDOWN": BREAKER_COOLDOWN,
         "AUTH_FAILURE_COOLDOWN": 30.0,
     }
-
-
-def sse_events(response) -> list:
-    return [
-        "[DONE]" if line[6:] == b"[DONE]" else json.loads(line[6:])
-        for line in response.iter_lines()
-        if line.startswith(b"data: ")
-    ]
 
 
 def provider_row(name: str) -> Provider:
@@ -43,19 +38,30 @@ def provider_row(name: str) -> Provider:
     return Provider.objects.get(name=name)
 
 
-def wait_until(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def served_by(gateway, body=CHAT) -> str:
     response = gateway.post("/v1/chat/completions", body)
     assert response.status_code == 200, response.text
     return response.json()["provider"]
+
+
+def open_breaker(gateway, name: str, times: int | None = 3) -> Provider:
+    """`name` (priority 2) fails `times` requests with a 500 (every one if None) until the breaker opens;
+    `backup` (priority 1) answers them. Returns the provider row the breaker wrote."""
+    gateway.add_provider(name, priority=2)
+    gateway.add_provider("backup", priority=1)
+    gateway.fake.set_fault(name, "500", **({} if times is None else {"times": times}))
+    for _ in range(3):
+        assert served_by(gateway) == "backup"
+    row = provider_row(name)
+    assert row.status == "not_working" and row.status_set_by == "health" and row.cooldown_until is not None
+    return row
+
+
+def wait_out_cooldown(until) -> None:
+    """Sleep until the cool-down that ends at `until` (a row's `cooldown_until`) is over."""
+    remaining = until.timestamp() - time.time()
+    assert remaining <= BREAKER_COOLDOWN + 1, f"cool-down ends in {remaining:.1f} s"
+    time.sleep(max(0.0, remaining) + 0.05)
 
 
 def test_fails_over_in_priority_order_and_counts_attempts(gateway):
@@ -196,14 +202,8 @@ def test_stream_cut_after_the_first_chunk_is_an_error_event_and_a_failure(gatewa
 
 
 def test_breaker_opens_after_repeated_failures_then_half_open_probe_restores(gateway, fast_health):
-    gateway.add_provider("flaky", priority=2)
-    gateway.add_provider("backup", priority=1)
-    gateway.fake.set_fault("flaky", "500", times=3)
-    for _ in range(3):
-        assert served_by(gateway) == "backup"
-    row = provider_row("flaky")
-    assert row.status == "not_working" and row.status_set_by == "health"
-    assert "3 failures in a row" in row.status_reason and row.cooldown_until is not None
+    row = open_breaker(gateway, "flaky")
+    assert "3 failures in a row" in row.status_reason
     assert "HTTP 500" in row.last_error
     # Open: skipped without a request.
     assert served_by(gateway) == "backup"
@@ -212,7 +212,7 @@ def test_breaker_opens_after_repeated_failures_then_half_open_probe_restores(gat
     listed = {p["id"]: p for p in gateway.get("/v1/providers").json()}
     assert listed["flaky"]["working"] is False
     # After the cool-down one probe goes through, succeeds, and the provider is working again.
-    time.sleep(0.6)
+    wait_out_cooldown(row.cooldown_until)
     assert served_by(gateway) == "flaky"
     assert wait_until(lambda: Provider.objects.get(name="flaky").status == "working")
     row = provider_row("flaky")
@@ -221,13 +221,8 @@ def test_breaker_opens_after_repeated_failures_then_half_open_probe_restores(gat
 
 
 def test_failed_probe_reopens_the_breaker(gateway, fast_health):
-    gateway.add_provider("dead", priority=2)
-    gateway.add_provider("backup", priority=1)
-    gateway.fake.set_fault("dead", "500")
-    for _ in range(3):
-        assert served_by(gateway) == "backup"
-    first_until = provider_row("dead").cooldown_until
-    time.sleep(0.6)
+    first_until = open_breaker(gateway, "dead", times=None).cooldown_until
+    wait_out_cooldown(first_until)
     assert served_by(gateway) == "backup"  # the probe failed over
     assert len(gateway.fake.requests_for("dead")) == 4
     row = provider_row("dead")
@@ -248,19 +243,14 @@ def test_rejected_credential_marks_the_provider_and_fails_over(gateway, fast_hea
 
 
 def test_operator_override_beats_the_breaker(gateway, fast_health):
-    gateway.add_provider("flaky", priority=2)
-    gateway.add_provider("backup", priority=1)
-    gateway.fake.set_fault("flaky", "500", times=3)
-    for _ in range(3):
-        served_by(gateway)
-    assert provider_row("flaky").status == "not_working"
+    breaker_until = open_breaker(gateway, "flaky").cooldown_until
     flaky = Provider.objects.get(name="flaky")
     # The operator says it works: routed again at once, cool-down or not.
     services.providers_set_status(provider_ids=[flaky.id], status="working", reason="Set by an operator.")
     assert served_by(gateway) == "flaky"
     # The operator says it does not work: a successful request or probe never restores it.
     services.providers_set_status(provider_ids=[flaky.id], status="not_working", reason="Set by an operator.")
-    time.sleep(0.6)
+    wait_out_cooldown(breaker_until)  # past the breaker's cool-down: still the operator's word
     assert served_by(gateway) == "backup"
     assert len(gateway.fake.requests_for("flaky")) == 4
     row = provider_row("flaky")
@@ -303,13 +293,7 @@ def test_pinned_provider_in_cool_down_says_so(gateway):
 def test_half_open_lets_exactly_one_probe_through(gateway, fast_health):
     from concurrent.futures import ThreadPoolExecutor
 
-    gateway.add_provider("flaky", priority=2)
-    gateway.add_provider("backup", priority=1)
-    gateway.fake.set_fault("flaky", "500", times=3)
-    for _ in range(3):
-        served_by(gateway)
-    assert provider_row("flaky").status == "not_working"
-    time.sleep(0.6)
+    wait_out_cooldown(open_breaker(gateway, "flaky").cooldown_until)
     gateway.fake.set_fault("flaky", "slow", delay=1.0, times=1)  # the probe takes a while, and succeeds
     with ThreadPoolExecutor(4) as pool:
         answered = list(pool.map(lambda _: served_by(gateway), range(4)))

@@ -7,9 +7,10 @@ The fake upstream (tests/fake_upstream/anthropic_protocol.py) refuses what the r
 
 import json
 
-from tests.api.test_protocols import (
+from tests.api.protocol_helpers import (
     KEYS,
     MODELS,
+    PNG,
     TOOLS,
     add_provider,
     chat,
@@ -20,8 +21,6 @@ from tests.api.test_protocols import (
     streamed_tool_calls,
 )
 from tests.openapi import assert_valid
-
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGMQ8Pm/AAKeAZ/yGbkXAAAAAElFTkSuQmCC"
 
 
 def test_headers_path_system_prompt_and_parameters(gateway):

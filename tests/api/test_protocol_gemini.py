@@ -7,9 +7,10 @@ additionalProperties...), so a 200 here also proves the translated request is va
 
 import json
 
-from tests.api.test_protocols import (
+from tests.api.protocol_helpers import (
     KEYS,
     MODELS,
+    PNG,
     TOOLS,
     add_provider,
     chat,
@@ -20,8 +21,6 @@ from tests.api.test_protocols import (
     streamed_tool_calls,
 )
 from tests.openapi import assert_valid
-
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGMQ8Pm/AAKeAZ/yGbkXAAAAAElFTkSuQmCC"
 
 
 def test_key_path_system_instruction_and_generation_config(gateway):

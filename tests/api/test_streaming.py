@@ -4,16 +4,8 @@ import json
 
 import pytest
 
+from tests.helpers import sse_events
 from tests.openapi import assert_valid
-
-
-def sse_events(response) -> list:
-    events = []
-    for line in response.iter_lines():
-        if line.startswith(b"data: "):
-            payload = line[6:]
-            events.append("[DONE]" if payload == b"[DONE]" else json.loads(payload))
-    return events
 
 
 def test_stream_with_the_sdk(gateway):

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from catalogue import services
-from catalogue.cache import catalogue_stamp
+from catalogue.cache import catalogue_stamp, catalogue_stamp_renew
 from catalogue.selectors import catalogue_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def test_snapshot_is_cached_until_the_catalogue_changes(transactional_db, django
 
 def test_another_process_changing_the_catalogue_changes_the_stamp(transactional_db, settings):
     before = catalogue_stamp()
-    script = "from catalogue.cache import _replace_stamp; _replace_stamp()"
+    script = "from catalogue.cache import catalogue_stamp_renew; catalogue_stamp_renew()"
     subprocess.run(
         [
             sys.executable,
@@ -49,10 +49,10 @@ def test_a_stamp_file_deleted_and_made_anew_is_followed(settings, tmp_path, monk
     first = catalogue_stamp()
     assert catalogue_stamp() == first  # a memory read, stable while nothing changes
     (tmp_path / "catalogue.stamp").unlink()
-    cache._replace_stamp()  # a new file: the old mapping cannot see it
+    catalogue_stamp_renew()  # a new file: the old mapping cannot see it
     assert catalogue_stamp() == first  # not re-checked yet (once a second in production)
     monkeypatch.setattr(cache, "RECHECK_SECONDS", 0.0)
     assert catalogue_stamp() != first
     second = catalogue_stamp()
-    cache._replace_stamp()  # written in place: seen at once
+    catalogue_stamp_renew()  # written in place: seen at once
     assert catalogue_stamp() != second

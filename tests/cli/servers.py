@@ -8,7 +8,6 @@ its output in a log file. `ServerProcess.stop()` terminates it, waits, and kills
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,13 @@ from pathlib import Path
 
 import requests
 
+from tests.helpers import free_port, stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 G4F = str(VENV_BIN / "g4f")
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 STRIPPED = ("G4F_", "DJANGO_", "REDIS_URL", "DATABASE_URL", "ALLOWED_HOSTS", "CORS_")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -109,12 +104,7 @@ class ServerProcess:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        stop_process(self.process, timeout=15)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -1,6 +1,6 @@
 """The pure conversation rules: deduplication, system prompt, trimming, sticky provider order."""
 
-from catalogue.snapshot import ProviderEntry, Route
+from catalogue.snapshot import Route
 from completions.conversations.history import (
     prefer_provider,
     trimmed_history,
@@ -8,6 +8,7 @@ from completions.conversations.history import (
     upstream_messages,
 )
 from completions.routing.plan import RoutePlan
+from tests.helpers import provider_entry
 
 SYSTEM = {"role": "system", "content": "be brief"}
 STORED = [
@@ -108,20 +109,7 @@ def test_trimming_never_starts_with_an_orphaned_reply():
 
 
 def _route(name: str, priority: int) -> Route:
-    provider = ProviderEntry(
-        id=priority,
-        name=name,
-        adapter="openai",
-        base_url="http://x",
-        api_key="",
-        status="working",
-        needs_auth=False,
-        priority=priority,
-        timeout=5.0,
-        url="",
-        description="",
-        supports_stream=True,
-    )
+    provider = provider_entry(name, id=priority, priority=priority)
     return Route(provider=provider, model="m", upstream_name="m", capabilities=frozenset({"chat"}))
 
 

@@ -10,6 +10,7 @@ import pytest
 from catalogue.snapshot import ProviderEntry
 from completions import errors
 from completions.routing.health import HealthBoard, is_client_fault
+from tests.helpers import provider_entry
 
 CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -39,23 +40,8 @@ class Clock:
 def provider(
     *, status: str = "working", set_by: str = "operator", cooldown_until: float | None = None, pid: int = 1
 ) -> ProviderEntry:
-    return ProviderEntry(
-        id=pid,
-        name=f"p{pid}",
-        adapter="openai",
-        base_url="http://127.0.0.1:1/v1",
-        api_key="",
-        status=status,
-        needs_auth=False,
-        priority=0,
-        timeout=5,
-        url="",
-        description="",
-        supports_stream=True,
-        status_set_by=set_by,
-        cooldown_until=cooldown_until,
-        updated_at=0.0,
-        created_at=CREATED,
+    return provider_entry(
+        f"p{pid}", id=pid, status=status, status_set_by=set_by, cooldown_until=cooldown_until, created_at=CREATED
     )
 
 

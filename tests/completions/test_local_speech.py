@@ -2,8 +2,13 @@
 
 import asyncio
 import io
+import json
+import os
 import shutil
+import subprocess
+import sys
 import wave
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +18,7 @@ from completions.upstream.adapters.local_speech import EspeakAdapter, espeak_voi
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
+ROOT = Path(__file__).resolve().parents[2]
 TARGET = UpstreamTarget(
     provider="LocalSpeech", base_url="http://localhost/espeak", upstream_model="espeak-ng", timeout=30
 )
@@ -81,16 +87,42 @@ def test_converted_formats():
     assert speak().content_type == "audio/mpeg"  # no format asked: mp3 when it can be made
 
 
-def test_format_without_converter_is_a_clear_400(monkeypatch):
-    from completions.upstream.adapters import local_speech
+# Run in a child process whose PATH holds espeak-ng alone: the adapter looks its converters up once
+# per process, so this one must never have seen ffmpeg or sox.
+WITHOUT_CONVERTER = """
+import asyncio, io, json, wave
+import django
+django.setup()
+from completions import errors
+from completions.upstream.adapters.base import UpstreamTarget
+from completions.upstream.adapters.local_speech import EspeakAdapter
 
-    monkeypatch.setattr(local_speech, "_which", lambda program: None)
-    with pytest.raises(errors.UnsupportedCapability) as caught:
-        speak(response_format="mp3")
-    assert caught.value.status_code == 400 and caught.value.param == "response_format"
-    assert "available: wav" in caught.value.message
-    default = speak()
-    assert default.content_type == "audio/wav" and decoded_frames(default.audio)[0] > 0
+target = UpstreamTarget(provider="LocalSpeech", base_url="http://x", upstream_model="espeak-ng", timeout=30)
+speak = lambda **extra: asyncio.run(EspeakAdapter(client=None).speech(target, {"input": "Hello.", **extra}))
+try:
+    speak(response_format="mp3")
+    refused = None
+except errors.UnsupportedCapability as exc:
+    refused = {"status": exc.status_code, "param": exc.param, "message": exc.message}
+default = speak()
+with wave.open(io.BytesIO(default.audio)) as audio:
+    frames = audio.getnframes()
+print(json.dumps({"refused": refused, "content_type": default.content_type, "frames": frames}))
+"""
+
+
+def test_format_without_converter_is_a_clear_400(tmp_path):
+    (tmp_path / "espeak-ng").symlink_to(shutil.which("espeak-ng"))
+    env = {**os.environ, "PATH": str(tmp_path), "DJANGO_SETTINGS_MODULE": "g4fsite.test_settings"}
+    child = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CONVERTER], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert child.returncode == 0, child.stderr
+    outcome = json.loads(child.stdout.strip().splitlines()[-1])
+    assert outcome["refused"] is not None, "mp3 was made without ffmpeg or sox on PATH"
+    assert outcome["refused"]["status"] == 400 and outcome["refused"]["param"] == "response_format"
+    assert "available: wav" in outcome["refused"]["message"]
+    assert outcome["content_type"] == "audio/wav" and outcome["frames"] > 0
 
 
 def test_fix_wav_sizes_rejects_non_wav():

@@ -16,25 +16,13 @@ from completions.routing.plan import (
     skip_reason,
     unavailable_reason,
 )
+from tests.helpers import provider_entry
 
 
 def provider(
     name: str, *, priority: int = 0, status: str = "working", needs_auth: bool = False, key: str = ""
 ) -> ProviderEntry:
-    return ProviderEntry(
-        id=hash(name),
-        name=name,
-        adapter="openai",
-        base_url="http://127.0.0.1:1/v1",
-        api_key=key,
-        status=status,
-        needs_auth=needs_auth,
-        priority=priority,
-        timeout=5,
-        url="",
-        description="",
-        supports_stream=True,
-    )
+    return provider_entry(name, id=hash(name), api_key=key, status=status, needs_auth=needs_auth, priority=priority)
 
 
 def model(*routes: tuple[ProviderEntry, set[str]]) -> ModelEntry:

@@ -12,9 +12,10 @@ from completions.usage import UsageRecorder
 
 
 @pytest.fixture(autouse=True)
-def no_writer_thread(monkeypatch):
-    """The tests flush by hand; the background writer must not race them."""
-    monkeypatch.setattr(UsageRecorder, "_ensure_thread", lambda self: None)
+def writer_thread_asleep(settings):
+    """The tests flush by hand; the background writer (it sleeps an interval before each flush) must not
+    race them."""
+    settings.G4F = {**settings.G4F, "USAGE_FLUSH_INTERVAL": 3600.0}
 
 
 def test_flush_writes_every_field_as_recorded(db):

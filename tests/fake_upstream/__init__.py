@@ -14,11 +14,13 @@ A request also picks a fault by its model name (``gpt-fault-500``) or the header
 (``slow; delay=0.2``). Modes: 400 401 403 404 429 500 502 503, slow, timeout, hang, cut, malformed, empty;
 see ``faults.py``. Protocols: ``openai_protocol.py``, ``anthropic_protocol.py``
 (``provider_url(name, "anthropic")``) and ``gemini_protocol.py`` (``provider_url(name, "gemini")``);
-``server.py`` says how to add one. Pytest fixtures are in ``fixtures.py``;
+``app.py`` says how to add one. Pytest fixtures are in ``fixtures.py``;
 ``python -m tests.fake_upstream --port 9100`` serves it standalone.
 """
 
+from .app import PROTOCOLS
 from .faults import FAULT_MODES
-from .server import DEFAULT_OPTIONS, PROTOCOLS, FakeUpstream, RecordedRequest
+from .server import FakeUpstream
+from .state import DEFAULT_OPTIONS, RecordedRequest
 
 __all__ = ["DEFAULT_OPTIONS", "FAULT_MODES", "PROTOCOLS", "FakeUpstream", "RecordedRequest"]

@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from .openai_protocol import _split, _words
+from .openai_protocol import split_text, word_count
 from .wire import Reply, Request, json_reply, sse_reply
 
 NAME = "anthropic"
@@ -106,7 +106,7 @@ def _messages(request: Request) -> Reply:
     _validate(body)
     blocks, stop_reason, stop_sequence = _answer(request.provider, body, request.options)
     output = "".join(b.get("text") or json.dumps(b.get("input")) for b in blocks)
-    usage = {"input_tokens": _prompt_tokens(body), "output_tokens": _words(output)}
+    usage = {"input_tokens": _prompt_tokens(body), "output_tokens": word_count(output)}
     message_id = f"msg_fake{next(_ids)}"
     if body.get("stream"):
         return sse_reply(_stream(message_id, body["model"], blocks, stop_reason, stop_sequence, usage, request.options))
@@ -208,7 +208,7 @@ def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> tup
         if sequence and sequence in text:
             text, stop_reason, stop_sequence = text.split(sequence, 1)[0], "stop_sequence", sequence
             break
-    if body["max_tokens"] < _words(text):
+    if body["max_tokens"] < word_count(text):
         text, stop_reason, stop_sequence = " ".join(text.split()[: body["max_tokens"]]), "max_tokens", None
     return [{"type": "text", "text": text}], stop_reason, stop_sequence
 
@@ -228,11 +228,11 @@ def _stream(
     events = [_event("message_start", {"message": start})]
     for index, block in enumerate(blocks):
         if block["type"] == "text":
-            opening, pieces = {"type": "text", "text": ""}, _split(block["text"], options["chunks"])
+            opening, pieces = {"type": "text", "text": ""}, split_text(block["text"], options["chunks"])
             deltas = [{"type": "text_delta", "text": piece} for piece in pieces]
         else:
             opening = {**block, "input": {}}
-            pieces = _split(json.dumps(block["input"]), options["chunks"])
+            pieces = split_text(json.dumps(block["input"]), options["chunks"])
             deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in pieces]
         events.append(_event("content_block_start", {"index": index, "content_block": opening}))
         if index == 0:
@@ -315,7 +315,7 @@ def _chosen_tool(body: dict[str, Any]) -> str | None:
 def _prompt_tokens(body: dict[str, Any]) -> int:
     texts = [_system_text(body.get("system"))]
     texts += [_text_and_images(m)[0] for m in body["messages"]]
-    return sum(_words(text) for text in texts)
+    return sum(word_count(text) for text in texts)
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:

@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from .openai_protocol import _split, _words
+from .openai_protocol import split_text, word_count
 from .wire import Reply, Request, json_reply, sse_reply
 
 NAME = "gemini"
@@ -119,7 +119,7 @@ def _generate(request: Request, model: str) -> tuple[dict[str, Any], list[dict[s
     count = config.get("candidateCount") or 1
     output = "".join(p.get("text") or json.dumps(p.get("functionCall")) for p in parts)
     prompt = _prompt_tokens(body)
-    usage = {"promptTokenCount": prompt, "candidatesTokenCount": _words(output) * count}
+    usage = {"promptTokenCount": prompt, "candidatesTokenCount": word_count(output) * count}
     usage["totalTokenCount"] = prompt + usage["candidatesTokenCount"]
     candidates = [
         {"content": {"parts": parts, "role": "model"}, "finishReason": finish_reason, "index": index}
@@ -196,7 +196,7 @@ def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> tup
             text = text.split(sequence, 1)[0]
             break
     limit = config.get("maxOutputTokens")
-    if isinstance(limit, int) and limit < _words(text):
+    if isinstance(limit, int) and limit < word_count(text):
         text, finish_reason = " ".join(text.split()[:limit]), "MAX_TOKENS"
     return [{"text": text}], finish_reason
 
@@ -209,7 +209,7 @@ def _stream(request: Request, model: str) -> Reply:
     pieces: list[dict[str, Any]] = []
     for part in parts:
         if "text" in part:
-            pieces += [{"text": piece} for piece in _split(part["text"], request.options["chunks"])]
+            pieces += [{"text": piece} for piece in split_text(part["text"], request.options["chunks"])]
         else:
             pieces.append(part)
     head = {"modelVersion": model, "responseId": response["responseId"]}
@@ -226,7 +226,7 @@ def _stream(request: Request, model: str) -> Reply:
 
     events, sent = [], 0
     for piece in pieces:
-        sent += _words(piece.get("text", "")) if "text" in piece else _words(json.dumps(piece["functionCall"]))
+        sent += word_count(piece.get("text", "")) if "text" in piece else word_count(json.dumps(piece["functionCall"]))
         events.append(event(piece, None, min(sent * count, usage["candidatesTokenCount"])))
     events.append(event({"text": ""}, finish_reason, usage["candidatesTokenCount"]))
     if request.query.get("alt") != "sse":
@@ -279,7 +279,7 @@ def _chosen_function(body: dict[str, Any]) -> str | None:
 def _prompt_tokens(body: dict[str, Any]) -> int:
     parts = [p for c in body["contents"] for p in c["parts"]]
     parts += (body.get("systemInstruction") or {}).get("parts") or []
-    return sum(_words(p.get("text", "")) for p in parts if isinstance(p, dict))
+    return sum(word_count(p.get("text", "")) for p in parts if isinstance(p, dict))
 
 
 def _sse(obj: Any) -> bytes:

@@ -125,7 +125,7 @@ def _chat_completions(request: Request) -> Reply:
 def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> _Answer:
     messages = [m for m in body["messages"] if isinstance(m, dict)]
     user_text, images = _last_user_text(messages)
-    prompt_tokens = sum(_words(_text_and_images(m.get("content"))[0]) for m in messages)
+    prompt_tokens = sum(word_count(_text_and_images(m.get("content"))[0]) for m in messages)
     last = messages[-1] if messages else {}
     tool_name = None if last.get("role") == "tool" else _chosen_tool(body)
     if tool_name is not None:
@@ -143,7 +143,7 @@ def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> _An
 
     finish_reason = "stop"
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    if isinstance(limit, int) and limit < _words(content):
+    if isinstance(limit, int) and limit < word_count(content):
         content = " ".join(content.split()[:limit])
         finish_reason = "length"
     return _Answer(content, None, "", finish_reason, _usage(prompt_tokens, content))
@@ -161,7 +161,7 @@ def _chunks(head: dict[str, Any], answer: _Answer, body: dict[str, Any], pieces:
 
     if answer.tool_name is None:
         events = [chunk({"role": "assistant", "content": ""})]
-        events += [chunk({"content": piece}) for piece in _split(answer.content or "", pieces)]
+        events += [chunk({"content": piece}) for piece in split_text(answer.content or "", pieces)]
     else:
         # Like OpenAI: the call's id, type and name first with empty arguments, then argument fragments.
         first_call = {**_tool_call(answer), "index": 0}
@@ -169,7 +169,7 @@ def _chunks(head: dict[str, Any], answer: _Answer, body: dict[str, Any], pieces:
         events = [chunk({"role": "assistant", "content": None, "tool_calls": [first_call]})]
         events += [
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-            for piece in _split(answer.arguments, pieces)
+            for piece in split_text(answer.arguments, pieces)
         ]
     events.append(chunk({}, answer.finish_reason))
     if include_usage:
@@ -210,19 +210,20 @@ def _text_and_images(content: Any) -> tuple[str, int]:
     return text, sum(1 for p in parts if p.get("type") == "image_url")
 
 
-def _split(text: str, pieces: int) -> list[str]:
+def split_text(text: str, pieces: int) -> list[str]:
     """``text`` in ``pieces`` parts of nearly equal length (fewer if it is shorter); none if empty."""
     count = max(1, min(pieces, len(text)))
     bounds = [len(text) * i // count for i in range(count + 1)]
     return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def _words(text: str) -> int:
+def word_count(text: str) -> int:
+    """Words in ``text``, the fake's token count."""
     return len(text.split())
 
 
 def _usage(prompt_tokens: int, completion: str) -> dict[str, int]:
-    completion_tokens = _words(completion)
+    completion_tokens = word_count(completion)
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
