@@ -122,7 +122,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, SecretFieldsAdminMixin, admin.Mode
                 fields.append("base_url")
         return fields
 
-    @admin.display(description="Api key")
+    @admin.display(description="API key")
     def credential_masked(self, obj: Provider) -> str:
         return _mask(obj.api_key) if obj.api_key else "-"
 
