@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from catalogue import hooks, services
 from catalogue.admin_health import HEALTH_LIST_DISPLAY, HEALTH_READONLY_FIELDS, ProviderHealthAdminMixin
+from catalogue.admin_secrets import SecretFieldsAdminMixin
 from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord
 from catalogue.selectors import provider_credential
 from g4fsite.conf import gateway_settings
@@ -62,7 +63,7 @@ class ProviderModelInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
+class ProviderAdmin(ProviderHealthAdminMixin, SecretFieldsAdminMixin, admin.ModelAdmin):
     formfield_overrides = {URLField: {"assume_scheme": "https"}}  # a URL typed without a scheme
     form = ProviderForm
     list_display = [
@@ -100,6 +101,31 @@ class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_model_count=Count("provider_models"))
 
+    def get_fieldsets(self, request: HttpRequest, obj: Provider | None = None) -> list:
+        """A user who may only view sees the credential masked, never the stored value."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        hidden = {"api_key": "credential_masked", "clear_api_key": None}
+        return [
+            (title, {**options, "fields": [hidden.get(f, f) for f in options["fields"] if hidden.get(f, f)]})
+            for title, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Provider | None = None) -> list[str]:
+        """Only a superuser may name an environment variable, or move a provider that reads one to
+        another base URL: the variable's value goes to that URL."""
+        fields = [*super().get_readonly_fields(request, obj), "credential_masked"]
+        if not request.user.is_superuser:
+            fields.append("api_key_env")
+            if obj is not None and obj.api_key_env:
+                fields.append("base_url")
+        return fields
+
+    @admin.display(description="API key")
+    def credential_masked(self, obj: Provider) -> str:
+        return _mask(obj.api_key) if obj.api_key else "-"
+
     @admin.display(description="Models", ordering="_model_count")
     def model_count(self, obj: Provider) -> int:
         return obj._model_count
@@ -133,7 +159,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Model)
-class ModelAdmin(admin.ModelAdmin):
+class ModelAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["name", "owned_by", "aliases", "provider_count"]
     search_fields = ["name", "owned_by"]
     inlines = [ProviderModelInline]
@@ -147,7 +173,7 @@ class ModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderModel)
-class ProviderModelAdmin(admin.ModelAdmin):
+class ProviderModelAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["model", "provider", "upstream_name", "capabilities", "discovered"]
     list_filter = ["provider", "discovered"]
     search_fields = ["model__name", "provider__name", "upstream_name"]
@@ -161,7 +187,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     """Keys are created here or with `manage.py apikey create`; the plain key is shown once."""
 
     form = ApiKeyForm
@@ -193,7 +219,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "endpoint", "model", "provider", "success", "status_code", "attempts", "latency_ms"]
     list_filter = ["success", "endpoint", "provider", "stream"]
     search_fields = ["model", "provider", "error"]

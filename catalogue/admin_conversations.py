@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from catalogue.admin_secrets import SecretFieldsAdminMixin
 from catalogue.models import Conversation, Message
 
 
@@ -23,7 +24,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = ["id", "title", "api_key", "owner", "model", "provider", "message_count", "updated_at"]
     list_filter = ["provider", "model"]
     search_fields = ["id", "title", "owner", "api_key__name", "api_key__prefix", "model", "provider"]

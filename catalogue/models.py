@@ -1,5 +1,7 @@
 """The catalogue an operator manages: providers, models, who serves what, and API keys."""
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -27,6 +29,30 @@ def validate_aliases(value: object) -> None:
         raise ValidationError("Aliases must be a list of non-empty names.")
 
 
+# `api_key_env` names a variable whose value is sent to the provider's base URL: only credential-like
+# names, never the gateway's own secrets (a provider pointed at any URL would carry them there).
+API_KEY_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*_(?:API_KEY|TOKEN)$")
+API_KEY_ENV_FORBIDDEN = frozenset(
+    {"G4F_API_KEY", "G4F_SECRETS_KEY", "G4F_METRICS_TOKEN", "DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"}
+)
+API_KEY_ENV_FORBIDDEN_PREFIXES = ("G4F_", "DJANGO_")
+
+
+def api_key_env_problem(name: str) -> str | None:
+    """Why `name` may not be used as a provider's `api_key_env`, or None when it may."""
+    if name in API_KEY_ENV_FORBIDDEN or name.startswith(API_KEY_ENV_FORBIDDEN_PREFIXES):
+        return f"'{name}' is one of the gateway's own secrets and is never sent to a provider."
+    if not API_KEY_ENV_PATTERN.match(name):
+        return f"'{name}' is not a credential variable: use an upper-case name ending in _API_KEY or _TOKEN."
+    return None
+
+
+def validate_api_key_env(value: object) -> None:
+    problem = api_key_env_problem(value) if isinstance(value, str) else "The variable name must be text."
+    if value and problem:
+        raise ValidationError(problem)
+
+
 def default_capabilities() -> list[str]:
     return [Capability.CHAT.value]
 
@@ -50,7 +76,11 @@ class Provider(models.Model):
     api_key_env = models.CharField(
         max_length=100,
         blank=True,
-        help_text="Environment variable holding the credential (used when api_key is empty).",
+        help_text=(
+            "Environment variable holding the credential (used when api_key is empty): a name ending in "
+            "_API_KEY or _TOKEN, never the gateway's own secrets. Only superusers may set it."
+        ),
+        validators=[validate_api_key_env],
     )
     url = models.URLField("homepage", max_length=500, blank=True)
     description = models.TextField(blank=True)

@@ -1,5 +1,6 @@
 """Reads of the catalogue. The request path reads the cached snapshot, never the database."""
 
+import logging
 import os
 import threading
 from types import MappingProxyType
@@ -8,9 +9,10 @@ from channels.db import database_sync_to_async
 
 from catalogue import hooks
 from catalogue.cache import catalogue_stamp
-from catalogue.models import ApiKey, Model, Provider, ProviderModel
+from catalogue.models import ApiKey, Model, Provider, ProviderModel, api_key_env_problem
 from catalogue.snapshot import ApiKeyEntry, CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 
+logger = logging.getLogger("g4f.catalogue")
 _lock = threading.Lock()
 _current: CatalogueSnapshot | None = None
 
@@ -42,9 +44,15 @@ async def acatalogue_snapshot() -> CatalogueSnapshot:
 
 
 def provider_credential(provider: Provider) -> str:
+    """The stored credential, else the value of `api_key_env`, which is read only when the name is
+    allowed (a row written before validation, or by raw SQL, may hold a gateway secret's name)."""
     if provider.api_key:
         return provider.api_key
     if provider.api_key_env:
+        problem = api_key_env_problem(provider.api_key_env)
+        if problem is not None:
+            logger.warning("Provider %s: api_key_env not read: %s", provider.name, problem)
+            return ""
         return os.environ.get(provider.api_key_env, "")
     return ""
 

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from catalogue.models import Capability, Provider
+from catalogue.models import Capability, Provider, api_key_env_problem
 from g4fsite.conf import gateway_settings
 
 
@@ -34,6 +34,12 @@ class ProviderFileSerializer(serializers.Serializer):
     timeout = serializers.FloatField(required=False, min_value=0.1, max_value=3600)
     supports_stream = serializers.BooleanField(required=False)
     models = ProviderModelFileSerializer(many=True, required=False)
+
+    def validate_api_key_env(self, value: str) -> str:
+        problem = api_key_env_problem(value) if value else None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
     def validate_adapter(self, value: str) -> str:
         if value not in gateway_settings.ADAPTERS:

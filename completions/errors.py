@@ -14,6 +14,7 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   ├── UnsupportedMediaType (400 unsupported_media_type)
     │   ├── InvalidMultipart (400 invalid_multipart)
     │   ├── InvalidCookieFile (400 invalid_cookie_file)
+    │   ├── CookieLimitExceeded (400 cookie_limit_exceeded: names the domain and the limit)
     │   ├── ImageUrlRefused (400 image_url_refused: not http(s), or not a public address)
     │   ├── ImageUrlUnreachable (400 image_url_unreachable)
     │   ├── ImageUrlTooLarge (400 image_url_too_large)
@@ -321,3 +322,8 @@ def _message(value: Any) -> str:
 class LocalSpeechUnavailable(ProviderNotWorking):
     code = "local_speech_unavailable"
     default_message = "The local speech program is not installed."
+
+
+class CookieLimitExceeded(InvalidRequest):
+    code = "cookie_limit_exceeded"
+    default_message = "The upload would store more cookies for a domain than the gateway keeps."

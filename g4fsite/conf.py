@@ -92,6 +92,14 @@ DEFAULTS: dict[str, Any] = {
     "DEMO": False,
     # Request logging (`--debug`): method, path, status, latency, provider, model; never keys or cookies.
     "DEBUG": False,
+    # Uploaded cookies (POST /v1/upload_cookies) ride on every key's requests to matching providers, so
+    # only the master key (API_KEY) may upload them; True lets any gateway key upload too. With auth off
+    # (no master key, no API keys) uploads are taken from loopback clients only.
+    "COOKIE_UPLOAD_ALLOW_KEYS": False,
+    # Most cookies, and most bytes of `name=value`, stored per cookie domain (an upload that would pass
+    # either is refused whole with 400 cookie_limit_exceeded). Browsers keep about 180 per domain.
+    "COOKIE_MAX_PER_DOMAIN": 180,
+    "COOKIE_MAX_BYTES_PER_DOMAIN": 32 * 1024,
 }
 
 

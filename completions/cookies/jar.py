@@ -26,6 +26,7 @@ from django.db import transaction
 
 from catalogue.cache import catalogue_invalidate
 from completions import errors
+from completions.cookies.domains import domain_limits_check
 from completions.models import ProviderCookie
 
 MAX_COOKIES_PER_FILE = 10_000
@@ -226,7 +227,8 @@ def _expiry(value: Any, where: str) -> float | None:
 def cookies_store(*, cookies: Iterable[CookieEntry]) -> dict[str, int]:
     """Upsert cookies by (domain, name, path) in one transaction; return the count stored per domain.
 
-    Cookies already expired are skipped. Every process rebuilds its snapshot (and so its cookie jar)
+    Cookies already expired are skipped; CookieLimitExceeded (nothing stored) when a domain would pass
+    its caps. Every process rebuilds its snapshot (and so its cookie jar)
     after the commit.
     """
     now = time.time()
@@ -247,6 +249,7 @@ def cookies_store(*, cookies: Iterable[CookieEntry]) -> dict[str, int]:
     for domain, _name, _path in rows:
         counts[domain] = counts.get(domain, 0) + 1
     with transaction.atomic():
+        domain_limits_check(rows.values())
         ProviderCookie.objects.bulk_create(
             list(rows.values()),
             update_conflicts=True,

@@ -1,15 +1,21 @@
 """`POST /v1/upload_cookies` (multipart `files`): cookie files a browser exported, stored for providers.
 
-Authenticated and its content type checked before the body is read (`MultipartBodyMixin`); every file
-is parsed and checked before anything is stored.
+Uploaded cookies are shared: they ride on every key's requests to matching providers. So the caller
+must be the master key (`G4F_API_KEY`), or any key when the operator sets `COOKIE_UPLOAD_ALLOW_KEYS`;
+with auth off (no keys at all, a local single-user install) only loopback clients may upload.
+Authenticated, authorised and its content type checked before the body is read
+(`MultipartBodyMixin`); every file is parsed and checked, and the per-domain caps applied, before
+anything is stored.
 """
 
+import ipaddress
 import itertools
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
 from completions import errors
+from completions.auth import MASTER, Caller
 from completions.cookies.jar import CookieEntry, cookies_parse, cookies_store
 from completions.http.consumer import GatewayHttpConsumer
 from completions.http.multipart import MULTIPART_OVERHEAD, MultipartBodyMixin, parse_form
@@ -23,6 +29,11 @@ class UploadCookiesConsumer(MultipartBodyMixin, GatewayHttpConsumer):
 
     def body_limit(self) -> int:
         return gateway_settings.COOKIE_MAX_BYTES * MAX_COOKIE_FILES + MULTIPART_OVERHEAD
+
+    async def authenticate(self) -> Caller:
+        caller = await super().authenticate()
+        cookie_upload_authorize(caller, client_host=(self.scope.get("client") or ("",))[0])
+        return caller
 
     async def serve(self, body: bytes) -> None:
         form = parse_form(body, self.headers.get("content-type", ""))
@@ -41,6 +52,31 @@ class UploadCookiesConsumer(MultipartBodyMixin, GatewayHttpConsumer):
             parsed.append((upload.filename, cookies_parse(upload.data, filename=upload.filename)))
         stored = await sync_to_async(cookies_store)(cookies=itertools.chain.from_iterable(c for _, c in parsed))
         await self.send_json(200, upload_summary(parsed, stored))
+
+
+def cookie_upload_authorize(caller: Caller, *, client_host: str) -> None:
+    """PermissionDenied unless this caller may replace the cookies every key's requests carry."""
+    if caller == MASTER:
+        return
+    if caller.key_id is not None:
+        if gateway_settings.COOKIE_UPLOAD_ALLOW_KEYS:
+            return
+        raise errors.PermissionDenied(
+            "Uploading cookies needs the master key (G4F_API_KEY): uploaded cookies are sent on every "
+            "key's requests. The operator may allow any key with the COOKIE_UPLOAD_ALLOW_KEYS setting."
+        )
+    if not _is_loopback(client_host):  # auth is off: a local install, reachable by others only by mistake
+        raise errors.PermissionDenied(
+            "Without API keys, cookies may be uploaded only from this machine. Set G4F_API_KEY and send it "
+            "to upload from elsewhere."
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def upload_summary(parsed: list[tuple[str, list[CookieEntry]]], stored: dict[str, int]) -> dict[str, Any]:

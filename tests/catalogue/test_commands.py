@@ -62,7 +62,7 @@ def test_catalogue_import_export_round_trip(manage, tmp_path):
             {
                 "name": "Other",
                 "base_url": "http://127.0.0.1:9/v2",
-                "api_key_env": "OTHER_KEY",
+                "api_key_env": "OTHER_API_KEY",
                 "models": [{"name": "m2"}],
             },
         ],
@@ -79,7 +79,7 @@ def test_catalogue_import_export_round_trip(manage, tmp_path):
     ]
     assert next(m for m in exported["models"] if m["name"] == "m1")["aliases"] == ["m-one"]
     other = next(p for p in exported["providers"] if p["name"] == "Other")
-    assert other["api_key_env"] == "OTHER_KEY" and other["models"][0]["capabilities"] == ["chat"]
+    assert other["api_key_env"] == "OTHER_API_KEY" and other["models"][0]["capabilities"] == ["chat"]
     # Re-importing the export (no secrets in it) keeps the stored credential.
     path.write_text(json.dumps(exported))
     assert "2 updated" in manage("catalogue", "import", str(path)).stdout

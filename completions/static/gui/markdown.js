@@ -2,8 +2,10 @@
 //
 // Safety: model text is escaped before any markup is added, so the only tags in the output are the
 // ones written here. Link targets must be http(s), mailto or same-origin paths; images load only from
-// this origin (no request to a host the model picked). Unterminated constructs, common mid-stream, fall
-// back to plain text or to a code block that runs to the end.
+// this origin (no request to a host the model picked, which could carry the chat's text in its URL):
+// an image URL is resolved as the browser will resolve it and its origin compared with the page's.
+// Unterminated constructs, common mid-stream, fall back to plain text or to a code block that runs to
+// the end.
 
 const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
@@ -13,6 +15,24 @@ export function escapeHtml(text) {
 
 const SAFE_LINK = /^(https?:\/\/|mailto:|\/|#)/i;
 const SAME_ORIGIN_PATH = /^\/(?!\/)/;
+// Browsers read a backslash in a URL as "/" ("/\host/x" is "//host/x") and drop tabs and newlines.
+const UNSAFE_URL_CHARS = /[\\\u0000-\u001f\u007f]/;
+
+function safeLink(url) {
+  return SAFE_LINK.test(url) && !UNSAFE_URL_CHARS.test(url);
+}
+
+// The absolute URL an image may load from, or null: a path on this page's own origin only.
+function sameOriginImage(url) {
+  if (!SAME_ORIGIN_PATH.test(url) || UNSAFE_URL_CHARS.test(url)) return null;
+  let resolved;
+  try {
+    resolved = new URL(url, globalThis.location.href);
+  } catch {
+    return null;
+  }
+  return resolved.origin === globalThis.location.origin ? resolved.href : null;
+}
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)/;
 const HEADING = /^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$/;
@@ -166,13 +186,12 @@ export function renderInline(text) {
   let s = text.replace(/\u0000/g, "");
   s = s.replace(/(`+)([\s\S]*?[^`])\1(?!`)/g, (_, ticks, code) => keep(`<code>${escapeHtml(code.trim())}</code>`));
   s = s.replace(/!\[([^\]]*)\]\(\s*<?([^\s)>]+)>?(?:\s+"[^"]*")?\s*\)/g, (whole, alt, url) => {
-    if (SAME_ORIGIN_PATH.test(url)) {
-      return keep(`<img src="${escapeHtml(url)}" alt="${escapeHtml(alt)}" loading="lazy">`);
-    }
-    return SAFE_LINK.test(url) ? keep(link(url, escapeHtml(alt || url))) : keep(escapeHtml(whole));
+    const src = sameOriginImage(url);
+    if (src) return keep(`<img src="${escapeHtml(src)}" alt="${escapeHtml(alt)}" loading="lazy">`);
+    return safeLink(url) ? keep(link(url, escapeHtml(alt || url))) : keep(escapeHtml(whole));
   });
   s = s.replace(/\[([^\]]+)\]\(\s*<?([^\s)>]+)>?(?:\s+"[^"]*")?\s*\)/g, (whole, label, url) =>
-    keep(SAFE_LINK.test(url) ? link(url, emphasise(escapeHtml(label))) : escapeHtml(whole)));
+    keep(safeLink(url) ? link(url, emphasise(escapeHtml(label))) : escapeHtml(whole)));
   s = s.replace(/\bhttps?:\/\/[^\s<>"'`\u0000]*[^\s<>"'`\u0000.,:;!?)\]]/g, (url) => keep(link(url, escapeHtml(url))));
   s = emphasise(escapeHtml(s));
   const restore = (str) => str.replace(/\u0000(\d+)\u0000/g, (_, n) => restore(slots[Number(n)]));
