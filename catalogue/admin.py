@@ -67,12 +67,11 @@ class ProviderAdmin(ProviderHealthAdminMixin, admin.ModelAdmin):
     form = ProviderForm
     list_display = [
         "name",
-        "status",
+        "state",  # the provider's state in one word (catalogue.provider_state), not the raw status field
         "priority",
         "adapter",
         "model_count",
         "credential_set",
-        "status_reason",
         "last_checked_at",
         *HEALTH_LIST_DISPLAY,
     ]
