@@ -9,7 +9,7 @@ from catalogue import hooks, services
 from catalogue.admin_health import HEALTH_LIST_DISPLAY, HEALTH_READONLY_FIELDS, ProviderHealthAdminMixin
 from catalogue.admin_secrets import SecretFieldsAdminMixin
 from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord
-from catalogue.selectors import provider_credential
+from catalogue.selectors import api_auth_enabled, provider_credential
 from g4fsite.conf import gateway_settings
 
 
@@ -51,6 +51,11 @@ class ProviderForm(forms.ModelForm):
         return data
 
 
+AUTH_RULE = "Auth is on exactly when the master key (G4F_API_KEY) is set or at least one key is active."
+AUTH_ON = "Auth is on: every /v1 and /api request needs a key. " + AUTH_RULE
+AUTH_OFF = "Auth is off: requests need no key. " + AUTH_RULE + " Revoked keys do not count."
+
+
 def _mask(secret: str) -> str:
     return f"{secret[:3]}…{secret[-2:]}" if len(secret) > 8 else "••••"
 
@@ -68,12 +73,11 @@ class ProviderAdmin(ProviderHealthAdminMixin, SecretFieldsAdminMixin, admin.Mode
     form = ProviderForm
     list_display = [
         "name",
-        "status",
+        "state",  # the provider's state in one word (catalogue.provider_state), not the raw status field
         "priority",
         "adapter",
         "model_count",
         "credential_set",
-        "status_reason",
         "last_checked_at",
         *HEALTH_LIST_DISPLAY,
     ]
@@ -197,6 +201,11 @@ class ApiKeyAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         return ["name", "prefix", "created_at", "last_used_at", "revoked_at"] if obj else []
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        on = api_auth_enabled(master_key=gateway_settings.API_KEY)
+        self.message_user(request, AUTH_ON if on else AUTH_OFF, messages.INFO)
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         if change:

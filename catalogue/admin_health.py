@@ -8,6 +8,9 @@ from django.utils import timezone
 
 from catalogue import hooks
 from catalogue.models import Provider
+from catalogue.provider_state import provider_state
+from catalogue.selectors import provider_credential
+from g4fsite.conf import gateway_settings
 
 HEALTH_LIST_DISPLAY = ["success_rate", "latency", "cooling_down", "last_error_short"]
 HEALTH_READONLY_FIELDS = ["status_set_by", "cooldown_until", "recent_success_rate", "recent_latency_ms"]
@@ -15,6 +18,21 @@ HEALTH_READONLY_FIELDS = ["status_set_by", "cooldown_until", "recent_success_rat
 
 class ProviderHealthAdminMixin:
     """Mixed into `ProviderAdmin` (before `admin.ModelAdmin`)."""
+
+    @admin.display(description="State", ordering="status")
+    def state(self, obj: Provider) -> str:
+        """The word `/v1/providers` and the chat GUI show (`catalogue.provider_state`), with its reason."""
+        ignored = {name.lower() for name in gateway_settings.IGNORED_PROVIDERS}
+        state = provider_state(
+            status=obj.status,
+            status_set_by=obj.status_set_by,
+            status_reason=obj.status_reason,
+            missing_credential=obj.needs_auth and not provider_credential(obj),
+            cooldown_until=obj.cooldown_until.timestamp() if obj.cooldown_until else None,
+            now=timezone.now().timestamp(),
+            ignored=obj.name.lower() in ignored,
+        )
+        return f"{state.label}: {state.reason}" if state.reason else state.label
 
     @admin.display(description="Success (recent)", ordering="recent_success_rate")
     def success_rate(self, obj: Provider) -> str:

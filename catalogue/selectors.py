@@ -115,16 +115,21 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
     for entry in models.values():
         models_ci[entry.name.lower()] = entry
 
-    keys = list(ApiKey.objects.all())
-    api_keys = {k.key_hash: ApiKeyEntry(id=k.id, name=k.name, prefix=k.prefix) for k in keys if k.revoked_at is None}
+    active = ApiKey.objects.filter(revoked_at__isnull=True)
+    api_keys = {k.key_hash: ApiKeyEntry(id=k.id, name=k.name, prefix=k.prefix) for k in active}
     by_name = {p.name: p for p in providers.values()}
     return CatalogueSnapshot(
         stamp=stamp,
         providers=MappingProxyType(by_name),
         models=MappingProxyType(models),
         api_keys=MappingProxyType(api_keys),
-        has_api_keys=bool(keys),
+        has_api_keys=bool(api_keys),  # revoked keys do not count: revoking the last one turns auth off
         _providers_ci=MappingProxyType({name.lower(): p for name, p in by_name.items()}),
         _models_ci=MappingProxyType(models_ci),
         _routes_by_provider=MappingProxyType({k: tuple(v) for k, v in routes_by_provider.items()}),
     )
+
+
+def api_auth_enabled(*, master_key: str) -> bool:
+    """Auth is on exactly when a master key is set or at least one key is active (not revoked)."""
+    return bool(master_key) or ApiKey.objects.filter(revoked_at__isnull=True).exists()

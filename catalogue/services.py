@@ -205,17 +205,8 @@ class ImportResult:
 
 
 PROVIDER_FIELDS = (
-    "adapter",
-    "base_url",
-    "api_key",
-    "api_key_env",
-    "status",
-    "priority",
-    "url",
-    "description",
-    "needs_auth",
-    "timeout",
-    "supports_stream",
+    *("adapter", "base_url", "api_key", "api_key_env", "status", "priority"),
+    *("url", "description", "needs_auth", "timeout", "supports_stream"),
 )
 
 
@@ -294,6 +285,8 @@ def _provider_upsert(entry: dict, models_by_name: dict[str, Model], result: Impo
     elif only_new:
         return
     else:
+        if "status" in values:  # a file's status is the operator's word, as in the admin
+            values.update(status_set_by=Provider.StatusSetBy.OPERATOR, cooldown_until=None)
         for name, value in values.items():
             setattr(provider, name, value)
         provider.save()
@@ -314,12 +307,14 @@ def _provider_upsert(entry: dict, models_by_name: dict[str, Model], result: Impo
 
 
 def catalogue_export() -> dict[str, Any]:
-    """The catalogue in the import format, without secrets."""
+    """The catalogue in the import format, without secrets. Only an operator's status is exported: an
+    imported status is the operator's word, which the breaker's or a provider check's verdict is not."""
     providers = []
     for provider in Provider.objects.prefetch_related("provider_models__model").order_by("name"):
         entry: dict[str, Any] = {"name": provider.name}
+        by_operator = provider.status_set_by == Provider.StatusSetBy.OPERATOR
         for name in PROVIDER_FIELDS:
-            if name != "api_key":
+            if name != "api_key" and (name != "status" or by_operator):
                 entry[name] = getattr(provider, name)
         entry["models"] = [
             {

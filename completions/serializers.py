@@ -3,6 +3,8 @@
 import threading
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 MESSAGE_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
@@ -13,6 +15,7 @@ GATEWAY_FIELDS = ("provider", "conversation_id", "proxy", "api_key")
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}\Z"
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}]})
 class StopField(serializers.Field):
     """`stop`: a string or a list of up to 4 strings."""
 
@@ -29,6 +32,7 @@ class StopField(serializers.Field):
         return value
 
 
+@extend_schema_field(OpenApiTypes.ANY)
 class AnyJSONField(serializers.Field):
     """A JSON value checked by the serializer's `validate_<field>` method."""
 

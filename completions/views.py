@@ -4,17 +4,20 @@ They read the cached catalogue snapshot; entries follow the G4F REST API (models
 listed under `/v1/models`, providers flagged with `"provider": true`).
 """
 
+import time
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalogue.provider_state import IGNORED, provider_entry_state
 from catalogue.selectors import catalogue_snapshot
 from catalogue.snapshot import CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 from completions import errors
-from completions.routing.plan import IGNORED, unavailable_reason
+from completions.openapi.schemas import ERRORS, MODEL, PROVIDER, PROVIDER_DETAIL, PROVIDER_MODEL, error, listing
 from g4fsite.conf import gateway_settings
 
 
@@ -37,6 +40,7 @@ def model_entry(model: ModelEntry, routes: list[Route]) -> dict[str, Any]:
         "object": "model",
         "created": model.created,
         "owned_by": model.owned_by or (routes[0].provider.name if routes else "g4f"),
+        "chat": "chat" in capabilities,
         "image": "image" in capabilities,
         "vision": "vision" in capabilities,
         "audio": bool({"transcription", "speech"} & capabilities),
@@ -52,24 +56,34 @@ def provider_model_entry(provider: ProviderEntry, routes: tuple[Route, ...]) -> 
         "object": "model",
         "created": 0,
         "owned_by": provider.name,
+        "chat": any("chat" in route.capabilities for route in routes),
         "image": any("image" in route.capabilities for route in routes),
         "vision": any("vision" in route.capabilities for route in routes),
         "provider": True,
     }
 
 
-def provider_summary(provider: ProviderEntry, ignored: frozenset[str]) -> dict[str, Any]:
+def _models_with(routes: tuple[Route, ...], *capabilities: str) -> list[str]:
+    return [route.model for route in routes if set(capabilities) & route.capabilities]
+
+
+def provider_summary(provider: ProviderEntry, routes: tuple[Route, ...], ignored: frozenset[str]) -> dict[str, Any]:
+    """A provider as the G4F REST API lists it, with its state (`catalogue.provider_state`)."""
+    state = provider_entry_state(provider, ignored=provider.name.lower() in ignored, now=time.time())
     return {
+        "provider": provider.name,
         "id": provider.name,
         "object": "provider",
-        "created": 0,
-        "url": provider.url or None,
         "label": provider.name,
-        "description": provider.description,
-        "working": unavailable_reason(provider, ignored) is None,
-        "status": provider.status,
+        "models": _models_with(routes, "chat"),
+        "image_models": _models_with(routes, "image"),
+        "vision_models": _models_with(routes, "vision"),
+        "audio_models": _models_with(routes, "transcription", "speech"),
+        "url": provider.url or None,
+        "working": state.working,
+        "status": state.state,
+        "status_reason": state.reason,
         "auth": provider.needs_auth,
-        "stream": provider.supports_stream,
     }
 
 
@@ -80,53 +94,76 @@ def _provider_or_404(snapshot: CatalogueSnapshot, name: str) -> ProviderEntry:
     return provider
 
 
+def _model_list(snapshot: CatalogueSnapshot, ignored: frozenset[str]) -> list[dict[str, Any]]:
+    """The `/v1/models` entries: models some usable provider serves, then those providers."""
+    data = []
+    for model in snapshot.models.values():
+        routes = [route for route in model.routes if _routable(route, ignored)]
+        if routes:
+            data.append(model_entry(model, routes))
+    for provider in snapshot.providers.values():
+        if _listed(provider, ignored) and not provider.missing_credential:
+            data.append(provider_model_entry(provider, snapshot.routes_for_provider(provider.name)))
+    return data
+
+
 class ModelListView(APIView):
     """`GET /v1/models`: every model some usable provider serves, then the providers themselves."""
 
+    @extend_schema(operation_id="models_list", responses={200: listing(MODEL), **ERRORS}, tags=["models"])
     def get(self, request: Request) -> Response:
-        snapshot, ignored = catalogue_snapshot(), _ignored()
-        data = []
-        for model in snapshot.models.values():
-            routes = [route for route in model.routes if _routable(route, ignored)]
-            if routes:
-                data.append(model_entry(model, routes))
-        for provider in snapshot.providers.values():
-            if _listed(provider, ignored) and not provider.missing_credential:
-                data.append(provider_model_entry(provider, snapshot.routes_for_provider(provider.name)))
-        return Response({"object": "list", "data": data})
+        return Response({"object": "list", "data": _model_list(catalogue_snapshot(), _ignored())})
 
 
 class ModelDetailView(APIView):
-    """`GET /v1/models/{model}` (by name or alias)."""
+    """`GET /v1/models/{model}` (by name or alias, or a provider's name): the entry `/v1/models` lists
+    for it; 404 `model_not_found` for anything that list leaves out."""
 
+    @extend_schema(
+        responses={200: MODEL, 404: error("`model_not_found`: not in `/v1/models`."), **ERRORS}, tags=["models"]
+    )
     def get(self, request: Request, model_name: str) -> Response:
         snapshot, ignored = catalogue_snapshot(), _ignored()
         model = snapshot.model(model_name)
-        if model is None:
-            raise errors.ModelNotFound(f"The model '{model_name}' does not exist.", param="model")
-        return Response(model_entry(model, [route for route in model.routes if _routable(route, ignored)]))
+        if model is not None:
+            routes = [route for route in model.routes if _routable(route, ignored)]
+            if routes:
+                return Response(model_entry(model, routes))
+        else:
+            provider = snapshot.provider(model_name)
+            if provider is not None and _listed(provider, ignored) and not provider.missing_credential:
+                return Response(provider_model_entry(provider, snapshot.routes_for_provider(provider.name)))
+        raise errors.ModelNotFound(f"The model '{model_name}' does not exist.", param="model")
 
 
 class ProviderListView(APIView):
-    """`GET /v1/providers`."""
+    """`GET /v1/providers`: `{"object": "list", "data": [...]}`, every provider not ignored."""
 
+    @extend_schema(operation_id="providers_list", responses={200: listing(PROVIDER), **ERRORS}, tags=["providers"])
     def get(self, request: Request) -> Response:
         snapshot, ignored = catalogue_snapshot(), _ignored()
-        return Response([provider_summary(p, ignored) for p in snapshot.providers.values() if _listed(p, ignored)])
+        data = [
+            provider_summary(provider, snapshot.routes_for_provider(provider.name), ignored)
+            for provider in snapshot.providers.values()
+            if _listed(provider, ignored)
+        ]
+        return Response({"object": "list", "data": data})
 
 
 class ProviderDetailView(APIView):
-    """`GET /v1/providers/{provider}`: the summary plus the models it serves."""
+    """`GET /v1/providers/{provider}`: the list's entry plus `stream`, `description` and `params`."""
 
+    @extend_schema(
+        operation_id="providers_retrieve",
+        responses={200: PROVIDER_DETAIL, 404: error("`provider_not_found`."), **ERRORS},
+        tags=["providers"],
+    )
     def get(self, request: Request, provider_name: str) -> Response:
         snapshot = catalogue_snapshot()
         provider = _provider_or_404(snapshot, provider_name)
-        routes = snapshot.routes_for_provider(provider.name)
-        detail = provider_summary(provider, _ignored())
-        detail["models"] = [route.model for route in routes if "chat" in route.capabilities]
-        detail["image_models"] = [route.model for route in routes if "image" in route.capabilities]
-        detail["vision_models"] = [route.model for route in routes if "vision" in route.capabilities]
-        detail["audio_models"] = [route.model for route in routes if {"transcription", "speech"} & route.capabilities]
+        detail = provider_summary(provider, snapshot.routes_for_provider(provider.name), _ignored())
+        detail["stream"] = provider.supports_stream
+        detail["description"] = provider.description
         detail["params"] = ["model", "messages", "stream", "max_tokens", "temperature", "top_p", "stop", "tools"]
         return Response(detail)
 
@@ -134,6 +171,9 @@ class ProviderDetailView(APIView):
 class ProviderModelListView(APIView):
     """`GET /api/{provider}/models`."""
 
+    @extend_schema(
+        responses={200: listing(PROVIDER_MODEL), 404: error("`provider_not_found`."), **ERRORS}, tags=["providers"]
+    )
     def get(self, request: Request, provider_name: str) -> Response:
         snapshot = catalogue_snapshot()
         provider = _provider_or_404(snapshot, provider_name)

@@ -108,7 +108,7 @@ def database_prepare(say: Callable[[str], None]) -> None:
     from django.db import connection, connections
     from django.db.migrations.executor import MigrationExecutor
 
-    from catalogue import services
+    from catalogue import provider_report, services
     from catalogue.models import Provider
 
     executor = MigrationExecutor(connection)
@@ -118,6 +118,7 @@ def database_prepare(say: Callable[[str], None]) -> None:
     if not Provider.objects.exists():
         result = services.catalogue_seed()
         say(f"The catalogue was empty: seeded the default catalogue ({result.summary()}).")
+    say(provider_report.providers_usable_report())
     connections.close_all()
 
 

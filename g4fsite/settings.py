@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
+    "drf_spectacular",  # GET /openapi.json (completions/openapi.py)
+    "drf_spectacular_sidecar",  # Swagger UI's files for GET /docs, served from here: no CDN
     "channels",
     "catalogue",
     "completions",
@@ -166,6 +168,19 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "completions.http.drf_errors.drf_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# GET /openapi.json and GET /docs (completions/openapi.py).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "G4F gateway",
+    "DESCRIPTION": "An OpenAI-compatible AI gateway following the G4F REST API.",
+    "VERSION": "1.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # The gateway's own settings; see g4fsite/conf.py for every key and its default.

@@ -4,6 +4,7 @@ Channels consumers routed in `g4fsite/asgi_routes.py`."""
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from completions import gui_views, views
 from completions.conversations import views as conversation_views
@@ -11,13 +12,22 @@ from completions.media import views as media_views
 
 
 def index(request):
-    return JsonResponse({"message": "G4F API: an OpenAI-compatible gateway.", "api_base": "/v1", "admin": "/admin/"})
+    return JsonResponse(
+        {"message": "G4F API: an OpenAI-compatible gateway.", "api_base": "/v1", "admin": "/admin/", "docs": "/docs"}
+    )
+
+
+# The OpenAPI document covers these DRF views and, described in completions.openapi.routes, the
+# Channels consumers (g4fsite/asgi_routes.py) and the plain Django views.
+openapi = SpectacularJSONAPIView.as_view(urlconf=["g4fsite.urls", "completions.openapi.routes"])
 
 
 urlpatterns = [
     path("", index),
     path("admin/", admin.site.urls),
     path("chat/", gui_views.chat_page, name="gui"),
+    path("openapi.json", openapi, name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("v1/conversations", conversation_views.ConversationListView.as_view()),
     path("v1/conversations/<str:conversation_id>", conversation_views.ConversationDetailView.as_view()),
     path("v1/models", views.ModelListView.as_view()),

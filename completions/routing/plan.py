@@ -19,13 +19,15 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from catalogue import provider_state
+from catalogue.provider_state import provider_entry_state
 from catalogue.snapshot import CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 from completions import errors
 
-IGNORED = "ignored"
-NOT_WORKING = "not_working"
-WORKING = "working"
-SET_BY_HEALTH = "health"
+IGNORED = provider_state.IGNORED
+NOT_WORKING = provider_state.NOT_WORKING
+WORKING = provider_state.WORKING
+SET_BY_HEALTH = provider_state.SET_BY_HEALTH
 HEALTH_BANDS = 10
 _random = random.Random()
 
@@ -94,23 +96,24 @@ def is_half_open(provider: ProviderEntry, now: float | None) -> bool:
 def skip_reason(
     provider: ProviderEntry, ignored: Collection[str], *, health: HealthView | None = None, now: float | None = None
 ) -> Skip | None:
-    """Why routing must skip a provider right now, or None when it may be tried. Without `now`,
-    cool-downs are not judged and a provider health marked not working stays skipped."""
-    if provider.status == IGNORED or provider.name.lower() in ignored:
+    """Why routing must skip a provider right now, or None when it may be tried: its
+    `catalogue.provider_state`, then this process's health statistics not yet written to the row.
+    Without `now`, cool-downs are not judged and a provider health marked not working stays skipped."""
+    state = provider_entry_state(provider, ignored=provider.name.lower() in ignored, now=now)
+    reason = f" ({state.reason})" if state.reason else ""
+    if state.state == provider_state.IGNORED:
         return Skip("ignored by the operator")
-    if provider.missing_credential:
+    if state.state == provider_state.NEEDS_CREDENTIAL:
         return Skip("no credential configured")
-    reason = f" ({provider.status_reason})" if provider.status_reason else ""
-    if provider.status == NOT_WORKING and not is_half_open(provider, now):
-        if provider.status_set_by != SET_BY_HEALTH or now is None:
-            return Skip("marked not working" + reason)
-        wait = provider.cooldown_until - now
+    if state.state == provider_state.NOT_WORKING:
+        return Skip("marked not working" + reason)
+    if state.state == provider_state.COOLING_DOWN:
+        wait = state.until - now
+        if state.rate_limited:
+            return Skip(f"rate limited for another {math.ceil(wait)}s", retry_after=wait, rate_limited=True)
         return Skip(f"not working{reason}, retried in {math.ceil(wait)}s", retry_after=wait)
     if now is None:
         return None
-    if provider.cooldown_until is not None and provider.cooldown_until > now and provider.status == WORKING:
-        wait = provider.cooldown_until - now
-        return Skip(f"rate limited for another {math.ceil(wait)}s", retry_after=wait, rate_limited=True)
     stats = health.get(provider.health_key) if health is not None else None
     if (
         stats is not None
@@ -249,9 +252,15 @@ def plan_for_provider(
         raise errors.ProviderNotWorking(message, param="provider", retry_after=skip.retry_after)
     routes = snapshot.routes_for_provider(provider.name)
     if not model_name:
-        if not routes:
+        default = next((route for route in routes if needed <= route.capabilities), None)
+        if default is None and routes:
+            missing = ", ".join(sorted(needed))
+            raise errors.UnsupportedCapability(
+                f"Provider '{provider.name}' has no model that supports {missing}.", param="model"
+            )
+        if default is None:
             raise errors.ValidationFailed("'model' is required: this provider has no default model.", param="model")
-        return RoutePlan(model=routes[0].model, routes=(routes[0],), pinned=True)
+        return RoutePlan(model=default.model, routes=(default,), pinned=True)
     model = snapshot.model(model_name)
     for route in routes:
         if model is not None and route.model == model.name:
@@ -276,7 +285,8 @@ def plan_request(
     now: float | None = None,
     rng: random.Random | None = None,
 ) -> RoutePlan:
-    """Route a request by provider when named, else by model name or alias. `health` (live
+    """Route a request by provider when named, else by model name or alias, else (a provider's name
+    given as the model) by that provider with its default model. `health` (live
     statistics by `ProviderEntry.health_key`) and `now` (epoch seconds) bring in cool-downs and
     health ordering; without them only the catalogue's statuses and priorities count."""
     if provider_name:
@@ -293,5 +303,14 @@ def plan_request(
         raise errors.ValidationFailed("'model' is required.", param="model")
     model = snapshot.model(model_name)
     if model is None:
-        raise errors.ModelNotFound(f"The model '{model_name}' does not exist.", param="model")
+        provider = snapshot.provider(model_name)
+        if (
+            provider is None
+            or provider_entry_state(provider, ignored=provider.name.lower() in ignored).state == IGNORED
+        ):
+            raise errors.ModelNotFound(f"The model '{model_name}' does not exist.", param="model")
+        # `/v1/models` lists providers as models (G4F): one names the provider with its default model.
+        return plan_for_provider(
+            snapshot, provider_name=provider.name, model_name="", needed=needed, ignored=ignored, health=health, now=now
+        )
     return plan_for_model(model, needed=needed, ignored=ignored, health=health, now=now, rng=rng)

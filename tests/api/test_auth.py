@@ -38,6 +38,7 @@ def test_api_keys_are_required_once_one_exists(gateway):
 
 def test_revoked_keys_fail(gateway):
     gateway.add_provider("alpha")
+    services.api_key_create(name="stays")  # auth stays on (see test_revoking_the_last_key_turns_auth_off)
     _, plain = services.api_key_create(name="temp")
     assert gateway.get("/v1/models", headers={"authorization": f"Bearer {plain}"}).status_code == 200
     services.api_key_revoke(name="temp")
@@ -70,3 +71,23 @@ def test_key_last_used_is_recorded_off_the_request_path(gateway):
     assert key.last_used_at is not None
     record = key.usage.get()
     assert record.provider == "alpha" and record.success and record.attempts == 1
+
+
+def test_revoking_the_last_key_turns_auth_off(gateway, admin_session):
+    """Auth is on exactly when a master key or an active key exists; the admin says which."""
+    gateway.add_provider("alpha")
+    keys = f"{gateway.url}/admin/catalogue/apikey/"
+    assert "Auth is off" in admin_session.get(keys, timeout=10).text
+    services.api_key_create(name="first")
+    services.api_key_create(name="second")
+    assert gateway.get("/v1/models").status_code == 401
+    services.api_key_revoke(name="first")
+    assert gateway.get("/v1/models").status_code == 401  # one key is still active
+    assert "Auth is on" in admin_session.get(keys, timeout=10).text
+    services.api_key_revoke(name="second")
+    assert gateway.get("/v1/models").status_code == 200
+    assert gateway.openai().chat.completions.create(model="fake-model", messages=[{"role": "user", "content": "x"}])
+    assert "Auth is off" in admin_session.get(keys, timeout=10).text
+    with override_settings(G4F={**G4F, "API_KEY": "master"}):
+        assert gateway.get("/v1/models").status_code == 401
+        assert "Auth is on" in admin_session.get(keys, timeout=10).text

@@ -209,8 +209,8 @@ def test_breaker_opens_after_repeated_failures_then_half_open_probe_restores(gat
     assert served_by(gateway) == "backup"
     assert len(gateway.fake.requests_for("flaky")) == 3
     # The admin-facing catalogue says why.
-    listed = {p["id"]: p for p in gateway.get("/v1/providers").json()}
-    assert listed["flaky"]["working"] is False
+    listed = {p["provider"]: p for p in gateway.get("/v1/providers").json()["data"]}
+    assert listed["flaky"]["working"] is False and listed["flaky"]["status"] == "cooling_down"
     # After the cool-down one probe goes through, succeeds, and the provider is working again.
     wait_out_cooldown(row.cooldown_until)
     assert served_by(gateway) == "flaky"

@@ -28,7 +28,7 @@ def test_bulk_status_actions_take_effect_on_the_next_request(gateway, admin_sess
 
     assert "marked ignored" in _action(admin_session, gateway, "mark_ignored", ["alpha"]).text
     assert gateway.post("/v1/chat/completions", chat).json()["provider"] == "beta"
-    assert "alpha" not in {p["id"] for p in gateway.get("/v1/providers").json()}
+    assert "alpha" not in {p["provider"] for p in gateway.get("/v1/providers").json()["data"]}
 
     _action(admin_session, gateway, "mark_not_working", ["beta"])
     response = gateway.post("/v1/chat/completions", chat)

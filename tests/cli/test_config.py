@@ -31,7 +31,7 @@ def test_set_config_and_run_api_from_a_script(start_server, tmp_path, fake):
     )
     assert server.get("/v1/models").status_code == 401
     headers = {"Authorization": "Bearer py-key"}
-    assert [p["id"] for p in server.get("/v1/providers", headers=headers).json()] == ["Alpha"]
+    assert [p["provider"] for p in server.get("/v1/providers", headers=headers).json()["data"]] == ["Alpha"]
     reply = server.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}, headers=headers)
     assert reply.status_code == 200, reply.text
     assert reply.json()["model"] == "other-model"

@@ -38,7 +38,7 @@ def test_api_key_flag_requires_the_key(flagged):
 
 
 def test_ignored_providers_flag_hides_them(flagged):
-    names = [p["id"] for p in flagged.get("/v1/providers", headers=auth()).json()]
+    names = [p["provider"] for p in flagged.get("/v1/providers", headers=auth()).json()["data"]]
     assert "Alpha" in names
     assert "Beta" not in names
 
@@ -79,7 +79,7 @@ def test_manage_py_api_takes_the_environment_and_flags_win(start_server, fake):
         env={"G4F_API_KEY": "env-key", "G4F_IGNORED_PROVIDERS": "Beta", "G4F_PROVIDER": "Beta"},
     )
     assert server.get("/v1/models").status_code == 401  # G4F_API_KEY from the environment applies
-    names = [p["id"] for p in server.get("/v1/providers", headers=auth("env-key")).json()]
+    names = [p["provider"] for p in server.get("/v1/providers", headers=auth("env-key")).json()["data"]]
     assert names == ["Beta"]  # --ignored-providers Alpha replaced G4F_IGNORED_PROVIDERS=Beta
     body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
     reply = server.post("/v1/chat/completions", body, headers=auth("env-key"))
@@ -107,7 +107,7 @@ def test_a_fresh_data_dir_is_migrated_and_seeded_once(tmp_path):
         log = server.log()
         assert "Applying database migrations" in log
         assert "seeded the default catalogue" in log
-        names = [p["id"] for p in server.get("/v1/providers").json()]
+        names = [p["provider"] for p in server.get("/v1/providers").json()["data"]]
         assert "PollinationsAI" in names
     finally:
         server.stop()

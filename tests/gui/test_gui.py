@@ -254,3 +254,25 @@ def test_without_server_conversations_the_browser_keeps_them(gui, browser_page):
     assert page.locator("#conversation-list li").count() == 1
     assert page.locator("article.message.assistant").count() == 2
     assert [p for p in page.problems if "404" not in p] == []
+
+
+@pytest.fixture
+def gui_with_speech(gui):
+    """The GUI's catalogue plus a speech model and a provider without its credential (added
+    before the browser starts: Playwright's event loop makes the ORM refuse to run)."""
+    gui.add_provider("FakeSpeech", models=["tts-1"], capabilities=("speech",))
+    gui.add_provider("Locked", models=["locked-model"], capabilities=("chat",), needs_auth=True)
+    return gui
+
+
+def test_pickers_offer_chat_models_and_name_provider_states(gui_with_speech, browser_page):
+    """The chat model list holds chat models only (no speech model), and a provider that cannot
+    answer says why in the word `/v1/providers` and the admin use."""
+    gui, page = gui_with_speech, browser_page
+    open_chat(page, gui.url)
+    models = page.eval_on_selector_all("#model-select option", "els => els.map(e => e.value)")
+    assert "fake-model" in models and "tts-1" not in models
+    page.wait_for_selector("#provider-select option[value=Locked]", state="attached")
+    labels = page.eval_on_selector_all("#provider-select option", "els => els.map(e => e.textContent)")
+    assert "Locked (needs credential)" in labels and "FakeChat" in labels
+    assert page.problems == []

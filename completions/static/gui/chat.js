@@ -60,20 +60,24 @@ async function loadCatalogue() {
   }
   const entries = Array.isArray(models.value?.data) ? models.value.data : [];
   const usable = entries.filter((m) => !m.provider);
-  state.catalogue.chat = usable.filter((m) => !m.image).map((m) => m.id);
+  // Chat models only: speech and transcription models (`tts-1`) cannot answer a chat.
+  state.catalogue.chat = usable.filter((m) => m.chat).map((m) => m.id);
   state.catalogue.image = usable.filter((m) => m.image).map((m) => m.id);
   fillModels();
 
-  let list = providers.status === "fulfilled" ? providers.value : null;
-  list = Array.isArray(list) ? list : Array.isArray(list?.data) ? list.data : null;
-  if (!list) list = entries.filter((m) => m.provider).map((m) => ({ id: m.id, working: true }));
+  // `/v1/providers` is `{"object": "list", "data": [{"provider", "working", "status", ...}]}`.
+  const listed = providers.status === "fulfilled" ? providers.value?.data : null;
+  const list = Array.isArray(listed)
+    ? listed
+    : entries.filter((m) => m.provider).map((m) => ({ provider: m.id, working: true }));
   const chosen = storage.get("provider", "");
   el.providers.replaceChildren(view.option("", "Auto (best available)"));
   for (const p of list) {
-    const label = (p.label || p.id) + (p.working === false ? " (not working)" : "");
-    el.providers.append(view.option(p.id, label));
+    // The state's word, as the admin shows it (catalogue/provider_state.py): "needs credential", ...
+    const state = p.working === false ? ` (${(p.status || "not_working").replaceAll("_", " ")})` : "";
+    el.providers.append(view.option(p.provider, (p.label || p.provider) + state));
   }
-  el.providers.value = list.some((p) => p.id === chosen) ? chosen : "";
+  el.providers.value = list.some((p) => p.provider === chosen) ? chosen : "";
 }
 
 function fillModels() {

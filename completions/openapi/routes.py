@@ -1,0 +1,190 @@
+"""Documentation-only views for the routes drf-spectacular cannot see: the Channels consumers of
+`g4fsite.asgi_routes` and the plain Django views of `g4fsite.urls`. They are never served (the
+consumers and views answer those paths); `urlpatterns` exists for the schema generator only.
+
+Every consumer route of `asgi_routes` is listed from there, so a new route is documented or fails
+here (`KeyError` on its consumer class).
+"""
+
+import re
+
+from django.urls import re_path
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.views import APIView
+
+from completions.consumers import ChatCompletionsConsumer
+from completions.cookies.upload import UploadCookiesConsumer
+from completions.media.consumers import ImageGenerationsConsumer, SpeechConsumer, TranscriptionsConsumer
+from completions.openapi.schemas import ERRORS, OBJECT, ROUTED_ERRORS, error
+from completions.serializers import ChatCompletionRequestSerializer
+from g4fsite.asgi_routes import http_routes
+
+
+class DocumentationOnly(APIView):
+    """Describes a route something else serves; never routed."""
+
+    permission_classes = ()
+
+
+def _multipart(properties: dict, required: list[str]) -> dict:
+    return {"multipart/form-data": {"type": "object", "properties": properties, "required": required}}
+
+
+class ChatCompletionsDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Chat completion, streamed as Server-Sent Events with `stream: true`",
+        request=ChatCompletionRequestSerializer,
+        responses={
+            (200, "application/json"): OpenApiResponse(OBJECT, description="A `chat.completion` plus `provider`."),
+            (200, "text/event-stream"): OpenApiResponse(
+                {"type": "string"}, description="`chat.completion.chunk` events, then `data: [DONE]`."
+            ),
+            **ROUTED_ERRORS,
+        },
+        tags=["chat"],
+    )
+    def post(self, request, **kwargs): ...
+
+
+class ImageGenerationsDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Generate images",
+        request={
+            "application/json": {
+                "type": "object",
+                "required": ["prompt"],
+                "properties": {
+                    "prompt": {"type": "string"},
+                    "model": {"type": "string"},
+                    "n": {"type": "integer", "minimum": 1, "maximum": 4},
+                    "size": {"type": "string", "description": "`auto` or `WIDTHxHEIGHT`, each side 256 to 4096."},
+                    "response_format": {"enum": ["url", "b64_json"]},
+                    "provider": {"type": "string"},
+                },
+            }
+        },
+        responses={200: OpenApiResponse(OBJECT, description="`{created, data: [{url | b64_json}]}`."), **ROUTED_ERRORS},
+        tags=["images"],
+    )
+    def post(self, request, **kwargs): ...
+
+
+class TranscriptionsDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Transcribe audio",
+        request=_multipart(
+            {
+                "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                "model": {"type": "string"},
+                "language": {"type": "string"},
+                "prompt": {"type": "string"},
+                "temperature": {"type": "number"},
+                "response_format": {"enum": ["json", "text", "srt", "vtt", "verbose_json"]},
+            },
+            ["file", "model"],
+        ),
+        responses={
+            (200, "application/json"): OpenApiResponse(OBJECT, description="`{text}` (or `verbose_json`)."),
+            (200, "text/plain"): OpenApiResponse({"type": "string"}, description="`text`, `srt` or `vtt`."),
+            413: error("The file is larger than `MAX_UPLOAD_BYTES`."),
+            **ROUTED_ERRORS,
+        },
+        tags=["audio"],
+    )
+    def post(self, request, **kwargs): ...
+
+
+class SpeechDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Speak text",
+        request={
+            "application/json": {
+                "type": "object",
+                "required": ["model", "input"],
+                "properties": {
+                    "model": {"type": "string"},
+                    "input": {"type": "string", "maxLength": 4096},
+                    "voice": {"type": "string"},
+                    "response_format": {"enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"]},
+                    "speed": {"type": "number", "minimum": 0.25, "maximum": 4},
+                },
+            }
+        },
+        responses={(200, "application/octet-stream"): OpenApiResponse(description="The audio."), **ROUTED_ERRORS},
+        tags=["audio"],
+    )
+    def post(self, request, **kwargs): ...
+
+
+class UploadCookiesDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Upload cookies (JSON cookie lists, Netscape cookies.txt, HAR)",
+        request=_multipart({"files": {"type": "array", "items": {"type": "string"}, "maxItems": 10}}, ["files"]),
+        responses={
+            200: OpenApiResponse(OBJECT, description="The domains and counts stored, never values."),
+            400: error("A malformed file; nothing is stored."),
+            413: error("A file larger than `COOKIE_MAX_BYTES`."),
+            **ERRORS,
+        },
+        tags=["cookies"],
+    )
+    def post(self, request, **kwargs): ...
+
+
+class IndexDoc(DocumentationOnly):
+    @extend_schema(summary="Where the API, admin and docs are", responses={200: OBJECT}, tags=["meta"])
+    def get(self, request, **kwargs): ...
+
+
+class ChatPageDoc(DocumentationOnly):
+    @extend_schema(
+        summary="The chat GUI (`g4f api --gui`)",
+        responses={(200, "text/html"): OpenApiResponse(description="The page."), 404: error("The GUI is off.")},
+        tags=["meta"],
+    )
+    def get(self, request, **kwargs): ...
+
+
+class MediaDoc(DocumentationOnly):
+    @extend_schema(
+        summary="An image the gateway stored",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(description="The file, with caching headers."),
+            404: error("No file the gateway gave out by that name."),
+        },
+        tags=["media"],
+    )
+    def get(self, request, **kwargs): ...
+
+
+DOCUMENTED_CONSUMERS = {
+    ChatCompletionsConsumer: ChatCompletionsDoc,
+    ImageGenerationsConsumer: ImageGenerationsDoc,
+    TranscriptionsConsumer: TranscriptionsDoc,
+    SpeechConsumer: SpeechDoc,
+    UploadCookiesConsumer: UploadCookiesDoc,
+}
+
+
+def _documented(pattern: str) -> str:
+    """A route's regex as the document names it: the optional trailing slash left out."""
+    return re.sub(r"/\?\$$", "$", pattern)
+
+
+def consumer_patterns() -> list:
+    """One documentation pattern per consumer route of `g4fsite.asgi_routes`."""
+    patterns = []
+    for route in http_routes(lambda scope, receive, send: None):
+        consumer = getattr(route.callback, "consumer_class", None)
+        if consumer is not None:
+            view = DOCUMENTED_CONSUMERS[consumer].as_view()
+            patterns.append(re_path(_documented(route.pattern.regex.pattern), view))
+    return patterns
+
+
+urlpatterns = [
+    *consumer_patterns(),
+    re_path(r"^$", IndexDoc.as_view()),
+    re_path(r"^chat/$", ChatPageDoc.as_view()),
+    re_path(r"^media/(?P<filename>.+)$", MediaDoc.as_view()),
+]
