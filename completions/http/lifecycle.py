@@ -61,6 +61,7 @@ class UpstreamConsumer(GatewayHttpConsumer):
     started = 0.0
 
     async def serve(self, body: bytes) -> None:
+        """The lifecycle (see the module docstring); a GatewayError is recorded, then rendered."""
         self.started = time.monotonic()
         self.attempts = failover.Attempts()
         if self.snapshot is None:  # uploads authenticate before reading their body
