@@ -1,145 +1,98 @@
 """`POST /v1/chat/completions` and `POST /api/{provider}/chat/completions`.
 
-Validates, routes, fails over and answers: one JSON body, or Server-Sent Events of
-`chat.completion.chunk`s ending with `data: [DONE]`. After the first chunk is sent an upstream
-failure ends the stream with a `data: {"error": ...}` event, never a silent clean finish.
+The request lifecycle (auth, routing, failover, usage) is `completions.http.lifecycle`'s; this is
+chat's parser and renderer: one JSON body, or Server-Sent Events of `chat.completion.chunk`s ending
+with `data: [DONE]`. After the first chunk is sent an upstream failure ends the stream with a
+`data: {"error": ...}` event, never a silent clean finish. A request with a conversation runs as
+its turn (`completions.conversations.turns`).
 """
 
-import time
+from collections.abc import Awaitable
+from typing import Any
 
+from catalogue.snapshot import Route
 from completions import errors
-from completions.auth import ANONYMOUS
 from completions.chat import ChatRequest, StreamShaper, shape_completion
 from completions.conversations.turns import NO_CONVERSATION, turn_begin
-from completions.http.consumer import GatewayHttpConsumer
-from completions.http.request_log import note
+from completions.http.lifecycle import Headers, UpstreamConsumer
 from completions.http.streaming import DONE, SSE_HEADERS, sse_event
 from completions.routing import failover
-from completions.routing.health import health_board
-from completions.routing.plan import RoutePlan, plan_request, required_capabilities
+from completions.routing.plan import RoutePlan, required_capabilities
+from completions.upstream.adapters import Adapter
 from completions.upstream.proxy_policy import request_proxy
-from completions.usage import usage_recorder
-from g4fsite.conf import gateway_settings
 
 
-class ChatCompletionsConsumer(GatewayHttpConsumer):
+class ChatCompletionsConsumer(UpstreamConsumer):
+    endpoint = "chat"
     request: ChatRequest | None = None
-    plan: RoutePlan | None = None
-    caller = ANONYMOUS
-    proxy: str | None = None  # an allowed per-request proxy (completions.upstream.proxy_policy)
     turn = NO_CONVERSATION  # the request's conversation turn (completions.conversations.turns)
+    shaper: StreamShaper | None = None
 
     async def serve(self, body: bytes) -> None:
         try:
-            await self.serve_chat(body)
+            await super().serve(body)
         finally:
             await self.turn.close()  # a turn cut short (error, disconnect) stores what it has
 
-    async def serve_chat(self, body: bytes) -> None:
-        self.started = time.monotonic()
-        self.attempts = failover.Attempts()
-        self.caller = await self.authenticate()
+    async def parse(self, body: bytes) -> ChatRequest:
         kwargs = self.scope.get("url_route", {}).get("kwargs", {})
         request = self.request = ChatRequest.parse(
             body, provider=kwargs.get("provider", ""), conversation_id=kwargs.get("conversation_id")
         )
-        note(self.scope, model=request.model)
         self.proxy = request_proxy(request.proxy)
         self.turn = await turn_begin(request, self.caller)
-        plan = plan_request(
-            self.snapshot,
-            model_name=request.model,
-            provider_name=request.provider,
-            needed=required_capabilities(request.payload),
-            ignored=frozenset(name.lower() for name in gateway_settings.IGNORED_PROVIDERS),
-            health=health_board.view(),
-            now=time.time(),
-        )
-        self.plan = plan = self.turn.route(plan)
-        try:
-            if request.stream:
-                await self.stream(plan, request)
-            else:
-                await self.complete(plan, request)
-        except errors.GatewayError as exc:
-            self.record(success=False, status=exc.status_code, error=exc.message)
-            raise
+        return request
 
-    async def complete(self, plan: RoutePlan, request: ChatRequest) -> None:
-        completion, route = await failover.complete(plan, request.payload, self.attempts, proxy=self.proxy)
-        completion = shape_completion(completion, model=plan.model, provider=route.provider.name, request=request)
+    def needs(self, request: ChatRequest) -> frozenset[str]:
+        return required_capabilities(request.payload)
+
+    def reroute(self, plan: RoutePlan) -> RoutePlan:
+        return self.turn.route(plan)
+
+    def is_stream(self, request: ChatRequest) -> bool:
+        return request.stream
+
+    def attempt(self, adapter: Adapter, route: Route) -> Awaitable[dict[str, Any]]:
+        return adapter.chat(failover.upstream_target(route), failover.route_payload(route, self.request.payload))
+
+    async def respond(self, result: dict[str, Any], provider: str, plan: RoutePlan) -> dict[str, Any]:
+        completion = shape_completion(result, model=plan.model, provider=provider, request=self.request)
         headers = [
-            (b"x-provider", route.provider.name.encode()),
+            (b"x-provider", provider.encode()),
             (b"x-attempts", str(len(self.attempts)).encode()),
-            *self.turn.answered(route.provider.name, plan.model),
+            *self.turn.answered(provider, plan.model),
         ]
         self.turn.observe_completion(completion)
         await self.turn.finish(usage=completion["usage"])
         await self.send_json(200, completion, headers)
-        self.record(success=True, status=200, provider=route.provider.name, usage=completion["usage"])
+        return completion["usage"]
 
-    async def stream(self, plan: RoutePlan, request: ChatRequest) -> None:
-        opened = await failover.open_stream(plan, request.payload, self.attempts, proxy=self.proxy)
-        provider = opened.route.provider.name
-        shaper = StreamShaper(model=plan.model, provider=provider, request=request)
-        headers = [
+    def open_stream(self, plan: RoutePlan, request: ChatRequest) -> Awaitable[failover.OpenStream]:
+        return failover.open_stream(plan, request.payload, self.attempts, proxy=self.proxy)
+
+    def stream_start(self, provider: str, plan: RoutePlan, request: ChatRequest) -> Headers:
+        self.shaper = StreamShaper(model=plan.model, provider=provider, request=request)
+        return [
             *SSE_HEADERS,
             (b"x-provider", provider.encode()),
             (b"x-attempts", str(len(self.attempts)).encode()),
             *self.turn.answered(provider, plan.model),
         ]
-        await self.send_headers(status=200, headers=[*headers, *self.extra_headers])
-        self.turn.observe(opened.first_chunk)
-        chunk = shaper.shape(opened.first_chunk)
-        if chunk is not None:
-            await self.send_chunk(sse_event(chunk))
-        try:
-            async for upstream_chunk in opened.rest:
-                self.turn.observe(upstream_chunk)
-                chunk = shaper.shape(upstream_chunk)
-                if chunk is not None:
-                    await self.send_chunk(sse_event(chunk))
-            if not shaper.finished:
-                raise errors.StreamTruncated("The provider's stream ended before it finished.")
-        except errors.GatewayError as exc:
-            opened.failed(exc)  # a stream cut after its first chunk counts against its provider
-            await self.turn.finish(usage=shaper.usage_totals(), incomplete=True)
-            await self.send_body(sse_event(errors.error_body(exc)) + DONE)
-            self.record(success=False, status=exc.status_code, provider=provider, error=exc.message, stream=True)
-            return
-        opened.succeeded()
-        await self.turn.finish(usage=shaper.usage_totals())
-        closing = b"".join(sse_event(chunk) for chunk in shaper.closing_chunks())
-        await self.send_body(closing + DONE)
-        self.record(success=True, status=200, provider=provider, usage=shaper.usage_totals(), stream=True)
 
-    async def on_disconnect(self) -> None:
-        if self.request is not None:
-            self.record(success=False, status=499, error="The client disconnected.")
+    def stream_piece(self, chunk: dict[str, Any]) -> bytes | None:
+        self.turn.observe(chunk)
+        shaped = self.shaper.shape(chunk)
+        return None if shaped is None else sse_event(shaped)
 
-    def record(
-        self,
-        *,
-        success: bool,
-        status: int,
-        provider: str = "",
-        usage: dict | None = None,
-        error: str = "",
-        stream: bool | None = None,
-    ) -> None:
-        usage = usage or {}
-        note(self.scope, provider=provider, model=self.plan.model if self.plan else self.request.model)
-        usage_recorder.record(
-            api_key_id=self.caller.key_id,
-            endpoint="chat",
-            model=self.plan.model if self.plan else self.request.model,
-            provider=provider,
-            success=success,
-            status_code=status,
-            attempts=len(self.attempts),  # 0 when routing refused the request before any attempt
-            prompt_tokens=usage.get("prompt_tokens") or 0,
-            completion_tokens=usage.get("completion_tokens") or 0,
-            latency_ms=(time.monotonic() - self.started) * 1000,
-            stream=self.request.stream if stream is None else stream,
-            error=error[:500],
-        )
+    async def stream_closing(self) -> bytes:
+        if not self.shaper.finished:
+            raise errors.StreamTruncated("The provider's stream ended before it finished.")
+        await self.turn.finish(usage=self.shaper.usage_totals())
+        return b"".join(sse_event(chunk) for chunk in self.shaper.closing_chunks()) + DONE
+
+    async def stream_error(self, exc: errors.GatewayError) -> bytes:
+        await self.turn.finish(usage=self.shaper.usage_totals(), incomplete=True)
+        return sse_event(errors.error_body(exc)) + DONE
+
+    def stream_usage(self) -> dict[str, Any] | None:
+        return self.shaper.usage_totals() if self.shaper is not None else None

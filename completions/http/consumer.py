@@ -14,6 +14,7 @@ import orjson
 from channels.generic.http import AsyncHttpConsumer
 
 from catalogue.selectors import acatalogue_snapshot
+from catalogue.snapshot import CatalogueSnapshot
 from completions import errors
 from completions.auth import Caller, authenticate, key_from_headers
 from completions.http.cors import cors_headers, preflight_headers
@@ -29,9 +30,12 @@ class ClientGone(Exception):
 
 
 class GatewayHttpConsumer(AsyncHttpConsumer):
-    """Subclasses implement `serve(body)`; errors they raise are rendered in the OpenAI shape."""
+    """Subclasses implement `serve(body)`; errors they raise are rendered by `render_error` (the
+    OpenAI shape unless a client protocol overrides it). Endpoints that call an upstream build on
+    `completions.http.lifecycle.UpstreamConsumer`."""
 
     allowed_methods: tuple[str, ...] = ("POST",)
+    snapshot: CatalogueSnapshot | None = None  # the request's catalogue, once authenticated
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         self.scope = scope
@@ -55,6 +59,8 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         except Exception:
             logger.exception("Unhandled error serving %s", scope.get("path"))
             await self.send_error(errors.GatewayError())
+        finally:
+            self.release()
 
     async def serve(self, body: bytes) -> None:
         raise NotImplementedError
@@ -120,6 +126,14 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         self.snapshot = await acatalogue_snapshot()
         return authenticate(self.snapshot, key_from_headers(self.headers))
 
+    def admit(self) -> None:
+        """Let the authenticated caller's request go ahead, or raise (per-key limits: none yet).
+        Called once, right after authentication."""
+
+    def release(self) -> None:
+        """Undo what `admit` took. Called once when the request (and its stream) is over, whether it
+        was admitted or not, so it must only release what `admit` actually took."""
+
     async def send_headers(self, *, status: int = 200, headers: Any = None) -> None:
         self.response_started = True
         await super().send_headers(status=status, headers=headers)
@@ -131,10 +145,14 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
     async def send_json(self, status: int, data: Any, headers: list[tuple[bytes, bytes]] = ()) -> None:
         await self.send_response(status, orjson.dumps(data), headers=[JSON, *headers, *self.extra_headers])
 
+    def render_error(self, exc: errors.GatewayError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """The error response's status, body and headers: OpenAI's `{"error": {...}}` with Retry-After
+        on a 429. A client protocol with its own error shape overrides this."""
+        return exc.status_code, errors.error_json(exc), errors.error_headers(exc)
+
     async def send_error(self, exc: errors.GatewayError) -> None:
         if self.response_started:
             logger.warning("Error after the response started: %s", exc.message)
             return
-        await self.send_response(
-            exc.status_code, errors.error_json(exc), headers=errors.error_headers(exc) + self.extra_headers
-        )
+        status, body, headers = self.render_error(exc)
+        await self.send_response(status, body, headers=[*headers, *self.extra_headers])

@@ -85,12 +85,14 @@ MULTIPART_OVERHEAD = 64 * 1024  # room for the form's other fields and part head
 
 
 class MultipartBodyMixin:
-    """Authenticate and check the content type first, then read at most `body_limit()` bytes."""
+    """Authenticate (and admit) and check the content type first, then read at most `body_limit()`
+    bytes: a refused upload is never read."""
 
     def body_limit(self) -> int:
         raise NotImplementedError
 
     async def read_body(self) -> bytes:
         self.caller = await self.authenticate()
+        self.admit()
         boundary_of(self.headers.get("content-type", ""))
         return await self.receive_body(self.body_limit(), "The upload")

@@ -85,7 +85,8 @@ def upstream_target(route: Route) -> UpstreamTarget:
     )
 
 
-def _payload_for(route: Route, payload: dict[str, Any]) -> dict[str, Any]:
+def route_payload(route: Route, payload: dict[str, Any]) -> dict[str, Any]:
+    """A chat payload as `route`'s upstream gets it: under the provider's own model name."""
     return {**payload, "model": route.upstream_name}
 
 
@@ -128,30 +129,6 @@ async def first_success(
     raise attempts.all_failed_error()
 
 
-async def complete(
-    plan: RoutePlan, payload: dict[str, Any], attempts: Attempts, *, proxy: str | None = None
-) -> tuple[dict[str, Any], Route]:
-    """Return the first route's answer that succeeds, and that route (`proxy`: an allowed per-request proxy)."""
-
-    async def chat(adapter: Adapter, route: Route) -> dict[str, Any]:
-        return await adapter.chat(upstream_target(route), _payload_for(route, payload))
-
-    completion, route, _ = await first_success(plan, attempts, chat, proxy=proxy)
-    return completion, route
-
-
-async def call_capability(
-    plan: RoutePlan, attempts: Attempts, call: Callable[[Adapter, UpstreamTarget], Awaitable[T]]
-) -> tuple[T, Route]:
-    """For images, transcription and speech: `call(adapter, target)` on each route until one returns."""
-
-    async def attempt(adapter: Adapter, route: Route) -> T:
-        return await call(adapter, upstream_target(route))
-
-    result, route, _ = await first_success(plan, attempts, attempt)
-    return result, route
-
-
 @dataclass
 class OpenStream:
     """A stream that has produced its first chunk: no failover is possible any more. The consumer
@@ -176,7 +153,7 @@ async def open_stream(
     """Start streaming from the first route that yields a chunk (`proxy`: an allowed per-request proxy)."""
 
     async def first_chunk(adapter: Adapter, route: Route) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
-        chunks = adapter.chat_stream(upstream_target(route), _payload_for(route, payload))
+        chunks = adapter.chat_stream(upstream_target(route), route_payload(route, payload))
         try:
             return await anext(chunks), chunks
         except StopAsyncIteration:

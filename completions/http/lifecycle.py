@@ -1,0 +1,198 @@
+"""One request lifecycle for every endpoint that waits on an upstream provider.
+
+    serve(body)
+      authenticate, admit()          unless an upload did both before reading its body (MultipartBodyMixin)
+      request = await parse(body)    endpoint hook: validate (InvalidRequest); nothing is recorded before this
+      plan = reroute(plan_request(..., needed=needs(request), health=health_board.view(), now=time.time()))
+      one answer:  failover.first_success(plan, attempts, attempt)  ->  await respond(result, provider, plan)
+      a stream:    open_stream(plan, request)  ->  stream_start / stream_piece* / stream_closing
+                   (after the first piece a failure ends the stream with stream_error(exc), never silently)
+      record(...)                    exactly one usage row per parsed request, the same fields everywhere
+      errors                         render_error(exc) (GatewayHttpConsumer), overridable per client protocol
+      release()                      always, when the request or its stream is over (GatewayHttpConsumer)
+
+An endpoint supplies its parser (`parse`), its capability call (`attempt`, or `open_stream` for a
+stream) and its shaping (`respond`, `stream_*`). A new client protocol (Responses, Messages,
+embeddings) subclasses this, or the chat consumer, with its own parser and renderer, including
+`render_error` and `stream_error` for its own error shape.
+
+Per-key limits (rate, concurrency, budget) go in `admit()` / `release()` (GatewayHttpConsumer):
+`admit()` runs once right after authentication, `release()` once at the very end of every request,
+admitted or not. Both are plain methods that do nothing today, so the hot path pays a call, no
+allocation; a limit that must wait would make `admit` a coroutine.
+"""
+
+import time
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+from catalogue.snapshot import Route
+from completions import errors
+from completions.auth import ANONYMOUS, Caller
+from completions.http.consumer import GatewayHttpConsumer
+from completions.http.request_log import note
+from completions.routing import failover
+from completions.routing.health import health_board
+from completions.routing.plan import RoutePlan, plan_request
+from completions.upstream.adapters import Adapter
+from completions.usage import usage_recorder
+from g4fsite.conf import gateway_settings
+
+Headers = list[tuple[bytes, bytes]]
+_NO_USAGE: dict[str, int] = {}  # read only
+
+
+class EndpointRequest(Protocol):
+    """What the lifecycle reads of a parsed request; the rest is the endpoint's."""
+
+    model: str  # as the client named it ("" for a provider's default)
+    provider: str  # the provider the client named, or ""
+
+
+class UpstreamConsumer(GatewayHttpConsumer):
+    """The lifecycle above; subclasses set `endpoint` (usage rows) and `needed`, and fill the hooks."""
+
+    endpoint = ""  # the usage rows' endpoint
+    needed: frozenset[str] = frozenset()  # the capabilities a provider-model needs (see `needs`)
+    caller: Caller = ANONYMOUS
+    request: Any = None  # the parsed request (an EndpointRequest); None until parsed
+    plan: RoutePlan | None = None
+    proxy: str | None = None  # an allowed per-request upstream proxy (chat's `proxy` field)
+    started = 0.0
+
+    async def serve(self, body: bytes) -> None:
+        """The lifecycle (see the module docstring); a GatewayError is recorded, then rendered."""
+        self.started = time.monotonic()
+        self.attempts = failover.Attempts()
+        if self.snapshot is None:  # uploads authenticate before reading their body
+            self.caller = await self.authenticate()
+            self.admit()
+        request = await self.parse(body)
+        self.request = request
+        note(self.scope, model=request.model)
+        try:
+            plan = self.plan = self.reroute(
+                plan_request(
+                    self.snapshot,
+                    model_name=request.model,
+                    provider_name=request.provider,
+                    needed=self.needs(request),
+                    ignored=frozenset(name.lower() for name in gateway_settings.IGNORED_PROVIDERS),
+                    health=health_board.view(),
+                    now=time.time(),
+                )
+            )
+            if self.is_stream(request):
+                await self.relay(plan, request)
+                return
+            result, route, _ = await failover.first_success(plan, self.attempts, self.attempt, proxy=self.proxy)
+            provider = route.provider.name
+            usage = await self.respond(result, provider, plan)
+            self.record(success=True, status=200, provider=provider, usage=usage)
+        except errors.GatewayError as exc:
+            self.record(success=False, status=exc.status_code, error=exc.message)
+            raise
+
+    async def relay(self, plan: RoutePlan, request: Any) -> None:
+        """Open a stream on the first route that yields a chunk, then pass every piece on. A failure
+        after the first piece counts against the provider and ends the stream with an error event."""
+        opened = await self.open_stream(plan, request)
+        provider = opened.route.provider.name
+        headers = self.stream_start(provider, plan, request)
+        await self.send_headers(status=200, headers=[*headers, *self.extra_headers])
+        piece = self.stream_piece(opened.first_chunk)
+        if piece is not None:
+            await self.send_chunk(piece)
+        try:
+            async for upstream_chunk in opened.rest:
+                piece = self.stream_piece(upstream_chunk)
+                if piece is not None:
+                    await self.send_chunk(piece)
+            closing = await self.stream_closing()
+        except errors.GatewayError as exc:
+            opened.failed(exc)
+            await self.send_body(await self.stream_error(exc))
+            self.record(
+                success=False, status=exc.status_code, provider=provider, usage=self.stream_usage(), error=exc.message
+            )
+            return
+        opened.succeeded()
+        await self.send_body(closing)
+        self.record(success=True, status=200, provider=provider, usage=self.stream_usage())
+
+    async def on_disconnect(self) -> None:
+        if self.request is not None:
+            self.record(success=False, status=499, error="The client disconnected.")
+
+    def record(
+        self, *, success: bool, status: int, provider: str = "", usage: dict | None = None, error: str = ""
+    ) -> None:
+        """The request's one usage row. `attempts` counts the providers tried: 0 when routing refused
+        the request before any attempt."""
+        usage = usage or _NO_USAGE
+        model = self.plan.model if self.plan else self.request.model
+        note(self.scope, provider=provider, model=model)
+        usage_recorder.record(
+            api_key_id=self.caller.key_id,
+            endpoint=self.endpoint,
+            model=model,
+            provider=provider,
+            success=success,
+            status_code=status,
+            attempts=len(self.attempts),
+            prompt_tokens=usage.get("prompt_tokens") or 0,
+            completion_tokens=usage.get("completion_tokens") or 0,
+            latency_ms=(time.monotonic() - self.started) * 1000,
+            stream=self.is_stream(self.request),
+            error=error[:500],
+        )
+
+    # --- endpoint hooks ---------------------------------------------------------------------------
+
+    async def parse(self, body: bytes) -> EndpointRequest:
+        """The validated request (raises an InvalidRequest); may set up endpoint state on `self`."""
+        raise NotImplementedError
+
+    def needs(self, request: Any) -> frozenset[str]:
+        """The capabilities a provider-model needs to serve `request`."""
+        return self.needed
+
+    def reroute(self, plan: RoutePlan) -> RoutePlan:
+        """The plan to follow (chat puts a conversation's last provider first)."""
+        return plan
+
+    def is_stream(self, request: Any) -> bool:
+        """Whether `request` is answered as a stream (`open_stream` and the `stream_*` hooks)."""
+        return False
+
+    def attempt(self, adapter: Adapter, route: Route) -> Awaitable[Any]:
+        """One attempt of the endpoint's capability call on `route`; raises a GatewayError to fail over."""
+        raise NotImplementedError
+
+    async def respond(self, result: Any, provider: str, plan: RoutePlan) -> dict[str, Any] | None:
+        """Send the answer built from `result`; return its token usage, if it has any."""
+        raise NotImplementedError
+
+    def open_stream(self, plan: RoutePlan, request: Any) -> Awaitable[failover.OpenStream]:
+        """Start streaming from the first route that yields a chunk (see `failover.open_stream`)."""
+        raise errors.UnsupportedCapability("This endpoint does not stream.", param="stream")
+
+    def stream_start(self, provider: str, plan: RoutePlan, request: Any) -> Headers:
+        """Get ready to shape `provider`'s stream; return the response headers (CORS is added)."""
+        raise NotImplementedError
+
+    def stream_piece(self, chunk: dict[str, Any]) -> bytes | None:
+        """The bytes to send for one upstream chunk, or None to send nothing now."""
+        raise NotImplementedError
+
+    async def stream_closing(self) -> bytes:
+        """The stream's last bytes after the upstream ended; raises a GatewayError if it ended early."""
+        raise NotImplementedError
+
+    async def stream_error(self, exc: errors.GatewayError) -> bytes:
+        """The stream's last bytes after it broke off with `exc`: an error event in the protocol's shape."""
+        raise NotImplementedError
+
+    def stream_usage(self) -> dict[str, Any] | None:
+        """The token usage of the stream so far, for the usage row."""
+        return None
