@@ -18,7 +18,9 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   ├── ImageUrlRefused (400 image_url_refused: not http(s), or not a public address)
     │   ├── ImageUrlUnreachable (400 image_url_unreachable)
     │   ├── ImageUrlTooLarge (400 image_url_too_large)
-    │   └── RequestTooLarge (413 request_too_large)
+    │   ├── RequestTooLarge (413 request_too_large)
+    │   │   └── TooManyMessages (413 too_many_messages: more than CONVERSATION_MAX_SENT_MESSAGES sent)
+    │   └── ConversationFull (400 conversation_full: CONVERSATION_MAX_STORED_MESSAGES reached)
     ├── AuthenticationFailed (401 authentication_error / invalid_api_key)
     ├── PermissionDenied (403 permission_error)
     ├── NotFound (404 invalid_request_error / not_found)
@@ -327,3 +329,13 @@ class LocalSpeechUnavailable(ProviderNotWorking):
 class CookieLimitExceeded(InvalidRequest):
     code = "cookie_limit_exceeded"
     default_message = "The upload would store more cookies for a domain than the gateway keeps."
+
+
+class TooManyMessages(RequestTooLarge):
+    code = "too_many_messages"
+    default_message = "The request sends more messages than a conversation turn may."
+
+
+class ConversationFull(InvalidRequest):
+    code = "conversation_full"
+    default_message = "The conversation holds as many messages as it may; start a new conversation."

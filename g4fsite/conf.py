@@ -67,11 +67,12 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_ALLOWLIST": [],
     # Conversations (completions/conversations/turns.py): the history sent upstream is trimmed from the
     # oldest turns to at most this many messages and estimated tokens (0 = no limit); the stored
-    # conversation keeps everything. A turn holds its conversation for at most LEASE seconds (a
-    # crashed process's hold expires then); a concurrent turn gets 409 conversation_busy.
+    # conversation keeps everything. A turn holds its conversation by a lease of LEASE seconds, renewed
+    # every third of that while the turn runs (a crashed process's hold expires then); a concurrent turn
+    # gets 409 conversation_busy.
     "CONVERSATION_MAX_MESSAGES": 100,
     "CONVERSATION_MAX_TOKENS": 32_000,
-    "CONVERSATION_LEASE_SECONDS": 600.0,
+    "CONVERSATION_LEASE_SECONDS": 30.0,
     # Largest page of GET /v1/conversations (`limit`; default 20).
     "CONVERSATION_PAGE_MAX": 100,
     # Images, audio, media and cookies (completions/media/, completions/cookies/):
@@ -100,6 +101,14 @@ DEFAULTS: dict[str, Any] = {
     # either is refused whole with 400 cookie_limit_exceeded). Browsers keep about 180 per domain.
     "COOKIE_MAX_PER_DOMAIN": 180,
     "COOKIE_MAX_BYTES_PER_DOMAIN": 32 * 1024,
+    # Conversation size (completions/conversations/): a turn may send at most MAX_SENT_MESSAGES
+    # messages (413 too_many_messages beyond) and a conversation store at most MAX_STORED_MESSAGES
+    # (400 conversation_full for a turn that would pass it). GET /v1/conversations/{id} pages its
+    # messages: `limit` defaults to MESSAGES_PAGE_DEFAULT, at most MESSAGES_PAGE_MAX.
+    "CONVERSATION_MAX_SENT_MESSAGES": 4096,
+    "CONVERSATION_MAX_STORED_MESSAGES": 10_000,
+    "CONVERSATION_MESSAGES_PAGE_DEFAULT": 1000,
+    "CONVERSATION_MESSAGES_PAGE_MAX": 1000,
 }
 
 

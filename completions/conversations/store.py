@@ -2,9 +2,11 @@
 
 A turn is serialised per conversation by a lease in the database, so it holds across processes and
 machines: `conversation_claim()` takes it with one conditional UPDATE (free or expired leases only) and
-returns the stored history; `conversation_store_turn()` appends the turn's messages and releases the
-lease in one transaction; `conversation_release()` releases it without storing. A claim on a leased
-conversation raises `ConversationBusy`; a stale lease (crashed process) expires after its seconds.
+returns the stored history; `conversation_renew()` extends it while the turn runs;
+`conversation_store_turn()` appends the turn's messages and releases the lease in one transaction;
+`conversation_release()` releases it without storing (and removes a conversation the turn created, so
+a request that fails before any answer leaves nothing behind). A claim on a leased conversation raises
+`ConversationBusy`; a lease its holder stopped renewing (crashed process) expires after its seconds.
 
 Functions are synchronous (the chat consumer calls them through `database_sync_to_async`); they take
 plain values and return plain data, never model instances that would lazily query later.
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
@@ -45,13 +47,18 @@ class ClaimedConversation:
 
 def message_as_dict(message: Message) -> dict[str, Any]:
     """A stored message as an OpenAI chat message (empty optional fields left out)."""
-    result: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.name:
-        result["name"] = message.name
-    if message.tool_calls:
-        result["tool_calls"] = message.tool_calls
-    if message.tool_call_id:
-        result["tool_call_id"] = message.tool_call_id
+    return openai_message(message.role, message.content, message.name, message.tool_calls, message.tool_call_id)
+
+
+def openai_message(role: str, content: Any, name: str, tool_calls: Any, tool_call_id: str) -> dict[str, Any]:
+    """Stored message fields (in MESSAGE_FIELDS order) as an OpenAI chat message."""
+    result: dict[str, Any] = {"role": role, "content": content}
+    if name:
+        result["name"] = name
+    if tool_calls:
+        result["tool_calls"] = tool_calls
+    if tool_call_id:
+        result["tool_call_id"] = tool_call_id
     return result
 
 
@@ -91,7 +98,7 @@ def conversation_claim(
     if claimed:
         conversation = Conversation.objects.only("id", "provider", "title").get(id=conversation_id)
         rows = Message.objects.filter(conversation_id=conversation_id).order_by("position")
-        messages = [message_as_dict(m) for m in rows]
+        messages = [openai_message(*row) for row in rows.values_list(*MESSAGE_FIELDS)]  # no model instances
         return ClaimedConversation(
             id=conversation_id,
             lease_token=token,
@@ -164,30 +171,73 @@ def conversation_store_turn(
         # The UPDATE comes first so that SQLite takes its write lock at once (no read-then-upgrade).
         if not Conversation.objects.filter(id=conversation_id, lease_token=lease_token).update(**changes):
             return False
-        Message.objects.bulk_create(
-            Message(
-                conversation_id=conversation_id,
-                position=first_position + offset,
-                role=item.message["role"],
-                content=item.message.get("content"),
-                name=item.message.get("name") or "",
-                tool_calls=item.message.get("tool_calls") or None,
-                tool_call_id=item.message.get("tool_call_id") or "",
-                provider=item.provider,
-                model=item.model,
-                prompt_tokens=item.prompt_tokens,
-                completion_tokens=item.completion_tokens,
-                incomplete=item.incomplete,
-                created_at=now,
-            )
-            for offset, item in enumerate(messages)
-        )
+        _insert_messages(conversation_id, first_position, messages, now)
     return True
 
 
-def conversation_release(*, conversation_id: str, lease_token: str) -> None:
-    """End a turn that stores nothing (it failed before any answer)."""
-    Conversation.objects.filter(id=conversation_id, lease_token=lease_token).update(lease_token="", lease_until=None)
+INSERT_FIELDS = (
+    "conversation",
+    "position",
+    "role",
+    "content",
+    "name",
+    "tool_calls",
+    "tool_call_id",
+    "provider",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "incomplete",
+    "created_at",
+)
+
+
+def _insert_messages(conversation_id: str, first_position: int, messages: list[TurnMessage], now: datetime) -> None:
+    """INSERT a turn's rows with one `executemany`. `bulk_create` builds a model instance and prepares
+    every field of every row (twenty times the work), which for a turn of thousands of messages held
+    the interpreter lock, and so the event loop, for a second."""
+    connection = connections[router.db_for_write(Message)]
+    meta, quote = Message._meta, connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in INSERT_FIELDS)
+    placeholders = ", ".join(["%s"] * len(INSERT_FIELDS))
+    json_value = meta.get_field("content").get_db_prep_save  # tool_calls is a JSONField too
+    created = meta.get_field("created_at").get_db_prep_save(now, connection)
+    rows = [
+        (
+            conversation_id,
+            first_position + offset,
+            item.message["role"],
+            json_value(item.message.get("content"), connection),
+            item.message.get("name") or "",
+            json_value(item.message.get("tool_calls") or None, connection),
+            item.message.get("tool_call_id") or "",
+            item.provider,
+            item.model,
+            item.prompt_tokens,
+            item.completion_tokens,
+            item.incomplete,
+            created,
+        )
+        for offset, item in enumerate(messages)
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})", rows)
+
+
+def conversation_renew(*, conversation_id: str, lease_token: str, lease_seconds: float) -> bool:
+    """Extend the turn's lease to `lease_seconds` from now; False when the turn no longer holds it."""
+    until = timezone.now() + timedelta(seconds=lease_seconds)
+    return bool(Conversation.objects.filter(id=conversation_id, lease_token=lease_token).update(lease_until=until))
+
+
+def conversation_release(*, conversation_id: str, lease_token: str, created: bool = False) -> None:
+    """End a turn that stores nothing (it failed before any answer). A conversation this turn created
+    is deleted: it has no messages, and a failed request leaves nothing behind."""
+    held = Conversation.objects.filter(id=conversation_id, lease_token=lease_token)
+    if created:
+        held.delete()
+    else:
+        held.update(lease_token="", lease_until=None)
 
 
 def conversation_delete(*, conversation_id: str, owner: str) -> bool:
@@ -214,12 +264,33 @@ def conversation_list(*, owner: str, limit: int, after: str | None = None) -> tu
     return page[:limit], len(page) > limit
 
 
-def conversation_get(*, conversation_id: str, owner: str) -> tuple[Conversation, list[Message]]:
-    """The owner's conversation and its messages in order; raises ConversationNotFound."""
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """A page of a conversation's messages, with the conversation's whole message count."""
+
+    conversation: Conversation
+    messages: list[Message]
+    message_count: int
+    has_more: bool
+
+
+def conversation_get(
+    *, conversation_id: str, owner: str, limit: int, after: int | None = None, descending: bool = False
+) -> MessagePage:
+    """The owner's conversation and one page of its messages; raises ConversationNotFound.
+
+    Messages come by position (oldest first, or newest first when `descending`), starting after the
+    message at position `after`; at most `limit` of them.
+    """
     conversation = Conversation.objects.filter(id=conversation_id, owner=owner).first()
     if conversation is None:
         raise not_found(conversation_id)
-    return conversation, list(conversation.messages.order_by("position"))
+    rows = Message.objects.filter(conversation_id=conversation_id)
+    count = rows.count()
+    if after is not None:
+        rows = rows.filter(position__lt=after) if descending else rows.filter(position__gt=after)
+    page = list(rows.order_by("-position" if descending else "position")[: limit + 1])
+    return MessagePage(conversation, page[:limit], count, len(page) > limit)
 
 
 def unix(moment: datetime | None) -> int | None:

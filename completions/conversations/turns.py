@@ -9,6 +9,11 @@
 
 Without a conversation `turn_begin` returns `NO_CONVERSATION`, whose methods do nothing. Storing is
 shielded from cancellation (a client disconnect cancels the request task) and happens at most once.
+
+Work that grows with the stored history (loading, deduplication, trimming, storing) runs in pool
+threads, never on the event loop nor in Channels' one shared database thread. While the turn runs,
+one task renews its lease every third of CONVERSATION_LEASE_SECONDS, so a long stream keeps the
+conversation and a crashed process's hold expires soon.
 """
 
 import asyncio
@@ -17,6 +22,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from completions import errors
 from completions.auth import Caller
 from completions.chat import ChatRequest
 from completions.conversations import store
@@ -28,6 +34,13 @@ from g4fsite.conf import gateway_settings
 logger = logging.getLogger("g4f.conversations")
 
 Headers = list[tuple[bytes, bytes]]
+
+
+def in_own_thread(function: Any) -> Any:
+    """`function` as a coroutine run in a pool thread, not in Channels' one shared database thread:
+    a long conversation's reads and writes then never hold up other requests' database work (such
+    as a catalogue snapshot rebuild)."""
+    return database_sync_to_async(function, thread_sensitive=False)
 
 
 class NoConversation:
@@ -58,21 +71,36 @@ NO_CONVERSATION = NoConversation()
 async def turn_begin(request: ChatRequest, caller: Caller) -> "ConversationTurn | NoConversation":
     """Claim the request's conversation and put its history in front of the request's messages.
 
-    Raises ConversationNotFound (another owner's) or ConversationBusy (a turn is in progress).
+    Raises TooManyMessages (more sent than CONVERSATION_MAX_SENT_MESSAGES), ConversationNotFound
+    (another owner's), ConversationBusy (a turn is in progress) or ConversationFull.
     """
     if not request.conversation_id:
         return NO_CONVERSATION
-    conversation_id = request.conversation_id
-    claimed = await database_sync_to_async(store.conversation_claim)(
-        conversation_id=conversation_id,
+    sent = len(request.payload["messages"])
+    most = gateway_settings.CONVERSATION_MAX_SENT_MESSAGES
+    if most and sent > most:
+        raise errors.TooManyMessages(
+            f"A request with a conversation_id may send at most {most} messages "
+            f"(CONVERSATION_MAX_SENT_MESSAGES); this one sends {sent}. "
+            "Send only the new messages: the conversation keeps its history.",
+            param="messages",
+        )
+    lease_seconds = gateway_settings.CONVERSATION_LEASE_SECONDS
+    claimed = await in_own_thread(store.conversation_claim)(
+        conversation_id=request.conversation_id,
         owner=caller.owner,
         api_key_id=caller.key_id,
         model=request.model,
-        lease_seconds=gateway_settings.CONVERSATION_LEASE_SECONDS,
+        lease_seconds=lease_seconds,
     )
-    turn = ConversationTurn(claimed, request)
+    turn = ConversationTurn(claimed, request, lease_seconds=lease_seconds)
     try:
-        turn.prepare()
+        await asyncio.to_thread(
+            turn.prepare,
+            max_stored=gateway_settings.CONVERSATION_MAX_STORED_MESSAGES,
+            max_messages=gateway_settings.CONVERSATION_MAX_MESSAGES,
+            max_tokens=gateway_settings.CONVERSATION_MAX_TOKENS,
+        )
     except BaseException:
         await turn.close()
         raise
@@ -82,10 +110,12 @@ async def turn_begin(request: ChatRequest, caller: Caller) -> "ConversationTurn 
 class ConversationTurn:
     """One request's turn in a conversation whose lease it holds until `finish` or `close`."""
 
-    def __init__(self, claimed: store.ClaimedConversation, request: ChatRequest) -> None:
+    def __init__(self, claimed: store.ClaimedConversation, request: ChatRequest, *, lease_seconds: float) -> None:
         self.claimed = claimed
         self.request = request
+        self.lease_seconds = lease_seconds
         self.turn: Turn | None = None
+        self.title = ""
         self.provider = ""
         self.model = request.model
         self.opened = False  # the upstream began answering
@@ -93,17 +123,46 @@ class ConversationTurn:
         self.content: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.reply: dict[str, Any] | None = None
+        self.renewal = asyncio.ensure_future(self._renew_lease())
 
-    def prepare(self) -> None:
-        """Sort the sent messages out against the history; send the history upstream with them."""
-        self.turn = turn_messages(self.claimed.messages, self.request.payload["messages"])
+    def prepare(self, *, max_stored: int, max_messages: int, max_tokens: int) -> None:
+        """Sort the sent messages out against the history; send the history upstream with them.
+
+        Runs in a worker thread (its cost grows with the history). Raises ConversationFull when the
+        turn would store more than `max_stored` messages in all (0 = no limit)."""
+        history = self.claimed.messages
+        self.turn = turn_messages(history, self.request.payload["messages"])
+        adding = len(self.turn.to_store) + 1  # and the reply
+        if max_stored and len(history) + adding > max_stored:
+            raise errors.ConversationFull(
+                f"Conversation '{self.claimed.id}' holds {len(history)} messages and this turn would add "
+                f"{adding}, more than CONVERSATION_MAX_STORED_MESSAGES ({max_stored}) allows. "
+                "Start a new conversation.",
+                param="conversation_id",
+            )
         self.request.payload["messages"] = upstream_messages(
-            self.claimed.messages,
-            self.turn,
-            max_messages=gateway_settings.CONVERSATION_MAX_MESSAGES,
-            max_tokens=gateway_settings.CONVERSATION_MAX_TOKENS,
+            history, self.turn, max_messages=max_messages, max_tokens=max_tokens
         )
         self.request.__dict__.pop("prompt_text", None)  # cached from the old messages, if read
+        if not self.claimed.title:
+            self.title = store.title_from([*history, *self.turn.to_store])
+
+    async def _renew_lease(self) -> None:
+        """Extend the lease every third of its length until the turn ends (then this is cancelled)."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                held = await in_own_thread(store.conversation_renew)(
+                    conversation_id=self.claimed.id,
+                    lease_token=self.claimed.lease_token,
+                    lease_seconds=self.lease_seconds,
+                )
+            except Exception:  # a database hiccup: logged, and the next renewal may succeed
+                logger.exception("Renewing the lease of conversation %s failed", self.claimed.id)
+                continue
+            if not held:
+                logger.warning("Conversation %s: the turn lost its lease", self.claimed.id)
+                return
 
     def route(self, plan: RoutePlan) -> RoutePlan:
         """Try the provider that answered the conversation last first, unless the client named one."""
@@ -162,6 +221,7 @@ class ConversationTurn:
         if self.ended:
             return
         self.ended = True
+        self.renewal.cancel()
         reply = self._reply_message()
         if usage is None:
             usage = usage_estimate(self.request.prompt_text, str(reply.get("content") or ""))
@@ -177,7 +237,6 @@ class ConversationTurn:
                 incomplete=incomplete,
             )
         )
-        title = "" if self.claimed.title else store.title_from([*self.claimed.messages, *new])
         await self._shielded(
             store.conversation_store_turn,
             conversation_id=self.claimed.id,
@@ -186,7 +245,7 @@ class ConversationTurn:
             messages=messages,
             provider=self.provider,
             model=self.model,
-            title=title,
+            title=self.title,
         )
 
     async def close(self) -> None:
@@ -197,13 +256,17 @@ class ConversationTurn:
             await self.finish(incomplete=True)
             return
         self.ended = True
+        self.renewal.cancel()
         await self._shielded(
-            store.conversation_release, conversation_id=self.claimed.id, lease_token=self.claimed.lease_token
+            store.conversation_release,
+            conversation_id=self.claimed.id,
+            lease_token=self.claimed.lease_token,
+            created=self.claimed.created,
         )
 
     async def _shielded(self, function: Any, **kwargs: Any) -> None:
         """Run a write to completion even if this request is cancelled meanwhile; never raise."""
-        work = asyncio.ensure_future(database_sync_to_async(function)(**kwargs))
+        work = asyncio.ensure_future(in_own_thread(function)(**kwargs))
         work.add_done_callback(self._log_failure)
         try:
             await asyncio.shield(work)

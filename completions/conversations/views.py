@@ -17,6 +17,29 @@ from completions.conversations import store
 from completions.serializers import CONVERSATION_ID_PATTERN
 from g4fsite.conf import gateway_settings
 
+MESSAGE_ID_PATTERN = r"^msg_[0-9]{1,9}$"
+
+
+def message_id(message: Message) -> str:
+    """A message's id within its conversation (its position, so a cursor needs no lookup)."""
+    return f"msg_{message.position}"
+
+
+class MessagePageSerializer(serializers.Serializer):
+    """Query of `GET /v1/conversations/{id}`: `limit` (1..CONVERSATION_MESSAGES_PAGE_MAX, default
+    CONVERSATION_MESSAGES_PAGE_DEFAULT), `after` (the previous page's `last_id`) and `order`
+    (`asc`, oldest first, the default; or `desc`, newest first)."""
+
+    limit = serializers.IntegerField(required=False, min_value=1)
+    after = serializers.RegexField(MESSAGE_ID_PATTERN, required=False)
+    order = serializers.ChoiceField(["asc", "desc"], required=False, default="asc")
+
+    def validate_limit(self, value: int) -> int:
+        largest = gateway_settings.CONVERSATION_MESSAGES_PAGE_MAX
+        if value > largest:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {largest}.")
+        return value
+
 
 class ConversationPageSerializer(serializers.Serializer):
     """Query of `GET /v1/conversations`: `limit` (1..CONVERSATION_PAGE_MAX, default 20) and
@@ -49,6 +72,7 @@ def message_entry(message: Message) -> dict[str, Any]:
     entry = store.message_as_dict(message)
     entry.update(
         {
+            "id": message_id(message),
             "provider": message.provider,
             "model": message.model,
             "incomplete": message.incomplete,
@@ -87,12 +111,27 @@ class ConversationListView(APIView):
 
 
 class ConversationDetailView(APIView):
-    """`GET /v1/conversations/{id}` (with its messages) and `DELETE /v1/conversations/{id}`."""
+    """`GET /v1/conversations/{id}` (with a page of its messages) and `DELETE /v1/conversations/{id}`.
+
+    The detail carries `messages` (one page), `first_id`, `last_id` and `has_more`; `message_count`
+    counts every message. A conversation no longer than the default page comes whole, as before."""
 
     def get(self, request: Request, conversation_id: str) -> Response:
-        conversation, messages = store.conversation_get(conversation_id=conversation_id, owner=request.caller.owner)
-        detail = conversation_summary(conversation, len(messages))
-        detail["messages"] = [message_entry(m) for m in messages]
+        query = MessagePageSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after = query.validated_data.get("after")
+        page = store.conversation_get(
+            conversation_id=conversation_id,
+            owner=request.caller.owner,
+            limit=query.validated_data.get("limit") or gateway_settings.CONVERSATION_MESSAGES_PAGE_DEFAULT,
+            after=int(after.removeprefix("msg_")) if after else None,
+            descending=query.validated_data["order"] == "desc",
+        )
+        detail = conversation_summary(page.conversation, page.message_count)
+        detail["messages"] = [message_entry(m) for m in page.messages]
+        detail["first_id"] = detail["messages"][0]["id"] if page.messages else None
+        detail["last_id"] = detail["messages"][-1]["id"] if page.messages else None
+        detail["has_more"] = page.has_more
         return Response(detail)
 
     def delete(self, request: Request, conversation_id: str) -> Response:

@@ -144,10 +144,32 @@ def test_a_failed_request_stores_nothing_and_releases_the_conversation(gateway):
         {"model": "fake-model", "conversation_id": "fails", "messages": [{"role": "user", "content": "one"}]},
     )
     assert failed.status_code == 502
-    assert gateway.get("/v1/conversations/fails").json()["messages"] == []
+    assert gateway.get("/v1/conversations/fails").status_code == 404  # no empty conversation left behind
     again = gateway.post(
         "/v1/chat/completions",
         {"model": "fake-model", "conversation_id": "fails", "messages": [{"role": "user", "content": "one"}]},
     )
     assert again.status_code == 200
     assert [m["content"] for m in _stored(gateway, "fails")] == ["one", "Hello from alpha: one"]
+
+
+def test_a_request_refused_before_any_answer_leaves_no_conversation(gateway):
+    gateway.add_provider("alpha")
+    unknown_model = {
+        "model": "no-such-model",
+        "conversation_id": "nomodel",
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    assert gateway.post("/v1/chat/completions", unknown_model).status_code == 404
+    gateway.fake.set_fault("alpha", "500", times=1)
+    cut_short = {"model": "fake-model", "conversation_id": "nostream", "messages": [{"role": "user", "content": "x"}]}
+    failed = gateway.post("/v1/chat/completions", {**cut_short, "stream": True})
+    assert failed.status_code == 502
+    for cid in ("nomodel", "nostream"):
+        assert gateway.get(f"/v1/conversations/{cid}").status_code == 404
+    assert gateway.get("/v1/conversations").json()["data"] == []  # no "Untitled chat" in the list
+    # A conversation that already has messages keeps them when a later turn fails.
+    assert gateway.post("/v1/chat/completions", {**cut_short, "conversation_id": "kept"}).status_code == 200
+    gateway.fake.set_fault("alpha", "500", times=1)
+    assert gateway.post("/v1/chat/completions", {**cut_short, "conversation_id": "kept"}).status_code == 502
+    assert [m["content"] for m in _stored(gateway, "kept")] == ["x", "Hello from alpha: x"]

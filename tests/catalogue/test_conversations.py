@@ -52,7 +52,7 @@ def test_another_owner_is_told_not_found_even_while_busy():
     with pytest.raises(errors.ConversationNotFound):
         _claim(owner="key:2")
     with pytest.raises(errors.ConversationNotFound):
-        store.conversation_get(conversation_id="c1", owner="key:2")
+        store.conversation_get(conversation_id="c1", owner="key:2", limit=10)
     assert not store.conversation_delete(conversation_id="c1", owner="key:2")
     assert Conversation.objects.filter(id="c1").exists()
 
@@ -72,9 +72,42 @@ def test_positions_follow_the_history_and_title_is_kept():
     _store(_claim(), "a", "b")
     claimed = _claim()
     assert _store(claimed, "c")
-    conversation, messages = store.conversation_get(conversation_id="c1", owner="key:1")
-    assert [(m.position, m.content) for m in messages] == [(0, "a"), (1, "b"), (2, "c")]
-    assert conversation.title == "a"
+    page = store.conversation_get(conversation_id="c1", owner="key:1", limit=10)
+    assert [(m.position, m.content) for m in page.messages] == [(0, "a"), (1, "b"), (2, "c")]
+    assert page.conversation.title == "a" and page.message_count == 3 and not page.has_more
+
+
+def test_messages_come_in_pages_either_way():
+    _store(_claim(), "a", "b", "c", "d", "e")
+    page = store.conversation_get(conversation_id="c1", owner="key:1", limit=2)
+    assert [m.content for m in page.messages] == ["a", "b"] and page.has_more and page.message_count == 5
+    page = store.conversation_get(conversation_id="c1", owner="key:1", limit=2, after=3)
+    assert [m.content for m in page.messages] == ["e"] and not page.has_more
+    page = store.conversation_get(conversation_id="c1", owner="key:1", limit=2, descending=True)
+    assert [m.content for m in page.messages] == ["e", "d"] and page.has_more
+    page = store.conversation_get(conversation_id="c1", owner="key:1", limit=2, after=1, descending=True)
+    assert [m.content for m in page.messages] == ["a"] and not page.has_more
+
+
+def test_releasing_a_conversation_the_turn_created_removes_it():
+    created = _claim("new")
+    store.conversation_release(conversation_id="new", lease_token=created.lease_token, created=created.created)
+    assert not Conversation.objects.filter(id="new").exists()
+    _store(_claim("kept"), "a")
+    existing = _claim("kept")
+    store.conversation_release(conversation_id="kept", lease_token=existing.lease_token, created=existing.created)
+    assert Conversation.objects.get(id="kept").lease_token == "" and Message.objects.count() == 1
+
+
+def test_renewing_extends_only_the_holders_lease():
+    claimed = _claim()
+    before = Conversation.objects.get(id="c1").lease_until
+    assert store.conversation_renew(conversation_id="c1", lease_token=claimed.lease_token, lease_seconds=120)
+    assert Conversation.objects.get(id="c1").lease_until > before + timedelta(seconds=50)
+    assert not store.conversation_renew(conversation_id="c1", lease_token="someone else", lease_seconds=120)
+    store.conversation_release(conversation_id="c1", lease_token=claimed.lease_token)
+    assert not store.conversation_renew(conversation_id="c1", lease_token=claimed.lease_token, lease_seconds=120)
+    assert Conversation.objects.get(id="c1").lease_until is None
 
 
 def test_list_pages_newest_first():

@@ -1,7 +1,13 @@
 """The pure conversation rules: deduplication, system prompt, trimming, sticky provider order."""
 
+import random
+import time
+
 from catalogue.snapshot import Route
 from completions.conversations.history import (
+    history_overlap,
+    message_tokens,
+    normalised,
     prefer_provider,
     trimmed_history,
     turn_messages,
@@ -72,6 +78,68 @@ def test_tool_calls_compare_by_id_name_and_arguments():
         {"role": "tool", "tool_call_id": "call_1", "content": "42"},
     ]
     assert turn_messages(stored, sent).to_store == [{"role": "tool", "content": "42", "tool_call_id": "call_1"}]
+
+
+def quadratic_overlap(stored: list, sent: list) -> int:
+    """The matcher before it was made linear, kept as the reference for the rule's results."""
+    if not stored or not sent:
+        return 0
+    for start in range(len(stored)):
+        length = len(stored) - start
+        if length <= len(sent) and stored[start] == sent[0] and stored[start:] == sent[:length]:
+            return length
+    return 0
+
+
+def test_the_linear_matcher_agrees_with_the_quadratic_reference():
+    rng = random.Random(1313)
+    for _ in range(3000):
+        alphabet = [("user", str(n)) for n in range(rng.randint(1, 4))]  # few symbols: many partial matches
+        stored = [rng.choice(alphabet) for _ in range(rng.randint(0, 14))]
+        sent = [rng.choice(alphabet) for _ in range(rng.randint(0, 14))]
+        if stored and rng.random() < 0.5:  # often a real overlap, with something after it
+            sent = stored[rng.randint(0, len(stored) - 1) :] + sent
+        assert history_overlap(stored, sent) == quadratic_overlap(stored, sent), (stored, sent)
+
+
+def test_matching_is_linear_in_the_history_and_the_request():
+    def same(count: int) -> list[tuple]:  # equal messages, each its own objects, as loaded and sent
+        return [normalised({"role": "user", "content": "".join(["sa", "me"])}) for _ in range(count)]
+
+    stored, sent = [*same(5000), normalised({"role": "assistant", "content": "y"})], same(5000)
+    started = time.perf_counter()
+    assert history_overlap(stored, sent) == 0 and history_overlap(stored, stored) == len(stored)
+    assert history_overlap(stored[:-1], sent) == 5000
+    assert time.perf_counter() - started < 0.5  # the quadratic matcher took about 3 s here
+
+
+def reference_trimmed_history(history, *, reserved_messages, reserved_tokens, max_messages, max_tokens):
+    """Trimming before it looked only at the window the message limit leaves (the reference)."""
+    cuts = [0] + [i for i, m in enumerate(history) if m.get("role") == "user" and i > 0] + [len(history)]
+    tail = [0] * (len(history) + 1)
+    for index in range(len(history) - 1, -1, -1):
+        tail[index] = tail[index + 1] + message_tokens(history[index])
+    for cut in cuts:
+        count_ok = not max_messages or reserved_messages + len(history) - cut <= max_messages
+        if count_ok and (not max_tokens or reserved_tokens + tail[cut] <= max_tokens):
+            return list(history[cut:])
+    return []
+
+
+def test_windowed_trimming_agrees_with_the_reference():
+    rng = random.Random(1010)
+    for _ in range(2000):
+        history = [
+            {"role": rng.choice(["user", "assistant", "tool"]), "content": "x" * rng.randint(0, 40)}
+            for _ in range(rng.randint(0, 12))
+        ]
+        budget = {
+            "reserved_messages": rng.randint(0, 4),
+            "reserved_tokens": rng.randint(0, 10),
+            "max_messages": rng.randint(0, 10),
+            "max_tokens": rng.choice([0, rng.randint(1, 60)]),
+        }
+        assert trimmed_history(history, **budget) == reference_trimmed_history(history, **budget), (history, budget)
 
 
 def test_trimming_drops_oldest_whole_turns_and_keeps_the_system_prompt():
