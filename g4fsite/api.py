@@ -214,4 +214,16 @@ def run_api(
         _say(f"Clients must reach it by a name in ALLOWED_HOSTS ({' '.join(settings.ALLOWED_HOSTS)}).")
     import uvicorn
 
-    uvicorn.run(APPLICATION, host=host, port=port, workers=workers, lifespan="off", access_log=False, log_config=None)
+    uvicorn.run(
+        APPLICATION,
+        host=host,
+        port=port,
+        workers=workers,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        # Behind a TLS proxy (G4F_BEHIND_TLS_PROXY) every request comes through it, wherever it runs:
+        # its X-Forwarded-Proto then makes the Channels endpoints' links https too (uvicorn trusts only
+        # 127.0.0.1 by default).
+        forwarded_allow_ips="*" if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) else None,
+    )
