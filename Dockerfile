@@ -1,4 +1,6 @@
-# The G4F gateway: `g4f api --host 0.0.0.0 --port 1337 --gui`, data (SQLite, secret key, media) in /data.
+# The G4F gateway: `g4f api --host 0.0.0.0 --port 1337 --gui` (uvicorn), data (SQLite, keys, media) in /data.
+# On 0.0.0.0 it needs a key (-e G4F_API_KEY=...) or, to serve openly on purpose, -e G4F_NO_AUTH_ON_NETWORK=1.
+# Clients must use a host name in ALLOWED_HOSTS (default localhost 127.0.0.1 [::1]); see docs/security.md.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,10 +22,11 @@ COPY . .
 RUN pip install --no-deps -e . \
     && useradd --system --uid 1000 --home-dir /data g4f \
     && mkdir -p /data \
-    && chown g4f /data
+    && chown g4f /data \
+    && chmod 700 /data
 
 USER g4f
 VOLUME ["/data"]
 EXPOSE 1337
-# Migrates (and seeds an empty catalogue) on start, then serves. Add `--workers N` for uvicorn workers.
+# Migrates (and seeds an empty catalogue) on start, then serves. Add `--workers N` for more uvicorn processes.
 CMD ["g4f", "api", "--host", "0.0.0.0", "--port", "1337", "--gui"]

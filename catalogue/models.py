@@ -5,6 +5,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from catalogue.credentials import EncryptedCredentialField
+
 
 class Capability(models.TextChoices):
     CHAT = "chat"
@@ -72,7 +74,8 @@ class Provider(models.Model):
     name = models.CharField(max_length=100, unique=True)
     adapter = models.CharField(max_length=50, default="openai", help_text="Upstream protocol.")
     base_url = models.URLField(max_length=500, help_text="API base URL, e.g. https://api.openai.com/v1")
-    api_key = models.CharField(max_length=1000, blank=True, help_text="Upstream credential. Never shown by the API.")
+    # Encrypted at rest (catalogue/credentials.py); plaintext in Python.
+    api_key = EncryptedCredentialField(blank=True, help_text="Upstream credential. Never shown by the API.")
     api_key_env = models.CharField(
         max_length=100,
         blank=True,

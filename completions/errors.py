@@ -21,8 +21,12 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   ├── RequestTooLarge (413 request_too_large)
     │   │   └── TooManyMessages (413 too_many_messages: more than CONVERSATION_MAX_SENT_MESSAGES sent)
     │   └── ConversationFull (400 conversation_full: CONVERSATION_MAX_STORED_MESSAGES reached)
+
+
+    │   └── HostNotAllowed (400 host_not_allowed: the Host header is not in ALLOWED_HOSTS)
     ├── AuthenticationFailed (401 authentication_error / invalid_api_key)
     ├── PermissionDenied (403 permission_error)
+    │   └── CrossOriginRefused (403 cross_origin_refused: an Origin not allowed by G4F_CORS_ORIGINS)
     ├── NotFound (404 invalid_request_error / not_found)
     │   ├── ModelNotFound (404 model_not_found)
     │   ├── ProviderNotFound (404 provider_not_found)
@@ -138,6 +142,11 @@ class RequestTooLarge(InvalidRequest):
     default_message = "The request body is too large."
 
 
+class HostNotAllowed(InvalidRequest):
+    code = "host_not_allowed"
+    default_message = "The Host header names a host this server does not serve; add it to ALLOWED_HOSTS."
+
+
 class AuthenticationFailed(GatewayError):
     status_code = 401
     type = "authentication_error"
@@ -150,6 +159,11 @@ class PermissionDenied(GatewayError):
     type = "permission_error"
     code = "permission_denied"
     default_message = "This key may not do that."
+
+
+class CrossOriginRefused(PermissionDenied):
+    code = "cross_origin_refused"
+    default_message = "Requests from other web origins are refused; allow the origin with G4F_CORS_ORIGINS."
 
 
 class NotFound(GatewayError):

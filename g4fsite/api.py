@@ -5,12 +5,15 @@
     AppConfig.set_config(g4f_api_key="secret", model="gpt-4o-mini", ignored_providers=["Groq"], gui=True)
     run_api(host="0.0.0.0", port=1337, debug=True)
 
-`g4f api` and `manage.py api` do the same from their flags. Precedence is flag (or `set_config`)
+`g4f api` and `manage.py api` do the same from their flags. The server is uvicorn: it hands the
+body to the application as it arrives, so a request refused (401, 413) is never read whole; daphne,
+which `manage.py runserver` uses, reads every body into memory first. Precedence is flag (or `set_config`)
 > environment (`G4F_*`) > default: a value left unset keeps whatever the environment says. Values
 are applied twice before serving: as `gateway_settings` overrides for this process, and exported as
 their `G4F_*` environment variables so that uvicorn's worker processes (`workers=N`) read the same.
 """
 
+import ipaddress
 import os
 import sys
 from collections.abc import Callable
@@ -27,6 +30,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "gui": ("G4F_GUI", "GUI"),
     "demo": ("G4F_DEMO", "DEMO"),
     "debug": ("G4F_DEBUG", "DEBUG"),
+    "cors_origins": ("G4F_CORS_ORIGINS", "CORS_ORIGINS"),
 }
 
 DEFAULT_HOST = "127.0.0.1"
@@ -46,6 +50,7 @@ class AppConfig:
     gui: bool | None = None
     demo: bool | None = None
     debug: bool | None = None
+    cors_origins: list[str] | None = None
 
     @classmethod
     def set_config(cls, **data: Any) -> None:
@@ -65,7 +70,7 @@ class AppConfig:
                 continue
             if name == "timeout":
                 value = float(value) or None
-            elif name == "ignored_providers":
+            elif name in ("ignored_providers", "cors_origins"):
                 value = [value] if isinstance(value, str) else list(value)
             elif name in ("gui", "demo", "debug"):
                 value = bool(value)
@@ -126,16 +131,59 @@ def _say(message: str) -> None:
     print(message, file=sys.stdout, flush=True)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (a name other than localhost is not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def network_exposure_refusal(host: str, no_auth_on_network: bool | None) -> str | None:
+    """Why serving on `host` must not start: a non-loopback address with auth off (no master key, no
+    API key), unless the operator said so (`--no-auth-on-network`, G4F_NO_AUTH_ON_NETWORK=1)."""
+    from catalogue.selectors import catalogue_snapshot
+    from g4fsite.conf import gateway_settings
+
+    if no_auth_on_network is None:
+        no_auth_on_network = os.environ.get("G4F_NO_AUTH_ON_NETWORK", "").strip().lower() in ("1", "true", "yes", "on")
+    if is_loopback(host) or no_auth_on_network:
+        return None
+    if gateway_settings.API_KEY or catalogue_snapshot().has_api_keys:
+        return None
+    return (
+        f"Refusing to serve on {host} without an API key: anyone who can reach this address could use "
+        "the gateway and its upstream credentials. Set a key (--g4f-api-key KEY or G4F_API_KEY, or create "
+        "one with `manage.py apikey create NAME`), serve on 127.0.0.1, or pass --no-auth-on-network "
+        "(G4F_NO_AUTH_ON_NETWORK=1) to serve without authentication anyway."
+    )
+
+
+def allowed_hosts_include(host: str) -> None:
+    """Add the address the server binds to ALLOWED_HOSTS, unless the operator set ALLOWED_HOSTS;
+    exported so that uvicorn's worker processes see the same."""
+    from django.conf import settings
+
+    if "ALLOWED_HOSTS" in os.environ or host in ("0.0.0.0", "::") or host in settings.ALLOWED_HOSTS:
+        return
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, f"[{host}]" if ":" in host else host]
+    os.environ["ALLOWED_HOSTS"] = " ".join(settings.ALLOWED_HOSTS)
+
+
 def run_api(
     host: str | None = None,
     port: int | None = None,
     debug: bool | None = None,
     workers: int | None = None,
     bind: str | None = None,
+    no_auth_on_network: bool | None = None,
     **_ignored: Any,
 ) -> None:
-    """Apply `AppConfig`, prepare the database and serve until stopped: daphne in this process, or
-    uvicorn with `workers` processes. `bind="host:port"` is accepted as in G4F."""
+    """Apply `AppConfig`, prepare the database and serve with uvicorn until stopped (`workers`
+    processes, one by default). `bind="host:port"` is accepted as in G4F. Refuses to start (exit
+    status 2) on a non-loopback address with authentication off, unless `no_auth_on_network`."""
     if bind:
         host, _, bind_port = bind.rpartition(":")
         port = int(bind_port)
@@ -145,22 +193,38 @@ def run_api(
         AppConfig.set_config(debug=debug)
     config_apply()
     database_prepare(_say)
+    from django.db import connections
+
+    refusal = network_exposure_refusal(host, no_auth_on_network)
+    connections.close_all()
+    if refusal:
+        print(refusal, file=sys.stderr, flush=True)
+        raise SystemExit(2)
+    allowed_hosts_include(host.strip("[]"))
+
+    from django.conf import settings
 
     from g4fsite.conf import gateway_settings
 
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{'localhost' if host in ('0.0.0.0', '::') else shown}:{port}"
     gui = f"; chat GUI: {base}/chat/" if gateway_settings.GUI else ""
-    server = f"uvicorn, {workers} workers" if workers else "daphne"
+    server = f"uvicorn, {workers} workers" if workers else "uvicorn"
     _say(f"Serving on {base} ({server}); OpenAI base URL: {base}/v1{gui}")
-    if workers:
-        import uvicorn
+    if host in ("0.0.0.0", "::"):
+        _say(f"Clients must reach it by a name in ALLOWED_HOSTS ({' '.join(settings.ALLOWED_HOSTS)}).")
+    import uvicorn
 
-        uvicorn.run(
-            APPLICATION, host=host, port=port, workers=workers, lifespan="off", access_log=False, log_config=None
-        )
-        return
-    from daphne.cli import CommandLineInterface
-
-    # Daphne's own access log prints query strings, which may carry a key: ours (`--debug`) does not.
-    CommandLineInterface().run(["-b", host, "-p", str(port), "--access-log", os.devnull, APPLICATION])
+    uvicorn.run(
+        APPLICATION,
+        host=host,
+        port=port,
+        workers=workers,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        # Behind a TLS proxy (G4F_BEHIND_TLS_PROXY) every request comes through it, wherever it runs:
+        # its X-Forwarded-Proto then makes the Channels endpoints' links https too (uvicorn trusts only
+        # 127.0.0.1 by default).
+        forwarded_allow_ips="*" if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) else None,
+    )

@@ -2,6 +2,7 @@
 
     g4f api [--host H] [--port P] [--debug] [--gui] [--g4f-api-key KEY] [--provider NAME]
             [--model NAME] [--proxy URL] [--timeout SECONDS] [--ignored-providers A B ...] [--workers N]
+            [--cors-origin ORIGIN ...] [--no-auth-on-network]
 
 Flags win over the `G4F_*` environment variables, which win over the defaults.
 """
@@ -50,7 +51,22 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=_positive_int,
         metavar="N",
-        help="Serve with uvicorn and N worker processes instead of daphne.",
+        help="Serve with N uvicorn worker processes (default one, in this process).",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="A web origin (https://app.example.com, or * for any) whose pages may call the API; repeatable. "
+        "None by default.",
+    )
+    parser.add_argument(
+        "--no-auth-on-network",
+        dest="no_auth_on_network",
+        action="store_true",
+        default=None,
+        help="Serve on a non-loopback address even with no API key (anyone reaching it can use it).",
     )
 
 
@@ -65,6 +81,7 @@ def run_from_options(options: dict[str, Any]) -> None:
         ignored_providers=options.get("ignored_providers"),
         gui=options.get("gui"),
         demo=options.get("demo"),
+        cors_origins=options.get("cors_origins"),
     )
     run_api(
         host=options["host"],
@@ -72,6 +89,7 @@ def run_from_options(options: dict[str, Any]) -> None:
         bind=options.get("bind"),
         debug=options.get("debug"),
         workers=options.get("workers"),
+        no_auth_on_network=options.get("no_auth_on_network"),
     )
 
 

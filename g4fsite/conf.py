@@ -91,6 +91,9 @@ DEFAULTS: dict[str, Any] = {
     "GUI": False,
     # Demo mode (`AppConfig.set_config(demo=True)`): the GUI says it is a public demo.
     "DEMO": False,
+    # Web origins (`https://app.example.com`, or `*` for any) whose pages may call the gateway from a
+    # browser (`--cors-origin`, G4F_CORS_ORIGINS); others are refused (completions/http/cors.py).
+    "CORS_ORIGINS": [],
     # Request logging (`--debug`): method, path, status, latency, provider, model; never keys or cookies.
     "DEBUG": False,
     # Uploaded cookies (POST /v1/upload_cookies) ride on every key's requests to matching providers, so

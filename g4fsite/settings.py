@@ -12,8 +12,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The data directory holds the database, the generated keys and the media: readable by its owner only.
 DATA_DIR = Path(os.environ.get("G4F_DATA_DIR", BASE_DIR / "var"))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+if not DATA_DIR.exists():
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -38,14 +40,39 @@ def _secret_key() -> str:
     if not path.exists():
         import secrets
 
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        _private_file_write(path, secrets.token_urlsafe(50))
     return path.read_text().strip()
+
+
+def _private_file_write(path: Path, text: str) -> None:
+    """Create `path` readable and writable by its owner only (0600) from the first byte on."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+
+
+def _sqlite_file_private(path: str) -> str:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, often 0644), and
+    take group and world access away from one an older version created; its -wal and -shm files
+    get the same mode from SQLite."""
+    if path == ":memory:" or path.startswith("file:"):
+        return path
+    try:
+        if not os.path.exists(path):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        elif os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        pass  # not ours to change (a shared file set up by the operator): SQLite reports real problems
+    return path
 
 
 SECRET_KEY = _secret_key()
 DEBUG = _env_bool("DJANGO_DEBUG")
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["*"])
+# Checked for every request, the Channels endpoints included (g4fsite/asgi.py): a page that rebinds its
+# own domain name to this machine's address (DNS rebinding) sends its own name as Host and is refused.
+# `g4f api --host ADDRESS` adds that address; a public name must be listed here.
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
     "daphne",
@@ -110,7 +137,7 @@ def _database() -> dict:
         }
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("G4F_DB_PATH", str(DATA_DIR / "db.sqlite3")),
+        "NAME": _sqlite_file_private(os.environ.get("G4F_DB_PATH", str(DATA_DIR / "db.sqlite3"))),
         # Several writers (admin, usage flusher, CLI) share the file: wait instead of failing, and take
         # the write lock when a transaction starts (a deferred one that later writes fails at once).
         # WAL with synchronous=NORMAL: no fsync per commit; still never corrupt, and a power cut loses
@@ -148,8 +175,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = Path(os.environ.get("G4F_MEDIA_DIR", BASE_DIR / "media"))
 
-CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
-CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS and _env_bool("CORS_ALLOW_ALL_ORIGINS", True)
+# Web origins allowed to call the gateway from a browser: G4F["CORS_ORIGINS"] decides for every endpoint
+# (completions/http/cors.py), so django-cors-headers' own lists stay empty. None by default.
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_ALL_ORIGINS = False
 CORS_ALLOW_HEADERS = ["authorization", "content-type", "g4f-api-key", "x-requested-with"]
 CORS_EXPOSE_HEADERS = [
     "x-provider",
@@ -198,7 +227,32 @@ G4F = {
     "ALLOW_REQUEST_PROXY": _env_bool("G4F_ALLOW_REQUEST_PROXY"),
     "PROXY_ALLOWLIST": _env_list("G4F_PROXY_ALLOWLIST", []),
     "CATALOGUE_STAMP": "cache" if REDIS_URL else "file",
+    # `*` for any origin; CORS_ALLOWED_ORIGINS is the older name.
+    "CORS_ORIGINS": _env_list("G4F_CORS_ORIGINS", _env_list("CORS_ALLOWED_ORIGINS", [])),
 }
+
+# Behind a proxy that terminates TLS (docs/security.md). G4F_CSRF_TRUSTED_ORIGINS lists the public
+# origins (https://gw.example.com) the admin's forms are posted from; G4F_BEHIND_TLS_PROXY=1 trusts the
+# proxy's X-Forwarded-Proto, sends cookies over https only, redirects plain http and turns on HSTS
+# (G4F_HSTS_SECONDS, default a year; 0 turns it off). Only set it when every request comes through the
+# proxy: a client reaching the server directly could claim https.
+CSRF_TRUSTED_ORIGINS = _env_list("G4F_CSRF_TRUSTED_ORIGINS", [])
+if _env_bool("G4F_BEHIND_TLS_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("G4F_HSTS_SECONDS", "31536000") or 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("G4F_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("G4F_HSTS_PRELOAD")
+# Submitting a domain to the browsers' HSTS preload lists is the domain owner's decision, not a default.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Upstream credentials are encrypted at rest (catalogue/credentials.py) with G4F_SECRETS_KEY: one or
+# more Fernet keys, the first encrypts, all decrypt (rotation: `manage.py secretskey rotate`). Unset,
+# a key is generated once into DATA_DIR/secrets_key (0600).
+SECRETS_KEYS = _env_list("G4F_SECRETS_KEY", [])
+SECRETS_KEY_FILE = DATA_DIR / "secrets_key"
 
 LOGGING = {
     "version": 1,

@@ -94,7 +94,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.command} exited with {self.process.returncode}:\n{self.log()}")
             try:
-                requests.get(self.url + "/", timeout=2)
+                requests.get(self.url + "/", timeout=2, allow_redirects=False)
                 return self
             except requests.ConnectionError:
                 time.sleep(0.2)

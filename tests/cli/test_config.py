@@ -68,14 +68,17 @@ def test_environment_variables_reach_the_gateway_settings(tmp_path):
         G4F_DEBUG="true",
         G4F_ALLOW_REQUEST_PROXY="yes",
         G4F_PROXY_ALLOWLIST="http://127.0.0.1:3128 127.0.0.1:8080",
+        G4F_CORS_ORIGINS="https://a.example, https://b.example",
     )
     assert g4f["API_KEY"] == "k" and g4f["PROXY"] == "http://127.0.0.1:9" and g4f["TIMEOUT"] == 12.5
     assert g4f["DEFAULT_PROVIDER"] == "Groq" and g4f["DEFAULT_MODEL"] == "m"
     assert g4f["IGNORED_PROVIDERS"] == ["A", "B", "C"]
     assert g4f["GUI"] is True and g4f["DEBUG"] is True and g4f["ALLOW_REQUEST_PROXY"] is True
     assert g4f["PROXY_ALLOWLIST"] == ["http://127.0.0.1:3128", "127.0.0.1:8080"]
+    assert g4f["CORS_ORIGINS"] == ["https://a.example", "https://b.example"]
     defaults = settings_in_subprocess(tmp_path)
     assert defaults["GUI"] is False and defaults["ALLOW_REQUEST_PROXY"] is False and defaults["PROXY_ALLOWLIST"] == []
+    assert defaults["CORS_ORIGINS"] == []
 
 
 def test_g4f_debug_does_not_turn_on_djangos_debug(tmp_path):
@@ -121,8 +124,7 @@ def test_app_config_maps_to_settings_and_environment(clean_app_config):
 
 
 def test_cors_allowed_origins_apply_to_django_and_streaming_endpoints(gateway, settings):
-    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
-    settings.CORS_ALLOW_ALL_ORIGINS = False
+    settings.G4F = {**settings.G4F, "CORS_ORIGINS": ["https://app.example"]}
     gateway.add_provider("Alpha")
     allowed, other = {"Origin": "https://app.example"}, {"Origin": "https://evil.example"}
     assert gateway.get("/v1/models", headers=allowed).headers["access-control-allow-origin"] == "https://app.example"
@@ -131,4 +133,5 @@ def test_cors_allowed_origins_apply_to_django_and_streaming_endpoints(gateway, s
     streamed = gateway.post("/v1/chat/completions", chat, headers=allowed)
     assert streamed.status_code == 200
     assert streamed.headers["access-control-allow-origin"] == "https://app.example"
-    assert "access-control-allow-origin" not in gateway.post("/v1/chat/completions", chat, headers=other).headers
+    refused = gateway.post("/v1/chat/completions", chat, headers=other)
+    assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
