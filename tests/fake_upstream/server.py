@@ -2,7 +2,7 @@
 
 Paths are ``/{provider}/{segment}/{route}``. Any provider name works; ``segment`` picks the protocol
 module from :data:`PROTOCOLS` (``v1`` is OpenAI, ``anthropic`` Anthropic, ``v1beta`` Gemini).
-``GET /files/image.png`` serves the PNG that image URLs point to, so ``files`` is not a provider name.
+``GET /files/...`` (``files.py``: the PNG image URLs point to, a redirect) is not a provider name.
 
 Adding a protocol: write ``<name>_protocol.py`` next to this file defining NAME, SEGMENT, handle,
 error_reply, empty_reply and model_name (the contract is :class:`wire.ProtocolModule`), import it here and
@@ -29,9 +29,9 @@ import orjson
 import uvicorn
 
 from . import anthropic_protocol, faults, gemini_protocol, openai_protocol
-from .assets import TINY_PNG
 from .faults import Fault
-from .wire import ProtocolModule, Reply, Request, parse_multipart, raw_reply
+from .files import file_reply
+from .wire import ProtocolModule, Reply, Request, parse_multipart
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ DEFAULT_OPTIONS = MappingProxyType(
         "content": None,  # fixed answer text instead of the echo
         "models": ("fake-model", "fake-vision", "fake-image"),  # GET models
         "usage": True,  # False: answers carry no usage (the gateway must estimate it)
+        "image_url": None,  # the URL image answers point to (None: this server's /files/image.png)
     }
 )
 
@@ -160,7 +161,7 @@ class FakeUpstream:
     # --- behaviour -----------------------------------------------------------------------------
 
     def set_fault(self, provider: str, mode: str | None, **options: Any) -> None:
-        """Fail every request to ``provider`` in ``mode`` (None clears). Options: retry_after, delay, times."""
+        """Fail every request to ``provider`` in ``mode`` (None clears). Options: retry_after, delay, times, message."""
         with self._lock:
             if mode is None:
                 self._faults.pop(provider, None)
@@ -236,6 +237,7 @@ class _App:
             "hang": self._hang,
             "cut": self._cut,
             "malformed": self._malformed,
+            "bomb": self._bomb,
             "empty": self._empty,
         }
 
@@ -271,8 +273,8 @@ class _App:
     async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = await _read_body(receive)
         request, protocol = self._parse(scope, body)
-        if request.method == "GET" and request.path == "/files/image.png":
-            await self._send(send, raw_reply(TINY_PNG, "image/png"))
+        if request.provider == "files" and (reply := file_reply(request)) is not None:
+            await self._send(send, reply)
             return
         if protocol is None:
             await self._send(send, Reply(404, ((b"content-type", b"application/json"),), _NOT_FOUND))
@@ -340,7 +342,7 @@ class _App:
     async def _status(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         status = int(fault.mode)
         retry_after = fault.retry_after if status == 429 else None
-        await self._send(send, protocol.error_reply(request, status, retry_after=retry_after))
+        await self._send(send, protocol.error_reply(request, status, retry_after=retry_after, message=fault.message))
 
     async def _slow(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         if not await self._pause(fault.wait_seconds):
@@ -361,6 +363,9 @@ class _App:
         self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any
     ) -> None:
         await self._send(send, faults.malformed(self._normal(protocol, request)), request.options["chunk_delay"])
+
+    async def _bomb(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
+        await self._send(send, faults.bomb(self._normal(protocol, request)))
 
     async def _empty(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         await self._send(send, protocol.empty_reply(request))
