@@ -31,7 +31,8 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   ├── ModelNotFound (404 model_not_found)
     │   ├── ProviderNotFound (404 provider_not_found)
     │   ├── ConversationNotFound (404 conversation_not_found: missing, or another key's)
-    │   └── MediaNotFound (404 media_not_found)
+    │   ├── MediaNotFound (404 media_not_found)
+    │   └── UpstreamNotFound (404 upstream_not_found: the upstream has no such model or path)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   └── ConversationBusy (409 conversation_busy; sets Retry-After)
@@ -46,9 +47,14 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   ├── AllProvidersFailed (502 all_providers_failed: names each provider tried and why)
     │   ├── ProviderOutOfCredit (502 provider_out_of_credit)
     │   ├── ProviderImageTooLarge (502 provider_image_too_large)
+    │   ├── ProviderImageRefused (502 provider_image_refused: an image URL off the provider's origin
+    │   │                         that is not a public address)
+    │   ├── UpstreamResponseTooLarge (502 provider_response_too_large: past the size caps)
     │   └── LocalSpeechFailed (502 local_speech_failed)
     └── ProviderNotWorking (503 provider_not_working)
-        └── LocalSpeechUnavailable (503 local_speech_unavailable)
+        ├── LocalSpeechUnavailable (503 local_speech_unavailable)
+        └── ProviderBusy (503 provider_busy: no free connection slot in time; sets Retry-After)
+            └── LocalSpeechBusy (503 local_speech_busy: every speech process slot is taken)
 """
 
 from typing import Any
@@ -353,3 +359,28 @@ class TooManyMessages(RequestTooLarge):
 class ConversationFull(InvalidRequest):
     code = "conversation_full"
     default_message = "The conversation holds as many messages as it may; start a new conversation."
+
+
+class UpstreamNotFound(NotFound):
+    code = "upstream_not_found"
+    default_message = "The provider has no such model or endpoint."
+
+
+class ProviderImageRefused(ProviderError):
+    code = "provider_image_refused"
+    default_message = "The provider's image URL points where the gateway does not fetch from."
+
+
+class UpstreamResponseTooLarge(ProviderError):
+    code = "provider_response_too_large"
+    default_message = "The provider's answer is larger than the gateway accepts."
+
+
+class ProviderBusy(ProviderNotWorking):
+    code = "provider_busy"
+    default_message = "The provider has too many requests in progress; retry shortly."
+
+
+class LocalSpeechBusy(ProviderBusy):
+    code = "local_speech_busy"
+    default_message = "Every local speech process is busy; retry shortly."

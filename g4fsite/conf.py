@@ -112,6 +112,22 @@ DEFAULTS: dict[str, Any] = {
     "CONVERSATION_MAX_STORED_MESSAGES": 10_000,
     "CONVERSATION_MESSAGES_PAGE_DEFAULT": 1000,
     "CONVERSATION_MESSAGES_PAGE_MAX": 1000,
+    # A 401/403 from an upstream marks the provider's credential broken (for AUTH_FAILURE_COOLDOWN) only
+    # after this many within BREAKER_WINDOW, on catalogue-routed requests (completions/routing/health.py).
+    "AUTH_FAILURE_THRESHOLD": 3,
+    # Most upstream requests in flight to one provider, per event loop: one provider's slow answers
+    # cannot take the whole pool (MAX_CONNECTIONS). A request that finds no free slot within the
+    # provider's timeout gets 503 provider_busy.
+    "PROVIDER_MAX_CONNECTIONS": 100,
+    # Caps on what an upstream may send (decompressed), checked while reading: a JSON (or any
+    # non-streamed) answer, one line of a stream, a whole stream. Beyond: 502 provider_response_too_large.
+    "UPSTREAM_MAX_BODY_BYTES": 32 * 1024 * 1024,
+    "UPSTREAM_MAX_LINE_BYTES": 1024 * 1024,
+    "UPSTREAM_MAX_STREAM_BYTES": 256 * 1024 * 1024,
+    # Local speech (espeak-ng) programs running at once, per event loop (0: one per CPU core); a request
+    # waits at most LOCAL_SPEECH_QUEUE_TIMEOUT seconds for a slot, then gets 503 local_speech_busy.
+    "LOCAL_SPEECH_MAX_PROCESSES": 0,
+    "LOCAL_SPEECH_QUEUE_TIMEOUT": 10.0,
 }
 
 

@@ -3,8 +3,11 @@
 Whatever a provider answers (base64, an http(s) URL, a `data:` URL), the client gets what it asked
 for: with `response_format` "url" the image is stored in the media store and the URL is this
 server's `/media/{filename}`; with "b64_json" the bytes, base64-encoded. Images at provider URLs are
-downloaded through the shared client with a size cap (`MEDIA_FETCH_MAX_BYTES`) and the provider's
-timeout. Sizes: "auto" or WIDTHxHEIGHT with both sides from 256 to 4096 pixels.
+downloaded with a size cap (`MEDIA_FETCH_MAX_BYTES`) and the provider's timeout: from the provider's
+own origin (its base URL as the operator configured it) directly, from anywhere else only through
+`safe_fetch.fetch_public` (public addresses only, every redirect re-checked), so a provider's answer
+cannot aim the gateway at its own network. Sizes: "auto" or WIDTHxHEIGHT with both sides from 256 to
+4096 pixels.
 """
 
 import base64
@@ -12,16 +15,15 @@ import binascii
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
-import httpx2
 import orjson
 
 from completions import errors
 from completions.upstream.adapters import Adapter, UpstreamTarget
 from completions.media.store import amedia_store, media_url
 from completions.upstream.client import get_http_client
-from completions.upstream.safe_fetch import REDIRECT_STATUSES, parse_data_url
+from completions.upstream.safe_fetch import REDIRECT_STATUSES, fetch_public, parse_data_url
 from completions.upstream.status import translate_errors
 from g4fsite.conf import gateway_settings
 
@@ -162,28 +164,51 @@ def _b64decode(text: str) -> bytes:
 
 
 async def download(url: str, target: UpstreamTarget) -> bytes:
-    """GET an image from the provider's URL (an operator-configured upstream), size-capped, following
-    at most `MAX_REDIRECTS` redirects."""
+    """GET an image from the provider's URL, size-capped, following at most `MAX_REDIRECTS` redirects:
+    on the provider's own origin directly, elsewhere only from public addresses (see the module)."""
     limit = gateway_settings.MEDIA_FETCH_MAX_BYTES
-    body = bytearray()
-    with translate_errors():
-        for _hop in range(MAX_REDIRECTS + 1):
-            if not url.startswith(("http://", "https://")):
-                raise errors.UpstreamMalformed("The provider's image URL is not http(s).")
-            try:
-                async with get_http_client().stream(
-                    "GET", url, headers={}, timeout=target.request_timeout()
-                ) as response:
-                    if response.status_code in REDIRECT_STATUSES and response.headers.get("location"):
-                        url = urljoin(url, response.headers["location"])
-                        continue
-                    if response.status_code >= 400:
-                        raise errors.ProviderError(f"The provider's image URL answered HTTP {response.status_code}.")
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > limit:
-                            raise errors.ProviderImageTooLarge(f"The provider's image is larger than {limit} bytes.")
-                    return bytes(body)
-            except httpx2.InvalidURL as exc:
-                raise errors.UpstreamMalformed(f"The provider's image URL is invalid: {exc}") from exc
+    provider_origin = _origin(target.base_url)
+    for _hop in range(MAX_REDIRECTS + 1):
+        if _origin(url) != provider_origin:
+            return await _download_public(url, target, limit)
+        body = bytearray()
+        with translate_errors(target.secrets()):
+            async with get_http_client().stream("GET", url, headers={}, timeout=target.request_timeout()) as response:
+                if response.status_code in REDIRECT_STATUSES and response.headers.get("location"):
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if response.status_code >= 400:
+                    raise errors.ProviderError(f"The provider's image URL answered HTTP {response.status_code}.")
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise errors.ProviderImageTooLarge(f"The provider's image is larger than {limit} bytes.")
+                return bytes(body)
     raise errors.ProviderError(f"The provider's image URL redirected more than {MAX_REDIRECTS} times.")
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL; UpstreamMalformed for anything else."""
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        raise errors.UpstreamMalformed("The provider's image URL is invalid.") from None
+    if scheme not in ("http", "https") or not host:
+        raise errors.UpstreamMalformed("The provider's image URL is not an http(s) URL with a host.")
+    return scheme, host, port or (443 if scheme == "https" else 80)
+
+
+async def _download_public(url: str, target: UpstreamTarget, limit: int) -> bytes:
+    """An image off the provider's origin: public addresses only, every redirect re-checked."""
+    try:
+        data, _ = await fetch_public(url, client=get_http_client(), max_bytes=limit, timeout=target.timeout)
+    except errors.ImageUrlRefused as exc:
+        raise errors.ProviderImageRefused(
+            f"The provider answered with an image URL the gateway refuses to fetch: {exc.message}"
+        ) from exc
+    except errors.ImageUrlTooLarge as exc:
+        raise errors.ProviderImageTooLarge(f"The provider's image is larger than {limit} bytes.") from exc
+    except errors.ImageUrlUnreachable as exc:
+        raise errors.ProviderError(f"The provider's image URL could not be fetched: {exc.message}") from exc
+    return data

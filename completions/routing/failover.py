@@ -115,7 +115,7 @@ async def first_success(
             result = await attempt(adapter_for(route.provider.adapter, proxy=proxy), route)
         except errors.GatewayError as exc:
             attempts.failed(route, exc, started)
-            board.record_failure(route.provider, exc)
+            board.record_failure(route.provider, exc, catalogue_routed=not plan.pinned)
             if not fails_over(exc):
                 raise
             continue

@@ -23,12 +23,21 @@ Where each piece of state lives, and which is the source of truth:
 - **The admin** reads recent success rate and latency from the row, where each process writes its
   own every `HEALTH_FLUSH_INTERVAL` seconds (the last to write wins).
 
-What counts: connection errors, timeouts, 5xx, malformed answers and streams cut mid-way are
-failures (the breaker opens after `BREAKER_THRESHOLD` of them in a row within `BREAKER_WINDOW`
-seconds; a success resets the count, so a busy provider failing now and then is ordered lower, not
-cut off). A 401/403 opens the breaker at once for `AUTH_FAILURE_COOLDOWN` with the reason. A 429
-cools the provider down for its Retry-After. A 400 (the client's fault) and a content part an
-adapter cannot send say nothing about the provider's health and are not counted.
+What counts (`is_provider_fault`): only the provider's own faults. Connection errors, timeouts, 5xx,
+malformed answers and streams cut mid-way are failures (the breaker opens after `BREAKER_THRESHOLD`
+of them in a row within `BREAKER_WINDOW` seconds; a success resets the count, so a busy provider
+failing now and then is ordered lower, not cut off). A 429 cools the provider down for its
+Retry-After. A 401/403 counts against the credential only on a catalogue-routed request (the
+operator chose the upstream model) and only once `AUTH_FAILURE_THRESHOLD` of them come within
+`BREAKER_WINDOW` with no success between: then the provider is marked not working for
+`AUTH_FAILURE_COOLDOWN`. Whatever a client can cause by its own choice never counts: an upstream
+400/404/413/422 (a passed-through model name, a bad field), a 401/403 on a request that named its
+provider, a content part an adapter cannot send, a full request queue (`ProviderBusy`). Any one key
+could otherwise take a provider away from every other.
+
+Reasons written to the row (`status_reason`, shown to every client the provider is then skipped
+for) name the class of failure (an error code), never the upstream's or a client's words; the
+admin's `last_error` keeps the (redacted, `completions.upstream.status.redact`) message.
 """
 
 import logging
@@ -71,6 +80,15 @@ class ProviderHealth:
     rate_limited: bool = False
 
 
+def is_provider_fault(exc: errors.GatewayError) -> bool:
+    """The provider failed on its own (see the module docstring): a provider error (5xx, timeout,
+    connection, malformed answer, rejected credential), a 429, or the provider not working; never a
+    4xx the client's request caused, nor a queue that was full."""
+    return isinstance(exc, (errors.ProviderError, errors.RateLimited, errors.ProviderNotWorking)) and not isinstance(
+        exc, errors.ProviderBusy
+    )
+
+
 def is_client_fault(exc: errors.GatewayError) -> bool:
     """The client's own request was refused (a 400): no failover, and nothing said about health.
     An adapter that cannot send a content part (`UnsupportedCapability`) is not the client's fault:
@@ -88,13 +106,14 @@ class _Live:
     `outcomes` holds the recent ones, oldest first, with a running count of successes and the
     latest success latencies, so publishing after each request costs the same whatever the window."""
 
-    __slots__ = ("outcomes", "successes", "latencies", "failures", "cooldown", "last_error", "dirty")
+    __slots__ = ("outcomes", "successes", "latencies", "failures", "auth_failures", "cooldown", "last_error", "dirty")
 
     def __init__(self) -> None:
         self.outcomes: deque[tuple[float, bool, float | None]] = deque()
         self.successes = 0
         self.latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES)  # (time, ms) of successes
         self.failures: list[float] = []  # times of the failures in a row
+        self.auth_failures: list[float] = []  # times of the rejected credentials in a row
         self.cooldown: tuple[float, float, str, bool] | None = None  # until, set at, reason, rate limited
         self.last_error: str | None = None
         self.dirty = False
@@ -151,6 +170,7 @@ class HealthBoard:
             live = self._live.setdefault(key, _Live())
             live.add(now, True, latency_ms)
             live.failures.clear()
+            live.auth_failures.clear()
             live.dirty = True
             if provider.status == NOT_WORKING and provider.status_set_by == SET_BY_HEALTH:
                 live.cooldown = None  # the probe succeeded
@@ -158,12 +178,20 @@ class HealthBoard:
             self._publish(key, live, now)
         self.writer.start()
 
-    def record_failure(self, provider: ProviderEntry, exc: errors.GatewayError) -> None:
-        if is_client_fault(exc) or isinstance(exc, errors.UnsupportedCapability):
+    def record_failure(
+        self, provider: ProviderEntry, exc: errors.GatewayError, *, catalogue_routed: bool = True
+    ) -> None:
+        """Count a failed attempt when it is the provider's fault; `catalogue_routed` is False for a
+        request that named its provider (its 401/403 may come from the client's choice of model)."""
+        if not is_provider_fault(exc):
+            return
+        auth_failed = isinstance(exc, errors.UpstreamAuthFailed)
+        if auth_failed and not catalogue_routed:
             return
         now = self.clock()
         key = provider.health_key
         message = f"{type(exc).__name__}: {exc.message}"
+        window = gateway_settings.BREAKER_WINDOW
         with self._lock:
             live = self._live.setdefault(key, _Live())
             live.add(now, False)
@@ -171,20 +199,23 @@ class HealthBoard:
             live.dirty = True
             if isinstance(exc, errors.RateLimited):
                 self._rate_limited(key, live, exc, now, message)
-            elif isinstance(exc, errors.UpstreamAuthFailed):
-                reason = f"The upstream rejected the credential: {exc.message}"
-                self._open(key, live, now, gateway_settings.AUTH_FAILURE_COOLDOWN, reason, message)
+            elif auth_failed:
+                live.auth_failures = [t for t in live.auth_failures if t > now - window] + [now]
+                count = len(live.auth_failures)
+                if count >= gateway_settings.AUTH_FAILURE_THRESHOLD:
+                    live.auth_failures.clear()
+                    reason = f"The upstream rejected the credential {count} times within {window:g}s ({exc.code})."
+                    self._open(key, live, now, gateway_settings.AUTH_FAILURE_COOLDOWN, reason, message)
             else:
-                window = gateway_settings.BREAKER_WINDOW
                 live.failures = [t for t in live.failures if t > now - window] + [now]
                 threshold = gateway_settings.BREAKER_THRESHOLD
                 if is_half_open(provider, now):
-                    reason = f"Circuit breaker: the probe after the cool-down failed: {exc.message}"
+                    reason = f"Circuit breaker: the probe after the cool-down failed ({exc.code})."
                     self._open(key, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
                 elif len(live.failures) >= threshold:
                     reason = (
-                        f"Circuit breaker: {len(live.failures)} failures in a row within {window:g}s; "
-                        f"last: {exc.message}"
+                        f"Circuit breaker: {len(live.failures)} failures in a row within {window:g}s "
+                        f"(last: {exc.code})."
                     )
                     self._open(key, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
             self._publish(key, live, now)

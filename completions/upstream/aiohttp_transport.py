@@ -5,6 +5,12 @@ are read straight from aiohttp's objects (`AiohttpResponse`), without building a
 response objects on the way. aiohttp's exceptions become the httpx2 ones the interface promises
 (`completions.upstream.transport`).
 
+Every body is read under caps counted on the decompressed bytes, while reading (aiohttp inflates in
+bounded pieces, so a small gzip answer that inflates to gigabytes is stopped at the cap, not after):
+`max_body_bytes` for a body read whole (`aread`, `fetch`), `max_line_bytes` for one line of a stream
+and `max_stream_bytes` for a whole stream read by lines. Past a cap the connection is closed and
+`completions.errors.UpstreamResponseTooLarge` (502) raised.
+
 The session keeps no cookies (`DummyCookieJar`): one caller's `Set-Cookie` from an upstream must never
 ride along on another caller's request. Pooled connections are keyed by host, port, TLS settings,
 proxy and `server_hostname`, so a pinned request (`safe_fetch`) never reuses a connection opened for
@@ -22,7 +28,10 @@ from typing import Any
 import aiohttp
 import httpx2
 
+from completions import errors
 from completions.upstream.transport import Timeout
+
+UNLIMITED = 1 << 62
 
 # Headers aiohttp would add on its own: a request carries the headers its caller chose and no others.
 _SKIP_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
@@ -30,7 +39,8 @@ _SKIP_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Cont
 
 class AiohttpTransport:
     """One aiohttp `ClientSession`, created lazily on the running loop; `ssl_context` replaces the
-    system's trusted certificates (tests), `proxy` sends every request through that HTTP proxy."""
+    system's trusted certificates (tests), `proxy` sends every request through that HTTP proxy; the
+    `max_*_bytes` caps bound what an answer may hold (see the module docstring)."""
 
     def __init__(
         self,
@@ -39,8 +49,12 @@ class AiohttpTransport:
         keepalive_expiry: float = 30.0,
         proxy: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        max_body_bytes: int = UNLIMITED,
+        max_line_bytes: int = UNLIMITED,
+        max_stream_bytes: int = UNLIMITED,
     ) -> None:
         self.max_connections = max_connections
+        self.limits = _Limits(max_body_bytes, max_line_bytes, max_stream_bytes)
         self.keepalive_expiry = keepalive_expiry
         self.proxy = proxy or None
         self.ssl_context = ssl_context
@@ -130,7 +144,7 @@ class AiohttpTransport:
         except _AIOHTTP_ERRORS as exc:
             raise _translated(exc) from exc
         try:
-            yield AiohttpResponse(response)
+            yield AiohttpResponse(response, self.limits)
         finally:
             response.release()
 
@@ -146,13 +160,21 @@ class AiohttpTransport:
         await self.aclose()
 
 
+class _Limits:
+    __slots__ = ("body", "line", "stream")
+
+    def __init__(self, body: int, line: int, stream: int) -> None:
+        self.body, self.line, self.stream = body, line, stream
+
+
 class AiohttpResponse:
-    """An aiohttp response as an `UpstreamResponse`."""
+    """An aiohttp response as an `UpstreamResponse`, read under the transport's caps."""
 
-    __slots__ = ("_response", "status_code", "headers", "content")
+    __slots__ = ("_response", "_limits", "status_code", "headers", "content")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, limits: _Limits | None = None) -> None:
         self._response = response
+        self._limits = limits or _NO_LIMITS
         self.status_code = response.status
         self.headers = response.headers  # case-insensitive
         self.content = b""
@@ -161,11 +183,26 @@ class AiohttpResponse:
     def text(self) -> str:
         return self.content.decode(self._response.charset or "utf-8", errors="replace")
 
+    def _too_large(self, what: str, limit: int) -> errors.UpstreamResponseTooLarge:
+        self._response.close()  # the rest is never read: drop the connection rather than drain it
+        return errors.UpstreamResponseTooLarge(f"The provider's {what} is larger than the {limit} bytes accepted.")
+
     async def aread(self) -> bytes:
+        limit = self._limits.body
+        declared = self._response.content_length
+        if declared is not None and declared > limit and not self._response.headers.get("content-encoding"):
+            raise self._too_large("answer", limit)
+        chunks: list[bytes] = []
+        size = 0
         try:
-            self.content = await self._response.read()
+            async for chunk in self._response.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large("answer", limit)
+                chunks.append(chunk)
         except _AIOHTTP_ERRORS as exc:
             raise _translated(exc) from exc
+        self.content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return self.content
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
@@ -183,14 +220,21 @@ class AiohttpResponse:
 
     async def aiter_line_batches(self) -> AsyncIterator[list[str]]:
         decoder = codecs.getincrementaldecoder(self._response.charset or "utf-8")(errors="replace")
+        max_line, max_stream = self._limits.line, self._limits.stream
         pending = ""
+        size = 0
         try:
             async for chunk in self._response.content.iter_any():
+                size += len(chunk)
+                if size > max_stream:
+                    raise self._too_large("stream", max_stream)
                 text = pending + decoder.decode(chunk)
                 lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
                 if text.endswith("\r"):  # maybe the first half of a CRLF: wait for the next chunk
                     lines[-2:] = [lines[-2] + "\r"]
                 pending = lines.pop()
+                if len(text) > max_line and max(map(len, lines), default=0) > max_line or len(pending) > max_line:
+                    raise self._too_large("stream line", max_line)
                 if lines:
                     yield lines
         except _AIOHTTP_ERRORS as exc:
@@ -200,6 +244,9 @@ class AiohttpResponse:
             yield [pending[:-1]]
         elif pending:  # a last line without an ending
             yield [pending]
+
+
+_NO_LIMITS = _Limits(UNLIMITED, UNLIMITED, UNLIMITED)
 
 
 def _abandon(connector: aiohttp.BaseConnector) -> None:

@@ -1,8 +1,15 @@
 """Upstream failures as gateway errors: transport exceptions (`translate_errors`) and error statuses
-(`raise_for_upstream_status`, with the message from whatever error body the protocol sends)."""
+(`raise_for_upstream_status`, with the message from whatever error body the protocol sends).
+
+Upstream text enters the gateway here, and only here is it let in: `redact` removes the provider's
+own credential and cookie values (`secrets`) and anything shaped like a bearer token or API key from
+every upstream message before it can reach a client, a log, a usage row or the admin. It runs on
+error text only, never on a successful answer.
+"""
 
 import contextlib
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -12,24 +19,67 @@ import orjson
 from completions import errors
 from completions.upstream.transport import UpstreamResponse
 
+REDACTED = "[redacted]"
+MIN_SECRET_LENGTH = 6  # shorter values (a cookie "1") would blank out ordinary words and digits
+# Token-shaped secrets whoever they belong to: "Bearer x", vendor key prefixes, key=... in URLs.
+_SECRET_SHAPES = re.compile(
+    r"(?i:\bbearer\s+)[A-Za-z0-9._~+/=*-]{6,}"
+    r"|(?i:\bbasic\s+)(?=[A-Za-z+/=]*\d)[A-Za-z0-9+/]{8,}=*"
+    r"|\b(?:sk|pk|rk)-[A-Za-z0-9_*-]{6,}"
+    r"|\bAIza[0-9A-Za-z_-]{20,}"
+    r"|\b(?:gsk|hf|ghp|gho|ghu|ghs|github_pat|glpat|xai|xoxb|xoxp|r8)[_-][A-Za-z0-9_-]{8,}"
+    r"|(?i:(?<=[?&;])(?:key|api[_-]?key|access_token|token|secret)=)[^&\s\"'<>]+"
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` without the given secret values nor anything shaped like a token or API key."""
+    text = _SECRET_SHAPES.sub(_redacted_match, text)
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_LENGTH and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _redacted_match(match: re.Match[str]) -> str:
+    found = match.group(0)
+    word, space, _ = found.rpartition(" ")  # keep "Bearer " / "key=" so the message still reads
+    if space:
+        return f"{word} {REDACTED}"
+    name, equals, _ = found.partition("=")
+    return f"{name}={REDACTED}" if equals and not found.startswith(("sk-", "pk-", "rk-")) else REDACTED
+
 
 @contextlib.contextmanager
-def translate_errors() -> Iterator[None]:
-    """Turn the transport's httpx2 exceptions into the most specific gateway error, `from` the original."""
+def translate_errors(secrets: Iterable[str] = ()) -> Iterator[None]:
+    """Turn the transport's httpx2 exceptions into the most specific gateway error, `from` the
+    original; redact `secrets` (and token shapes) from the message of every gateway error raised
+    inside, including those built from an upstream's error body or stream."""
     try:
         yield
     except httpx2.TimeoutException as exc:
         raise errors.UpstreamTimeout(f"The provider did not answer in time ({type(exc).__name__}).") from exc
     except httpx2.RemoteProtocolError as exc:
-        raise errors.ProviderDisconnected(f"The provider closed the connection: {exc}") from exc
+        message = redact(f"The provider closed the connection: {exc}", secrets)
+        raise errors.ProviderDisconnected(message) from exc
     except (httpx2.NetworkError, httpx2.ProxyError) as exc:
-        raise errors.ProviderUnreachable(f"The provider could not be reached: {exc or type(exc).__name__}") from exc
+        message = redact(f"The provider could not be reached: {exc or type(exc).__name__}", secrets)
+        raise errors.ProviderUnreachable(message) from exc
     except httpx2.HTTPError as exc:
-        raise errors.ProviderError(f"Upstream HTTP error: {exc or type(exc).__name__}") from exc
+        raise errors.ProviderError(redact(f"Upstream HTTP error: {exc or type(exc).__name__}", secrets)) from exc
+    except errors.GatewayError as exc:
+        exc.message = redact(exc.message, secrets)
+        exc.args = (exc.message,)
+        raise
 
 
 def upstream_error_message(response: UpstreamResponse) -> str:
-    """The most useful message from an upstream error body, whatever its protocol's shape."""
+    """The most useful message from an upstream error body, whatever its protocol's shape, with
+    token-shaped secrets redacted (the provider's own are redacted by `translate_errors`)."""
+    return redact(_error_text(response))
+
+
+def _error_text(response: UpstreamResponse) -> str:
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
@@ -60,6 +110,8 @@ def raise_for_upstream_status(response: UpstreamResponse) -> None:
         raise errors.UpstreamBadRequest(message)
     if status in (401, 403):
         raise errors.UpstreamAuthFailed(message)
+    if status == 404:  # a model or path the client chose (a passed-through model name): not the provider's fault
+        raise errors.UpstreamNotFound(message)
     if status == 429:
         raise errors.RateLimited(message, retry_after=retry_after_seconds(response.headers.get("retry-after")))
     if status in (408, 504):

@@ -100,18 +100,44 @@ def test_rate_limit_cools_down_for_retry_after_without_opening_the_breaker(board
     assert board.view()[p.health_key].rate_limited
 
 
-def test_rejected_credential_opens_at_once_with_the_reason(board):
+def test_rejected_credential_opens_only_after_it_repeats(board, settings):
+    settings.G4F = {**settings.G4F, "AUTH_FAILURE_THRESHOLD": 3}
     p = provider()
     board.record_failure(p, errors.UpstreamAuthFailed("HTTP 401: bad key"))
+    board.record_failure(p, errors.UpstreamAuthFailed("HTTP 403: moderation"))
+    board.record_success(p, 10.0)  # the credential works: the count starts over
+    board.record_failure(p, errors.UpstreamAuthFailed("HTTP 401: bad key"))
+    board.record_failure(p, errors.UpstreamAuthFailed("HTTP 401: bad key"))
+    assert board.writer.names() == []
+    board.record_failure(p, errors.UpstreamAuthFailed("HTTP 401: Incorrect API key: attacker words"))
     ((name, kwargs),) = board.writer.calls
-    assert name == "provider_breaker_open" and "rejected the credential" in kwargs["reason"]
+    assert name == "provider_breaker_open" and "rejected the credential 3 times" in kwargs["reason"]
+    assert "provider_auth_failed" in kwargs["reason"] and "attacker" not in kwargs["reason"]
     assert kwargs["until"].timestamp() == pytest.approx(board.clock.now + 600)
+
+
+def test_rejected_credential_on_a_pinned_request_never_counts(board):
+    p = provider()
+    for _ in range(10):
+        board.record_failure(p, errors.UpstreamAuthFailed("HTTP 401"), catalogue_routed=False)
+    assert board.writer.names() == [] and p.health_key not in board.view()
+
+
+def test_breaker_reasons_name_the_class_of_failure_not_upstream_words(board):
+    p = provider()
+    for _ in range(3):
+        board.record_failure(p, errors.ProviderError("HTTP 500: words a client chose"))
+    reason = board.writer.calls[0][1]["reason"]
+    assert "words" not in reason and "provider_error" in reason
+    assert board.view()[p.health_key].cooldown_reason == reason
 
 
 @pytest.mark.parametrize(
     "exc",
     [
         errors.UpstreamBadRequest("HTTP 400"),
+        errors.UpstreamNotFound("HTTP 404: no such model"),
+        errors.ProviderBusy("queue full"),
         errors.ImageUrlRefused("bad image"),
         errors.ValidationFailed("n must be 1"),
         errors.UnsupportedCapability("no input_audio"),

@@ -2,7 +2,7 @@
 
 Paths are ``/{provider}/{segment}/{route}``. Any provider name works; ``segment`` picks the protocol
 module from :data:`PROTOCOLS` (``v1`` is OpenAI, ``anthropic`` Anthropic, ``v1beta`` Gemini).
-``GET /files/image.png`` serves the PNG that image URLs point to, so ``files`` is not a provider name.
+``GET /files/...`` (``files.py``: the PNG image URLs point to, a redirect) is not a provider name.
 Every request is recorded before any fault applies.
 
 Adding a protocol: write ``<name>_protocol.py`` next to this file defining NAME, SEGMENT, handle,
@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl
 import orjson
 
 from . import anthropic_protocol, faults, gemini_protocol, openai_protocol
-from .assets import TINY_PNG
 from .faults import Fault
+from .files import file_reply
 from .state import RecordedRequest
-from .wire import ProtocolModule, Reply, Request, parse_multipart, raw_reply
+from .wire import ProtocolModule, Reply, Request, parse_multipart
 
 if TYPE_CHECKING:
     from .server import FakeUpstream
@@ -62,6 +62,7 @@ class FakeApp:
             "hang": self._hang,
             "cut": self._cut,
             "malformed": self._malformed,
+            "bomb": self._bomb,
             "empty": self._empty,
         }
 
@@ -97,8 +98,8 @@ class FakeApp:
     async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = await _read_body(receive)
         request, protocol = self._parse(scope, body)
-        if request.method == "GET" and request.path == "/files/image.png":
-            await self._send(send, raw_reply(TINY_PNG, "image/png"))
+        if request.provider == "files" and (reply := file_reply(request)) is not None:
+            await self._send(send, reply)
             return
         if protocol is None:
             await self._send(send, Reply(404, ((b"content-type", b"application/json"),), _NOT_FOUND))
@@ -164,7 +165,7 @@ class FakeApp:
     async def _status(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         status = int(fault.mode)
         retry_after = fault.retry_after if status == 429 else None
-        await self._send(send, protocol.error_reply(request, status, retry_after=retry_after))
+        await self._send(send, protocol.error_reply(request, status, retry_after=retry_after, message=fault.message))
 
     async def _slow(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         if not await self._pause(fault.wait_seconds):
@@ -185,6 +186,9 @@ class FakeApp:
         self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any
     ) -> None:
         await self._send(send, faults.malformed(self._normal(protocol, request)), request.options["chunk_delay"])
+
+    async def _bomb(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
+        await self._send(send, faults.bomb(self._normal(protocol, request)))
 
     async def _empty(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         await self._send(send, protocol.empty_reply(request))

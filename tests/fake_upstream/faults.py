@@ -6,20 +6,21 @@ A fault is chosen, first match wins, by:
 3. the provider's fault set by ``FakeUpstream.set_fault(provider, mode, **options)``.
 
 The server carries the modes out: timing modes (slow, timeout, hang) and ``cut`` itself, status modes
-and ``empty`` by asking the protocol module, ``malformed`` by rewriting the normal reply here, the same
+and ``empty`` by asking the protocol module, ``malformed`` and ``bomb`` by rewriting the normal reply here, the same
 for every protocol.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, replace
 
 from .wire import Reply
 
 STATUS_MODES = frozenset({"400", "401", "403", "404", "429", "500", "502", "503"})
 TIMING_MODES = frozenset({"slow", "timeout", "hang"})
-BODY_MODES = frozenset({"cut", "malformed", "empty"})
+BODY_MODES = frozenset({"cut", "malformed", "empty", "bomb"})
 FAULT_MODES = STATUS_MODES | TIMING_MODES | BODY_MODES
 
 DEFAULT_DELAY = {"slow": 2.0, "timeout": 30.0}
@@ -28,16 +29,20 @@ DEFAULT_RETRY_AFTER = 1
 _MODEL_MARKER = re.compile(r"fault-([a-z0-9]+)")
 _MALFORMED_BODY = b'{"id": "broken", "choices": [ this is not json'
 _MALFORMED_EVENT = b"data: {not json\n\n"
+BOMB_BYTES = 16 * 1024 * 1024  # what a ``bomb`` reply inflates to (from about 16 KB on the wire)
+BOMB_LINE_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """A fault mode with its options. ``times`` (provider faults only) counts down to auto-clear."""
+    """A fault mode with its options. ``times`` (provider faults only) counts down to auto-clear;
+    ``message`` replaces a status mode's error message (an upstream echoing what it was sent)."""
 
     mode: str
     retry_after: int = DEFAULT_RETRY_AFTER
     delay: float | None = None
     times: int | None = None
+    message: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in FAULT_MODES:
@@ -89,3 +94,25 @@ def malformed(reply: Reply) -> Reply:
     if reply.is_stream:
         return replace(reply, status=200, events=(*reply.events[:1], _MALFORMED_EVENT))
     return replace(reply, status=200, body=_MALFORMED_BODY)
+
+
+def bomb(reply: Reply) -> Reply:
+    """The normal reply gzip-encoded and inflating past ``BOMB_BYTES``: a body followed by that much
+    JSON whitespace (still valid JSON), or a stream whose first event is followed by SSE comment lines
+    of ``BOMB_LINE_BYTES`` each (ignored by a parser, so still a valid stream)."""
+    gzip = zlib.compressobj(9, zlib.DEFLATED, 31)
+    if reply.is_stream:
+        head, rest = reply.events[:1], reply.events[1:]
+        padding = b":" + b" " * (BOMB_LINE_BYTES - 2) + b"\n"
+    else:
+        head, rest = (reply.body,), ()
+        padding = b" " * BOMB_LINE_BYTES
+    pieces = [gzip.compress(part) for part in head]
+    pieces += [gzip.compress(padding) for _ in range(BOMB_BYTES // BOMB_LINE_BYTES)]
+    pieces += [gzip.compress(part) for part in rest]
+    compressed = b"".join(pieces) + gzip.flush()
+    headers = (*reply.headers, (b"content-encoding", b"gzip"))
+    if not reply.is_stream:
+        return replace(reply, headers=headers, body=compressed)
+    chunks = tuple(compressed[i : i + 4096] for i in range(0, len(compressed), 4096))
+    return replace(reply, headers=headers, events=chunks)

@@ -69,6 +69,10 @@ def handle(request: Request) -> Reply:
 
 def error_reply(request: Request, status: int, *, retry_after: int | None = None, message: str | None = None) -> Reply:
     kind, code, default_message = _ERRORS.get(status, ("server_error", None, f"HTTP {status} (fake upstream)."))
+    if message is None and status == 401:  # as some upstreams do, echo the credential it was sent
+        message = f"Incorrect API key provided: {request.headers.get('authorization', '(none)')} (fake upstream)."
+    elif message is None and status == 404 and model_name(request):
+        message = f"The model `{model_name(request)}` does not exist (fake upstream)."
     body = {"error": {"message": message or default_message, "type": kind, "param": None, "code": code}}
     headers = ((b"retry-after", str(retry_after).encode()),) if retry_after is not None else ()
     return json_reply(body, status=status, headers=headers)
@@ -246,7 +250,7 @@ def _image_generations(request: Request) -> Reply:
     if body.get("response_format") == "b64_json":
         image = {"b64_json": base64.b64encode(TINY_PNG).decode("ascii")}
     else:
-        image = {"url": f"{request.base_url}/files/image.png"}
+        image = {"url": request.options.get("image_url") or f"{request.base_url}/files/image.png"}
     count = body.get("n") if isinstance(body.get("n"), int) else 1
     return json_reply({"created": int(time.time()), "data": [image] * count})
 

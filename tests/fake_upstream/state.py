@@ -21,6 +21,7 @@ DEFAULT_OPTIONS = MappingProxyType(
         "content": None,  # fixed answer text instead of the echo
         "models": ("fake-model", "fake-vision", "fake-image"),  # GET models
         "usage": True,  # False: answers carry no usage (the gateway must estimate it)
+        "image_url": None,  # the URL image answers point to (None: this server's /files/image.png)
     }
 )
 
@@ -52,7 +53,7 @@ class UpstreamState:
     # --- behaviour -----------------------------------------------------------------------------
 
     def set_fault(self, provider: str, mode: str | None, **options: Any) -> None:
-        """Fail every request to ``provider`` in ``mode`` (None clears). Options: retry_after, delay, times."""
+        """Fail every request to ``provider`` in ``mode`` (None clears). Options: retry_after, delay, times, message."""
         with self._lock:
             if mode is None:
                 self._faults.pop(provider, None)

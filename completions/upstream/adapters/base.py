@@ -11,7 +11,8 @@ gateway errors through `completions.upstream.status`; streams are parsed by `com
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+import re
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -19,10 +20,13 @@ from urllib.parse import urlsplit
 import orjson
 
 from completions import errors
+from completions.upstream.client import provider_slots
 from completions.upstream.form_data import encode_form_data
 from completions.upstream.status import raise_for_upstream_status, translate_errors
 from completions.upstream.transport import Timeout, UpstreamResponse, UpstreamTransport
 from g4fsite.conf import gateway_settings
+
+_CREDENTIAL_HEADER = re.compile(r"auth|key|token|secret|cookie|session", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,15 @@ class UpstreamTarget:
     def cookie_header(self) -> str:
         """The `Cookie` header for the uploaded cookies matched to this provider ("" when none)."""
         return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+    def secrets(self) -> Iterator[str]:
+        """The values no upstream message may carry out of the gateway: the credential, the cookie
+        values and credential-like header values (`completions.upstream.status.redact`)."""
+        yield self.api_key
+        yield from self.cookies.values()
+        for name, value in self.headers.items():
+            if _CREDENTIAL_HEADER.search(name):
+                yield value
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -131,16 +144,22 @@ class Adapter:
             headers.pop("content-type", None)
         if not _same_host(target, path):
             headers.pop("cookie", None)  # cookies were matched to the provider's host, not this one
-        with translate_errors():
-            response = await self.client.fetch(
-                method,
-                _url(target, path),
-                headers=headers,
-                content=content,
-                params=params,
-                timeout=target.request_timeout(),
-            )
-        self.raise_for_status(response)
+        slots = provider_slots(target.provider)
+        if not slots.try_acquire():
+            await slots.acquire(target.timeout)
+        try:
+            with translate_errors(target.secrets()):
+                response = await self.client.fetch(
+                    method,
+                    _url(target, path),
+                    headers=headers,
+                    content=content,
+                    params=params,
+                    timeout=target.request_timeout(),
+                )
+                self.raise_for_status(response)
+        finally:
+            slots.release()
         return response
 
     @contextlib.asynccontextmanager
@@ -148,20 +167,27 @@ class Adapter:
         self, target: UpstreamTarget, path: str, body: Any, *, params: Mapping[str, str] | None = None
     ) -> AsyncIterator[UpstreamResponse]:
         """POST `body` and yield the streamed response once its status is known to be good; transport
-        errors while the caller reads it are translated too."""
-        with translate_errors():
-            async with self.client.stream(
-                "POST",
-                _url(target, path),
-                headers=self.headers(target),
-                content=orjson.dumps(body),
-                params=params,
-                timeout=target.request_timeout(),
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    self.raise_for_status(response)
-                yield response
+        errors while the caller reads it are translated too, and upstream words redacted. The stream
+        holds one of the provider's request slots until it is closed."""
+        slots = provider_slots(target.provider)
+        if not slots.try_acquire():
+            await slots.acquire(target.timeout)
+        try:
+            with translate_errors(target.secrets()):
+                async with self.client.stream(
+                    "POST",
+                    _url(target, path),
+                    headers=self.headers(target),
+                    content=orjson.dumps(body),
+                    params=params,
+                    timeout=target.request_timeout(),
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        self.raise_for_status(response)
+                    yield response
+        finally:
+            slots.release()
 
     def unsupported(self, capability: str) -> errors.UnsupportedCapability:
         return errors.UnsupportedCapability(f"The '{self.protocol}' protocol does not support {capability}.")

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -60,17 +61,18 @@ class GeminiAdapter(Adapter):
         raise_for_gemini_status(response)
 
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
+        path = f"{model_path(payload['model'])}:generateContent"
         body = await self.generate_content_request(payload)
-        response = await self.send(target, "POST", f"{model_path(payload['model'])}:generateContent", json=body)
+        response = await self.send(target, "POST", path, json=body)
         answer = self.read_json(response)
         if not isinstance(answer, dict) or not (answer.get("candidates") or answer.get("promptFeedback")):
             raise errors.UpstreamMalformed("The provider's answer has no 'candidates'.")
         return chat_completion(answer, model=payload["model"])
 
     async def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        path = f"{model_path(payload['model'])}:streamGenerateContent"
         body = await self.generate_content_request(payload)
         translator = StreamTranslator(model=payload["model"])
-        path = f"{model_path(payload['model'])}:streamGenerateContent"
         async with self.open_stream(target, path, body, params={"alt": "sse"}) as response:
             async for data in iter_sse_data(response):
                 for chunk in translator.feed(data):
@@ -169,7 +171,18 @@ class GeminiAdapter(Adapter):
 
 
 def model_path(model: str) -> str:
-    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+    """The URL path of a model (`models/{name}`, or `tunedModels/{name}` as given), its name quoted.
+    A name with `/`, `?`, `#` or `\\` (which could reach another path on the upstream host, with the
+    operator's key) or that is a dot segment is a 400 naming `model`."""
+    collection, slash, name = model.partition("/")
+    if not slash or collection not in ("models", "tunedModels"):
+        collection, name = "models", model
+    if not name or any(char in name for char in "/?#\\") or name in (".", ".."):
+        raise errors.ValidationFailed(
+            f"Invalid Gemini model name {model!r}: it must be one path segment, without '/', '?', '#' or '\\'.",
+            param="model",
+        )
+    return f"{collection}/{quote(name, safe='')}"
 
 
 def raise_for_gemini_status(response: UpstreamResponse) -> None:

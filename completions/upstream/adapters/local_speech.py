@@ -10,19 +10,26 @@ a converter on PATH: ffmpeg (which also gives `opus` in Ogg and `aac` in ADTS), 
 a 400 `unsupported_capability` naming the formats that work; a request that names no format gets
 mp3 when possible, otherwise wav.
 
+Processes are bounded: at most `G4F["LOCAL_SPEECH_MAX_PROCESSES"]` requests (default one per CPU
+core) run espeak-ng and its converter at once per event loop; the rest queue, each for at most
+`LOCAL_SPEECH_QUEUE_TIMEOUT` seconds, then get 503 `local_speech_busy` with Retry-After.
+
 Voices: OpenAI's names map to English espeak-ng voices; espeak-ng's own voice names (`de`,
 `en-gb+f3`, ...) are accepted as they are.
 """
 
 import asyncio
+import os
 import re
 import shutil
 import struct
+import weakref
 from functools import cache
 from typing import Any
 
 from completions import errors
 from completions.upstream.adapters.base import Adapter, SpeechResult, UpstreamTarget
+from g4fsite.conf import gateway_settings
 
 ESPEAK = "espeak-ng"
 BASE_WPM = 175  # espeak-ng's default speed, words per minute, for `speed` 1.0
@@ -79,6 +86,10 @@ class EspeakAdapter(Adapter):
                 f"(available: {', '.join(sorted(available))}; install ffmpeg for every format).",
                 param="response_format",
             )
+        async with SpeechSlot():
+            return await self._speak(target, payload, audio_format)
+
+    async def _speak(self, target: UpstreamTarget, payload: dict[str, Any], audio_format: str) -> SpeechResult:
         command = [
             ESPEAK,
             "--stdout",
@@ -95,6 +106,38 @@ class EspeakAdapter(Adapter):
             return SpeechResult(wav, CONTENT_TYPES["wav"])
         audio = await run(converter_command(audio_format), wav, timeout=target.timeout)
         return SpeechResult(audio, CONTENT_TYPES[audio_format])
+
+
+# limit -> semaphore, per event loop (a semaphore serves one loop).
+_speech_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class SpeechSlot:
+    """One of the `LOCAL_SPEECH_MAX_PROCESSES` slots for running speech programs, waited for at most
+    `LOCAL_SPEECH_QUEUE_TIMEOUT` seconds (then `LocalSpeechBusy`)."""
+
+    __slots__ = ("semaphore", "limit")
+
+    def __init__(self) -> None:
+        self.limit = gateway_settings.LOCAL_SPEECH_MAX_PROCESSES or os.cpu_count() or 1
+        per_loop = _speech_slots.setdefault(asyncio.get_running_loop(), {})
+        self.semaphore = per_loop.get(self.limit) or per_loop.setdefault(self.limit, asyncio.Semaphore(self.limit))
+
+    async def __aenter__(self) -> None:
+        wait = gateway_settings.LOCAL_SPEECH_QUEUE_TIMEOUT
+        try:
+            async with asyncio.timeout(wait):
+                await self.semaphore.acquire()
+        except TimeoutError:
+            raise errors.LocalSpeechBusy(
+                f"All {self.limit} local speech processes are busy and none finished within {wait:g}s; retry shortly.",
+                retry_after=1.0,
+            ) from None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.semaphore.release()
 
 
 def espeak_voice(voice: str) -> str:
@@ -191,7 +234,7 @@ async def run(command: list[str], stdin: bytes, *, timeout: float, check: bool =
     try:
         process = await asyncio.create_subprocess_exec(
             *command,
-            stdin=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -201,7 +244,11 @@ async def run(command: list[str], stdin: bytes, *, timeout: float, check: bool =
         ) from None
     try:
         async with asyncio.timeout(timeout):
-            stdout, stderr = await process.communicate(stdin)
+            try:
+                stdout, stderr = await process.communicate(stdin or None)
+            except (RuntimeError, ConnectionError):  # it exited before reading its input (uvloop: RuntimeError)
+                stdout, stderr = await asyncio.gather(_read_all(process.stdout), _read_all(process.stderr))
+                await process.wait()
     except TimeoutError:
         raise errors.UpstreamTimeout(f"'{program}' did not finish within {timeout:g} seconds.") from None
     finally:
@@ -214,3 +261,7 @@ async def run(command: list[str], stdin: bytes, *, timeout: float, check: bool =
             raise errors.ValidationFailed(f"espeak-ng has no such voice: {message}", param="voice")
         raise errors.LocalSpeechFailed(f"'{program}' failed: {message}")
     return stdout
+
+
+async def _read_all(stream: asyncio.StreamReader | None) -> bytes:
+    return await stream.read() if stream is not None else b""
