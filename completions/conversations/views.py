@@ -7,6 +7,7 @@ owner, so conversations are shared.
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +15,13 @@ from rest_framework.views import APIView
 
 from catalogue.models import Conversation, Message
 from completions.conversations import store
+from completions.openapi.schemas import (
+    CONVERSATION_DELETED,
+    CONVERSATION_DETAIL,
+    CONVERSATION_PAGE,
+    ERRORS,
+    error,
+)
 from completions.serializers import CONVERSATION_ID_PATTERN
 from g4fsite.conf import gateway_settings
 
@@ -92,6 +100,12 @@ def message_entry(message: Message) -> dict[str, Any]:
 class ConversationListView(APIView):
     """`GET /v1/conversations`: the caller's conversations, most recently updated first."""
 
+    @extend_schema(
+        operation_id="conversations_list",
+        parameters=[ConversationPageSerializer],
+        responses={200: CONVERSATION_PAGE, 400: error("A bad `limit` or `after`."), **ERRORS},
+        tags=["conversations"],
+    )
     def get(self, request: Request) -> Response:
         query = ConversationPageSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -116,6 +130,12 @@ class ConversationDetailView(APIView):
     The detail carries `messages` (one page), `first_id`, `last_id` and `has_more`; `message_count`
     counts every message. A conversation no longer than the default page comes whole, as before."""
 
+    @extend_schema(
+        operation_id="conversations_retrieve",
+        parameters=[MessagePageSerializer],
+        responses={200: CONVERSATION_DETAIL, 404: error("`conversation_not_found`."), **ERRORS},
+        tags=["conversations"],
+    )
     def get(self, request: Request, conversation_id: str) -> Response:
         query = MessagePageSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -134,6 +154,11 @@ class ConversationDetailView(APIView):
         detail["has_more"] = page.has_more
         return Response(detail)
 
+    @extend_schema(
+        operation_id="conversations_delete",
+        responses={200: CONVERSATION_DELETED, 404: error("`conversation_not_found`."), **ERRORS},
+        tags=["conversations"],
+    )
     def delete(self, request: Request, conversation_id: str) -> Response:
         if not store.conversation_delete(conversation_id=conversation_id, owner=request.caller.owner):
             raise store.not_found(conversation_id)

@@ -112,3 +112,44 @@ def listing(item: dict) -> dict:
 
 
 OBJECT = {"type": "object", "additionalProperties": True}
+
+CONVERSATION = {
+    "type": "object",
+    "required": ["id", "object", "title", "created_at", "updated_at", "message_count"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "conversation"},
+        "title": {"type": "string"},
+        "model": {"type": "string"},
+        "provider": {"type": "string"},
+        "created_at": {"type": "integer"},
+        "updated_at": {"type": "integer"},
+        "message_count": {"type": "integer"},
+    },
+}
+CONVERSATION_PAGE = {
+    "type": "object",
+    "required": ["object", "data", "has_more"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": CONVERSATION},
+        "first_id": NULLABLE_STRING,
+        "last_id": NULLABLE_STRING,
+        "has_more": {"type": "boolean"},
+    },
+}
+CONVERSATION_DETAIL = {
+    "allOf": [CONVERSATION],
+    "type": "object",
+    "properties": {
+        "messages": {"type": "array", "items": OBJECT},
+        "first_id": NULLABLE_STRING,
+        "last_id": NULLABLE_STRING,
+        "has_more": {"type": "boolean"},
+    },
+}
+CONVERSATION_DELETED = {
+    "type": "object",
+    "required": ["id", "object", "deleted"],
+    "properties": {"id": {"type": "string"}, "object": {"const": "conversation.deleted"}, "deleted": {"const": True}},
+}
