@@ -25,6 +25,7 @@ import orjson
 
 from completions import errors
 from completions.upstream.adapters.base import Adapter, UpstreamTarget
+from completions.upstream.adapters.gemini_embeddings import GeminiEmbeddings
 from completions.upstream.adapters.gemini_schema import gemini_schema
 from completions.upstream.adapters.translation import message_text, tool_call_arguments
 from completions.upstream.safe_fetch import fetch_public, parse_data_url
@@ -45,7 +46,7 @@ GENERATION_FIELDS = {"temperature": "temperature", "top_p": "topP", "seed": "see
 }
 
 
-class GeminiAdapter(Adapter):
+class GeminiAdapter(GeminiEmbeddings, Adapter):
     """Translates OpenAI chat requests to Gemini `generateContent` calls and the answers back."""
 
     protocol = "gemini"
