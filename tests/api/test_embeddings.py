@@ -7,8 +7,9 @@ import time
 
 import openai
 import pytest
+from django.core.exceptions import ValidationError
 
-from catalogue.models import UsageRecord
+from catalogue.models import UsageRecord, validate_capabilities
 from completions.usage import usage_recorder
 from tests.api.protocol_helpers import KEYS
 from tests.fake_upstream.openai_protocol import fake_embedding
@@ -182,3 +183,9 @@ def test_validation_errors_in_openai_shape(gateway, body, param):
 def test_body_that_is_not_json(gateway):
     response = gateway.post("/v1/embeddings", data=b"{nope", headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
+
+
+def test_the_catalogue_and_admin_validator_know_the_capability():
+    validate_capabilities(["embedding"])  # what the admin's form and the model run
+    with pytest.raises(ValidationError, match="Known: .*embedding"):
+        validate_capabilities(["embeddings"])
