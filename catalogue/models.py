@@ -16,6 +16,7 @@ class Capability(models.TextChoices):
     IMAGE = "image"
     TRANSCRIPTION = "transcription"
     SPEECH = "speech"
+    EMBEDDING = "embedding"
 
 
 def validate_capabilities(value: object) -> None:

@@ -11,6 +11,8 @@ MESSAGE_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 CONTENT_PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
 # Fields the gateway consumes itself; they are never sent upstream.
 GATEWAY_FIELDS = ("provider", "conversation_id", "proxy", "api_key")
+# OpenAI's `ReasoningEffort`; adapters that take a thinking budget map it (upstream/adapters/reasoning.py).
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 # Conversation ids (`conversation_id`, and the URL's in /api/{provider}/{conversation_id}/chat/completions).
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}\Z"
 
@@ -70,6 +72,7 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     tool_choice = AnyJSONField(required=False, allow_null=True)
     parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True)
     stream_options = AnyJSONField(required=False, allow_null=True)
+    reasoning_effort = serializers.ChoiceField(choices=REASONING_EFFORTS, required=False, allow_null=True)
     provider = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100)
     conversation_id = serializers.RegexField(
         CONVERSATION_ID_PATTERN,

@@ -4,6 +4,7 @@ from django.urls import re_path
 
 from completions.consumers import ChatCompletionsConsumer
 from completions.cookies.upload import UploadCookiesConsumer
+from completions.embeddings import EmbeddingsConsumer
 from completions.media.consumers import (
     ImageGenerationsConsumer,
     SpeechConsumer,
@@ -28,7 +29,16 @@ def http_routes(django_application):
         re_path(r"^api/(?P<provider>[^/]+)/(?P<conversation_id>[^/]+)/chat/completions/?$", chat),
         # Images, audio and cookie upload (completions/media/consumers.py, completions/cookies/upload.py).
         *media_routes(),
+        *embedding_routes(),
         re_path(r"", django_application),
+    ]
+
+
+def embedding_routes():
+    embeddings = EmbeddingsConsumer.as_asgi()
+    return [
+        re_path(r"^v1/embeddings/?$", embeddings),
+        re_path(r"^api/(?P<provider>[^/]+)/embeddings/?$", embeddings),
     ]
 
 

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from completions.consumers import ChatCompletionsConsumer
 from completions.cookies.upload import UploadCookiesConsumer
+from completions.embeddings import EmbeddingsConsumer
 from completions.media.consumers import ImageGenerationsConsumer, SpeechConsumer, TranscriptionsConsumer
 from completions.openapi.schemas import ERRORS, OBJECT, ROUTED_ERRORS, error
 from completions.serializers import ChatCompletionRequestSerializer
@@ -116,6 +117,44 @@ class SpeechDoc(DocumentationOnly):
     def post(self, request, **kwargs): ...
 
 
+class EmbeddingsDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Embed text (or token arrays) as vectors",
+        request={
+            "application/json": {
+                "type": "object",
+                "required": ["input"],
+                "properties": {
+                    "input": {
+                        "oneOf": [
+                            {"type": "string", "minLength": 1},
+                            {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2048},
+                            {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 2048},
+                            {
+                                "type": "array",
+                                "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+                                "minItems": 1,
+                                "maxItems": 2048,
+                            },
+                        ]
+                    },
+                    "model": {"type": "string"},
+                    "encoding_format": {"enum": ["float", "base64"], "default": "float"},
+                    "dimensions": {"type": "integer", "minimum": 1},
+                    "user": {"type": "string"},
+                    "provider": {"type": "string"},
+                },
+            }
+        },
+        responses={
+            200: OpenApiResponse(OBJECT, description="A `CreateEmbeddingResponse` (`object: list`) plus `provider`."),
+            **ROUTED_ERRORS,
+        },
+        tags=["embeddings"],
+    )
+    def post(self, request, **kwargs): ...
+
+
 class UploadCookiesDoc(DocumentationOnly):
     @extend_schema(
         summary="Upload cookies (JSON cookie lists, Netscape cookies.txt, HAR)",
@@ -162,6 +201,7 @@ DOCUMENTED_CONSUMERS = {
     ImageGenerationsConsumer: ImageGenerationsDoc,
     TranscriptionsConsumer: TranscriptionsDoc,
     SpeechConsumer: SpeechDoc,
+    EmbeddingsConsumer: EmbeddingsDoc,
     UploadCookiesConsumer: UploadCookiesDoc,
 }
 

@@ -12,8 +12,14 @@ would ``https://api.anthropic.com/v1/messages``. Like the real API:
   data) or ``url`` sources. A violation is a 400 naming it, so tests prove the translation is valid;
 - errors are ``{"type": "error", "error": {"type", "message"}}``;
 - ``stream: true`` sends the documented events: ``message_start``, ``content_block_start``, ``ping``,
-  ``content_block_delta`` (``text_delta`` or ``input_json_delta``), ``content_block_stop``,
-  ``message_delta`` (``stop_reason``, ``usage.output_tokens``), ``message_stop``;
+  ``content_block_delta`` (``text_delta``, ``input_json_delta``, or ``thinking_delta`` then
+  ``signature_delta``), ``content_block_stop``, ``message_delta`` (``stop_reason``,
+  ``usage.output_tokens``), ``message_stop``;
+- ``thinking: {"type": "enabled", "budget_tokens": N}`` needs 1024 <= N < ``max_tokens``, no
+  ``temperature`` but 1, no ``top_p`` under 0.95, no forced tool, and (as the real API) a final
+  assistant ``tool_use`` turn that starts with a thinking block; the answer then starts with a
+  ``thinking`` block ``"Thinking about: {last user text}"`` signed ``sig_fake`` (its words count as
+  output tokens);
 - ``GET v1/models`` pages option ``models`` with ``limit`` / ``after_id``, ``has_more`` and ``last_id``.
 
 Answers mirror the OpenAI fake: ``"Hello from {provider}: {last user text}"`` (+ ``" [images: N]"``), or
@@ -44,6 +50,8 @@ SEGMENT = "anthropic"
 
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 TOOL_USE_ID = "toolu_fake1"
+THINKING_SIGNATURE = "sig_fake"
+THINKING_BLOCKS = ("thinking", "redacted_thinking")
 _ids = itertools.count(1)
 
 _ERRORS: dict[int, tuple[str, str]] = {
@@ -105,7 +113,10 @@ def _messages(request: Request) -> Reply:
     body = _body(request)
     _validate(body)
     blocks, stop_reason, stop_sequence = _answer(request.provider, body, request.options)
-    output = "".join(b.get("text") or json.dumps(b.get("input")) for b in blocks)
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        thought = "Thinking about: " + _text_and_images(body["messages"][-1])[0]
+        blocks = [{"type": "thinking", "thinking": thought, "signature": THINKING_SIGNATURE}, *blocks]
+    output = " ".join(b.get("text") or b.get("thinking") or json.dumps(b.get("input")) for b in blocks)
     usage = {"input_tokens": _prompt_tokens(body), "output_tokens": word_count(output)}
     message_id = f"msg_fake{next(_ids)}"
     if body.get("stream"):
@@ -146,6 +157,29 @@ def _validate(body: dict[str, Any]) -> None:
         previous = message
     if "temperature" in body and not 0 <= body["temperature"] <= 1:
         raise _Invalid("temperature: must be between 0 and 1.")
+    _validate_thinking(body)
+
+
+def _validate_thinking(body: dict[str, Any]) -> None:
+    thinking = body.get("thinking")
+    if thinking is None or thinking.get("type") == "disabled":
+        return
+    budget = thinking.get("budget_tokens")
+    if thinking.get("type") != "enabled" or not isinstance(budget, int) or budget < 1024:
+        raise _Invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024.")
+    if body["max_tokens"] <= budget:
+        raise _Invalid("`max_tokens` must be greater than `thinking.budget_tokens`.")
+    if body.get("temperature", 1) != 1 or body.get("top_p", 1) < 0.95:
+        raise _Invalid("`temperature` may only be set to 1 and `top_p` to 0.95 or more when thinking is enabled.")
+    if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        raise _Invalid("Thinking may not be enabled when tool_choice forces tool use.")
+    assistant = [m for m in body["messages"] if m["role"] == "assistant"]
+    blocks = _blocks(assistant[-1]) if assistant else []
+    if any(b.get("type") == "tool_use" for b in blocks) and blocks[0].get("type") not in THINKING_BLOCKS:
+        raise _Invalid(
+            "Expected `thinking` or `redacted_thinking`, but found `tool_use`: with thinking enabled,"
+            " a final assistant message must start with a thinking block."
+        )
 
 
 def _validate_content(index: int, message: dict[str, Any], previous: dict[str, Any] | None) -> None:
@@ -169,7 +203,7 @@ def _validate_content(index: int, message: dict[str, Any], previous: dict[str, A
             _validate_image(index, block.get("source") or {})
         elif kind == "tool_use" and message["role"] != "assistant":
             raise _Invalid(f"messages.{index}: tool_use blocks belong to assistant turns.")
-        elif kind not in ("text", "image", "tool_use", "document"):
+        elif kind not in ("text", "image", "tool_use", "document", *THINKING_BLOCKS):
             raise _Invalid(f"messages.{index}: unknown content block type {kind!r}.")
 
 
@@ -230,6 +264,12 @@ def _stream(
         if block["type"] == "text":
             opening, pieces = {"type": "text", "text": ""}, split_text(block["text"], options["chunks"])
             deltas = [{"type": "text_delta", "text": piece} for piece in pieces]
+        elif block["type"] == "thinking":
+            opening = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [
+                {"type": "thinking_delta", "thinking": p} for p in split_text(block["thinking"], options["chunks"])
+            ]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
         else:
             opening = {**block, "input": {}}
             pieces = split_text(json.dumps(block["input"]), options["chunks"])

@@ -15,7 +15,13 @@ A client's base URL is ``provider_url(name, "gemini")``, ending in ``/v1beta`` l
   ``finishReason``; every one carries ``usageMetadata``;
 - errors are ``{"error": {"code", "message", "status"}}``;
 - ``GET models`` pages option ``models`` (as ``models/{name}``, ``supportedGenerationMethods``
-  ``generateContent``) plus one embedding-only model, with ``pageSize`` / ``pageToken``.
+  ``generateContent``) plus one embedding-only model, with ``pageSize`` / ``pageToken``;
+- ``POST models/{model}:batchEmbedContents`` takes ``requests``, each naming ``models/{model}`` with
+  text ``content`` and an optional ``outputDimensionality`` (default 8), and answers
+  ``{"embeddings": [{"values": [...]}]}`` (the OpenAI fake's ``fake_embedding``), without token counts;
+- ``generationConfig.thinkingConfig`` (``thinkingBudget`` -1 to 24576, ``includeThoughts``): with
+  ``includeThoughts`` and a budget other than 0 the answer starts with a thought part
+  ``{"text": "Thinking about: {last user text}", "thought": true}``, counted in ``thoughtsTokenCount``.
 
 Answers mirror the OpenAI fake: ``"Hello from {provider}: {last user text}"`` (+ ``" [images: N]"`` for
 image ``inlineData``), or option ``content``; with function declarations (mode not ``NONE``) a
@@ -35,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from .openai_protocol import split_text, word_count
+from .openai_protocol import fake_embedding, split_text, word_count
 from .wire import Reply, Request, json_reply, sse_reply
 
 NAME = "gemini"
@@ -84,6 +90,8 @@ def handle(request: Request) -> Reply:
                 return json_reply(_generate(request, model)[0])
             if method == "streamGenerateContent":
                 return _stream(request, model)
+            if method == "batchEmbedContents":
+                return _batch_embed(request, model)
     except _Invalid as exc:
         return error_reply(request, 400, message=str(exc))
     return error_reply(request, 404, message=f"Unknown route: {request.method} /v1beta/{request.route}")
@@ -120,7 +128,12 @@ def _generate(request: Request, model: str) -> tuple[dict[str, Any], list[dict[s
     output = "".join(p.get("text") or json.dumps(p.get("functionCall")) for p in parts)
     prompt = _prompt_tokens(body)
     usage = {"promptTokenCount": prompt, "candidatesTokenCount": word_count(output) * count}
-    usage["totalTokenCount"] = prompt + usage["candidatesTokenCount"]
+    thinking = config.get("thinkingConfig") or {}
+    if thinking.get("includeThoughts") and thinking.get("thinkingBudget") != 0:
+        user_text = " ".join(p["text"] for p in body["contents"][-1]["parts"] if "text" in p)
+        parts = [{"text": f"Thinking about: {user_text}", "thought": True}, *parts]
+        usage["thoughtsTokenCount"] = word_count(parts[0]["text"]) * count
+    usage["totalTokenCount"] = prompt + usage["candidatesTokenCount"] + usage.get("thoughtsTokenCount", 0)
     candidates = [
         {"content": {"parts": parts, "role": "model"}, "finishReason": finish_reason, "index": index}
         for index in range(count)
@@ -148,6 +161,12 @@ def _validate(body: dict[str, Any]) -> None:
                 raise _Invalid("* GenerateContentRequest.tools.function_declarations.name: name is required.")
             if "additionalProperties" in json.dumps(declaration.get("parameters") or {}):
                 raise _Invalid('Invalid JSON payload received. Unknown name "additionalProperties".')
+    thinking = (body.get("generationConfig") or {}).get("thinkingConfig")
+    if thinking is not None:
+        unknown = set(thinking) - {"thinkingBudget", "includeThoughts", "thinkingLevel"}
+        budget = thinking.get("thinkingBudget", -1)
+        if unknown or not isinstance(budget, int) or not -1 <= budget <= 24576:
+            raise _Invalid(f"* GenerateContentRequest.generation_config.thinking_config: invalid {sorted(thinking)}.")
 
 
 def _validate_parts(where: str, parts: Any) -> None:
@@ -209,7 +228,7 @@ def _stream(request: Request, model: str) -> Reply:
     pieces: list[dict[str, Any]] = []
     for part in parts:
         if "text" in part:
-            pieces += [{"text": piece} for piece in split_text(part["text"], request.options["chunks"])]
+            pieces += [{**part, "text": piece} for piece in split_text(part["text"], request.options["chunks"])]
         else:
             pieces.append(part)
     head = {"modelVersion": model, "responseId": response["responseId"]}
@@ -232,6 +251,27 @@ def _stream(request: Request, model: str) -> Reply:
     if request.query.get("alt") != "sse":
         return json_reply(events)
     return sse_reply([_sse(e) for e in events])
+
+
+# --- batchEmbedContents -------------------------------------------------------------------------
+
+
+def _batch_embed(request: Request, model: str) -> Reply:
+    requests = (request.json or {}).get("requests") if isinstance(request.json, dict) else None
+    if not isinstance(requests, list) or not requests:
+        raise _Invalid("* BatchEmbedContentsRequest.requests: requests is not specified")
+    embeddings = []
+    for index, item in enumerate(requests):
+        if not isinstance(item, dict) or item.get("model") != f"models/{model}":
+            raise _Invalid(f"* BatchEmbedContentsRequest.requests[{index}].model: must be models/{model}.")
+        parts = (item.get("content") or {}).get("parts")
+        _validate_parts(f"requests[{index}].content", parts)
+        text = " ".join(p.get("text", "") for p in parts)
+        dimensions = item.get("outputDimensionality", 8)
+        if not isinstance(dimensions, int) or dimensions < 1:
+            raise _Invalid(f"* BatchEmbedContentsRequest.requests[{index}].output_dimensionality: must be positive.")
+        embeddings.append({"values": fake_embedding(text, dimensions)})
+    return json_reply({"embeddings": embeddings})
 
 
 # --- GET models ---------------------------------------------------------------------------------

@@ -10,6 +10,11 @@ Answers are deterministic so tests can assert them:
   below the word count truncates to that many words with finish_reason ``length``. Tokens are words.
   ``stream: true`` sends the same answer as ``chat.completion.chunk`` events split into option
   ``chunks`` pieces, then a usage chunk if ``stream_options.include_usage``, then ``[DONE]``.
+  With ``reasoning_effort`` (not ``none``) the answer carries ``reasoning_content``
+  ``"Thinking about: {last user text}"`` first, as DeepSeek and OpenRouter send it.
+- ``POST embeddings``: one vector per input (a string, strings, a token array or token arrays) of
+  ``dimensions`` (default 8) values that depend on the input (``fake_embedding``); base64 with
+  ``encoding_format: base64`` unless the model name contains ``floats-only``. Tokens are words.
 - ``GET models``: option ``models``, owned by the provider.
 - ``POST images/generations``: ``n`` tiny PNGs, as ``b64_json`` or as a URL served by the fake.
 - ``POST audio/transcriptions`` / ``audio/translations``: ``"Transcribed N bytes"`` in the requested format.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,9 +114,12 @@ def _chat_completions(request: Request) -> Reply:
         return error_reply(request, 400, message="'messages' must be a non-empty list.")
     answer = _answer(request.provider, body, request.options)
     head = {"id": f"chatcmpl-fake{next(_ids)}", "created": int(time.time()), "model": str(body.get("model", ""))}
+    reasoning = _reasoning(body)
     if body.get("stream"):
-        return sse_reply(_chunks(head, answer, body, request.options["chunks"], request.options["usage"]))
+        return sse_reply(_chunks(head, answer, body, request.options["chunks"], request.options["usage"], reasoning))
     message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
+    if reasoning:
+        message["reasoning_content"] = reasoning
     if answer.tool_name is not None:
         message["tool_calls"] = [_tool_call(answer)]
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}
@@ -153,7 +162,15 @@ def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> _An
     return _Answer(content, None, "", finish_reason, _usage(prompt_tokens, content))
 
 
-def _chunks(head: dict[str, Any], answer: _Answer, body: dict[str, Any], pieces: int, usage: bool) -> list[bytes]:
+def _reasoning(body: dict[str, Any]) -> str | None:
+    if body.get("reasoning_effort") in (None, "none"):
+        return None
+    return "Thinking about: " + _last_user_text([m for m in body["messages"] if isinstance(m, dict)])[0]
+
+
+def _chunks(
+    head: dict[str, Any], answer: _Answer, body: dict[str, Any], pieces: int, usage: bool, reasoning: str | None
+) -> list[bytes]:
     include_usage = usage and bool(_field(body, "stream_options", "include_usage"))
     base = {**head, "object": "chat.completion.chunk", "system_fingerprint": _FINGERPRINT}
     if include_usage:
@@ -165,6 +182,7 @@ def _chunks(head: dict[str, Any], answer: _Answer, body: dict[str, Any], pieces:
 
     if answer.tool_name is None:
         events = [chunk({"role": "assistant", "content": ""})]
+        events += [chunk({"reasoning_content": piece}) for piece in split_text(reasoning or "", pieces)]
         events += [chunk({"content": piece}) for piece in split_text(answer.content or "", pieces)]
     else:
         # Like OpenAI: the call's id, type and name first with empty arguments, then argument fragments.
@@ -233,6 +251,40 @@ def _usage(prompt_tokens: int, completion: str) -> dict[str, int]:
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+
+
+# --- embeddings ---------------------------------------------------------------------------------
+
+
+def fake_embedding(item: str | list[int], dimensions: int) -> list[float]:
+    """A vector that depends on ``item``, of values exact in float32 (so base64 round trips compare equal)."""
+    seed = sum(item) if isinstance(item, list) else sum(map(ord, item))
+    return [((seed + 7 * k) % 17 - 8) / 8 for k in range(dimensions)]
+
+
+def _embeddings(request: Request) -> Reply:
+    body = _body(request)
+    value, dimensions = body.get("input"), body.get("dimensions") or 8
+    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(t, int) for t in value)):
+        items = [value]
+    elif isinstance(value, list) and value and all(isinstance(i, str | list) for i in value):
+        items = value
+    else:
+        return error_reply(request, 400, message="'input' must be a string, strings or token arrays.")
+    if not isinstance(dimensions, int) or dimensions < 1:
+        return error_reply(request, 400, message="'dimensions' must be a positive integer.")
+    as_base64 = body.get("encoding_format") == "base64" and "floats-only" not in str(body.get("model"))
+    data = []
+    for index, item in enumerate(items):
+        vector: Any = fake_embedding(item, dimensions)
+        if as_base64:
+            vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    tokens = sum(len(item) if isinstance(item, list) else word_count(item) for item in items)
+    answer: dict[str, Any] = {"object": "list", "data": data, "model": str(body.get("model", ""))}
+    if request.options["usage"]:
+        answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return json_reply(answer)
 
 
 # --- models, images, audio ---------------------------------------------------------------------
@@ -312,6 +364,7 @@ def _wants_stream(request: Request) -> bool:
 _ROUTES: dict[tuple[str, str], Callable[[Request], Reply]] = {
     ("POST", "chat/completions"): _chat_completions,
     ("GET", "models"): _list_models,
+    ("POST", "embeddings"): _embeddings,
     ("POST", "images/generations"): _image_generations,
     ("POST", "audio/transcriptions"): _transcriptions,
     ("POST", "audio/translations"): _translations,

@@ -27,6 +27,7 @@ ROOTS = (
     "CreateTranscriptionResponseJson",
     "CreateTranscriptionResponseVerboseJson",
     "ErrorResponse",
+    "CreateEmbeddingResponse",
 )
 REF_PREFIX = "#/components/schemas/"
 DEFAULT_SPEC = Path(__file__).resolve().parents[3] / "shared" / "openai-openapi.json"

@@ -10,7 +10,8 @@ Where the two APIs differ, the translation chooses:
 - `max_tokens` is required upstream (4096 when absent); `temperature` is clamped to Anthropic's 0..1;
   `n` > 1 is refused; `tool_choice` "none" drops the tools unless the history already uses them;
 - tool call arguments that are not a JSON object are kept as `{"arguments": <text>}`;
-- thinking blocks are not relayed.
+- thinking blocks become `reasoning_content`; `reasoning_effort` turns extended thinking on
+  (`reasoning.add_anthropic_thinking` says how).
 """
 
 import time
@@ -21,6 +22,7 @@ import orjson
 
 from completions import errors
 from completions.upstream.adapters.base import Adapter, UpstreamTarget
+from completions.upstream.adapters.reasoning import add_anthropic_thinking
 from completions.upstream.adapters.translation import message_text, tool_call_arguments
 from completions.upstream.safe_fetch import parse_data_url
 from completions.upstream.sse import iter_sse_events
@@ -135,6 +137,7 @@ def messages_request(payload: dict[str, Any]) -> dict[str, Any]:
     if payload.get("user"):
         body["metadata"] = {"user_id": str(payload["user"])}
     body.update(_tools(payload, history_uses_tools=any(_uses_tools(m) for m in messages)))
+    add_anthropic_thinking(body, payload)
     return body
 
 
@@ -265,6 +268,9 @@ def chat_completion(message: dict[str, Any]) -> dict[str, Any]:
     reply: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if tool_calls:
         reply["tool_calls"] = tool_calls
+    reasoning = "".join(block.get("thinking", "") for block in message["content"] if block.get("type") == "thinking")
+    if reasoning:
+        reply["reasoning_content"] = reasoning
     return {
         "id": message.get("id") or "",
         "object": "chat.completion",
@@ -336,11 +342,15 @@ class StreamTranslator:
                 return [self.chunk({"tool_calls": [call]})]
             if block.get("type") == "text" and block.get("text"):
                 return [self.chunk({"content": block["text"]})]
+            if block.get("type") == "thinking" and block.get("thinking"):
+                return [self.chunk({"reasoning_content": block["thinking"]})]
             return []
         if kind == "content_block_delta":
             delta = data.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text"):
                 return [self.chunk({"content": delta["text"]})]
+            if delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                return [self.chunk({"reasoning_content": delta["thinking"]})]
             if delta.get("type") == "input_json_delta" and delta.get("partial_json"):
                 tool_index = self.tool_index_by_block.get(data.get("index", 0), 0)
                 arguments = {"arguments": delta["partial_json"]}

@@ -108,6 +108,11 @@ class Adapter:
         """Return the synthesized audio and its content type."""
         raise self.unsupported("speech")
 
+    async def embeddings(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return `{"data": [{"index", "embedding"}], "usage"?}` for an OpenAI `CreateEmbeddingRequest`
+        payload; each embedding is a list of floats, or the base64 the payload's `encoding_format` asked for."""
+        raise self.unsupported("embeddings")
+
     async def probe(self, target: UpstreamTarget) -> None:
         """Send one cheap request that proves the provider answers; raise if it does not."""
         await self.list_models(target)

@@ -12,7 +12,8 @@ Where the two APIs differ, the translation chooses:
   Gemini accepts (`gemini_schema.py`); `n` maps to `candidateCount`, `seed` to `seed`;
 - replayed function calls carry Gemini's documented placeholder thought signature, because Gemini 3
   rejects a history of function calls without one and OpenAI clients do not keep the real one;
-- tool call ids are made up by the gateway (Gemini has none); thought parts are not relayed.
+- tool call ids are made up by the gateway (Gemini has none); thought parts become `reasoning_content`
+  and `reasoning_effort` sets `thinkingConfig` (`reasoning.gemini_thinking_config`).
 """
 
 import base64
@@ -26,7 +27,9 @@ import orjson
 
 from completions import errors
 from completions.upstream.adapters.base import Adapter, UpstreamTarget
+from completions.upstream.adapters.gemini_embeddings import GeminiEmbeddings
 from completions.upstream.adapters.gemini_schema import gemini_schema
+from completions.upstream.adapters.reasoning import gemini_thinking_config, gemini_thoughts
 from completions.upstream.adapters.translation import message_text, tool_call_arguments
 from completions.upstream.safe_fetch import fetch_public, parse_data_url
 from completions.upstream.sse import iter_sse_data
@@ -46,7 +49,7 @@ GENERATION_FIELDS = {"temperature": "temperature", "top_p": "topP", "seed": "see
 }
 
 
-class GeminiAdapter(Adapter):
+class GeminiAdapter(GeminiEmbeddings, Adapter):
     """Translates OpenAI chat requests to Gemini `generateContent` calls and the answers back."""
 
     protocol = "gemini"
@@ -262,6 +265,8 @@ def generation_config(payload: dict[str, Any]) -> dict[str, Any]:
         schema = (response_format.get("json_schema") or {}).get("schema")
         if schema:
             config["responseSchema"] = gemini_schema(schema)
+    if thinking := gemini_thinking_config(payload):
+        config["thinkingConfig"] = thinking
     return config
 
 
@@ -277,6 +282,8 @@ def chat_completion(answer: dict[str, Any], *, model: str) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
         if tool_calls:
             message["tool_calls"] = tool_calls
+        if reasoning := gemini_thoughts(candidate):
+            message["reasoning_content"] = reasoning
         reason = "tool_calls" if tool_calls else finish_reason(candidate.get("finishReason"))
         index = candidate.get("index", position)
         choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": reason})
@@ -374,6 +381,8 @@ class StreamTranslator:
                 self.tool_counts[index] = 0
                 chunks.append(self.chunk(index, {"role": "assistant", "content": ""}))
             text, tool_calls = _candidate_output(candidate)
+            if reasoning := gemini_thoughts(candidate):
+                chunks.append(self.chunk(index, {"reasoning_content": reasoning}))
             if text:
                 chunks.append(self.chunk(index, {"content": text}))
             if tool_calls:

@@ -62,6 +62,13 @@ class OpenAIAdapter(Adapter):
             raise errors.UpstreamMalformed("The provider's model list has no 'data'.")
         return [model for model in models if isinstance(model, dict) and model.get("id")]
 
+    async def embeddings(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
+        response = await self.send(target, "POST", "embeddings", json=payload)
+        body = self.read_json(response)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise errors.UpstreamMalformed("The provider's embeddings answer has no 'data'.")
+        return body
+
     async def images(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
         response = await self.send(target, "POST", "images/generations", json=payload)
         body = self.read_json(response)
