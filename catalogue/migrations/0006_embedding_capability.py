@@ -10,7 +10,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalogue", "0004_provider_api_key_env_names"),
+        ("catalogue", "0005_provider_api_key_encrypted"),
     ]
 
     operations = []
