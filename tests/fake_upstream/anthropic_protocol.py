@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from . import sdk_types
 from .openai_protocol import split_text, word_count
 from .wire import Reply, Request, json_reply, sse_reply
 
@@ -104,6 +105,10 @@ def model_name(request: Request) -> str | None:
 def _messages(request: Request) -> Reply:
     body = _body(request)
     _validate(body)
+    problem = sdk_types.anthropic_problem(body)
+    if problem:
+        sdk_types.record(f"anthropic {request.path}: {problem}")
+        raise _Invalid(f"The body is not an anthropic.types.MessageCreateParams: {problem}")
     blocks, stop_reason, stop_sequence = _answer(request.provider, body, request.options)
     output = "".join(b.get("text") or json.dumps(b.get("input")) for b in blocks)
     usage = {"input_tokens": _prompt_tokens(body), "output_tokens": word_count(output)}

@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from . import sdk_types
 from .openai_protocol import split_text, word_count
 from .wire import Reply, Request, json_reply, sse_reply
 
@@ -114,6 +115,10 @@ def _generate(request: Request, model: str) -> tuple[dict[str, Any], list[dict[s
     """The whole response, and its answer parts, finish reason and usage (for streaming)."""
     body = request.json if isinstance(request.json, dict) else {}
     _validate(body)
+    problem = sdk_types.gemini_problem(body)
+    if problem:
+        sdk_types.record(f"gemini {request.path}: {problem}")
+        raise _Invalid(f"The body does not match google.genai.types: {problem}")
     parts, finish_reason = _answer(request.provider, body, request.options)
     config = body.get("generationConfig") or {}
     count = config.get("candidateCount") or 1
