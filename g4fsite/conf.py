@@ -100,6 +100,9 @@ DEFAULTS: dict[str, Any] = {
     # either is refused whole with 400 cookie_limit_exceeded). Browsers keep about 180 per domain.
     "COOKIE_MAX_PER_DOMAIN": 180,
     "COOKIE_MAX_BYTES_PER_DOMAIN": 32 * 1024,
+    # Model for image requests that name neither `model` nor `provider` (`--image-model`,
+    # G4F_IMAGE_MODEL); the seeded catalogue serves "flux" through PollinationsAI without a key.
+    "DEFAULT_IMAGE_MODEL": "flux",
 }
 
 
