@@ -21,6 +21,11 @@ DEFAULT_OPTIONS = MappingProxyType(
         "content": None,  # fixed answer text instead of the echo
         "models": ("fake-model", "fake-vision", "fake-image"),  # GET models
         "usage": True,  # False: answers carry no usage (the gateway must estimate it)
+        # OpenAI side, like some OpenAI-compatible servers: False omits message.refusal; True sends the
+        # last text piece in the finishing chunk; False refuses a body with stream_options (as Mistral does).
+        "refusal": True,
+        "finish_with_text": False,
+        "stream_options": True,
     }
 )
 
