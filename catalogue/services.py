@@ -216,6 +216,7 @@ PROVIDER_FIELDS = (
     "needs_auth",
     "timeout",
     "supports_stream",
+    "sends_stream_options",
 )
 
 

@@ -1,7 +1,8 @@
 """The `g4f` console script: `g4f api [flags]` serves the gateway (the same as `manage.py api`).
 
     g4f api [--host H] [--port P] [--debug] [--gui] [--g4f-api-key KEY] [--provider NAME]
-            [--model NAME] [--image-model NAME] [--proxy URL] [--timeout SECONDS] [--ignored-providers A B ...] [--workers N]
+            [--model NAME] [--image-model NAME] [--proxy URL] [--timeout SECONDS]
+            [--ignored-providers A B ...] [--workers N]
 
 Flags win over the `G4F_*` environment variables, which win over the defaults.
 """

@@ -89,6 +89,7 @@ def upstream_target(route: Route) -> UpstreamTarget:
         api_key=provider.api_key,
         timeout=gateway_settings.TIMEOUT or provider.timeout,
         cookies=cookies_for(provider),
+        stream_options=provider.sends_stream_options,
     )
 
 

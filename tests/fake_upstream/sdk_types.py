@@ -27,7 +27,6 @@ from google.genai import types as genai_types
 ANTHROPIC_SAMPLING_RANGES = {"temperature": (0.0, 1.0), "top_p": (0.0, 1.0), "top_k": (0, None)}
 
 
-
 @functools.cache
 def _anthropic_adapter(stream: bool) -> pydantic.TypeAdapter:
     """Built on first use (a few seconds). A list around the TypedDict: pydantic takes `config` only for
@@ -35,6 +34,7 @@ def _anthropic_adapter(stream: bool) -> pydantic.TypeAdapter:
     params = message_create_params
     typed = params.MessageCreateParamsStreaming if stream else params.MessageCreateParamsNonStreaming
     return pydantic.TypeAdapter(list[typed], config=pydantic.ConfigDict(extra="forbid"))
+
 
 # GenerateContentRequest's fields (the REST body; `model` is in the path).
 _GEMINI = {
