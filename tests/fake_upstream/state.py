@@ -26,6 +26,10 @@ DEFAULT_OPTIONS = MappingProxyType(
         "refusal": True,
         "finish_with_text": False,
         "stream_options": True,
+        # Anthropic side: True answers with a server tool's blocks (server_tool_use, web_search_tool_result)
+        # before the text. Gemini side: a finishReason to report instead of the real one.
+        "server_tool_blocks": False,
+        "finish_reason": None,
     }
 )
 
