@@ -96,7 +96,21 @@ class ProviderAdmin(ProviderHealthAdminMixin, SecretFieldsAdminMixin, admin.Mode
         "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["name", "adapter", "base_url", "status", "priority", "timeout", "supports_stream"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "adapter",
+                    "base_url",
+                    "status",
+                    "priority",
+                    "timeout",
+                    "supports_stream",
+                    "sends_stream_options",
+                ]
+            },
+        ),
         ("Credential", {"fields": ["needs_auth", "api_key", "clear_api_key", "api_key_env"]}),
         ("About", {"fields": ["url", "description"]}),
         ("Health", {"fields": readonly_fields}),

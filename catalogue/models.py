@@ -93,6 +93,14 @@ class Provider(models.Model):
     priority = models.IntegerField(default=0, help_text="Higher is tried first.")
     timeout = models.FloatField(default=60.0, help_text="Seconds to wait for the upstream.")
     supports_stream = models.BooleanField(default=True)
+    sends_stream_options = models.BooleanField(
+        "sends stream_options",
+        default=True,
+        help_text=(
+            "OpenAI-compatible streams ask for usage with stream_options.include_usage. Off for upstreams "
+            "that refuse the field (Mistral); a 4xx naming it is retried once without it anyway."
+        ),
+    )
     # Health, filled by failover and provider checks (completions/routing/health.py). Automatic changes never
     # touch a `not_working` or `ignored` status an operator set; `cooldown_until` keeps routing away
     # (breaker open, or the upstream's Retry-After) and, once past, lets one probe request through.

@@ -74,6 +74,7 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
             url=p.url,
             description=p.description,
             supports_stream=p.supports_stream,
+            sends_stream_options=p.sends_stream_options,
             status_reason=p.status_reason,
             status_set_by=p.status_set_by,
             cooldown_until=p.cooldown_until.timestamp() if p.cooldown_until else None,

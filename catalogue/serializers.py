@@ -33,6 +33,7 @@ class ProviderFileSerializer(serializers.Serializer):
     needs_auth = serializers.BooleanField(required=False)
     timeout = serializers.FloatField(required=False, min_value=0.1, max_value=3600)
     supports_stream = serializers.BooleanField(required=False)
+    sends_stream_options = serializers.BooleanField(required=False)
     models = ProviderModelFileSerializer(many=True, required=False)
 
     def validate_api_key_env(self, value: str) -> str:

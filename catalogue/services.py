@@ -206,7 +206,7 @@ class ImportResult:
 
 PROVIDER_FIELDS = (
     *("adapter", "base_url", "api_key", "api_key_env", "status", "priority"),
-    *("url", "description", "needs_auth", "timeout", "supports_stream"),
+    *("url", "description", "needs_auth", "timeout", "supports_stream", "sends_stream_options"),
 )
 
 

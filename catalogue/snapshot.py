@@ -25,6 +25,7 @@ class ProviderEntry:
     description: str
     supports_stream: bool
     status_reason: str = ""
+    sends_stream_options: bool = True
     # Health (completions/routing/health.py): who set the status, the cool-down end and the row's times, as
     # epoch seconds; `created_at` tells a re-created row with a reused id from the old one.
     status_set_by: str = "operator"

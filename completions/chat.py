@@ -78,6 +78,10 @@ def shape_completion(completion: dict[str, Any], *, model: str, provider: str, r
             choice.setdefault("index", index)
             choice.setdefault("logprobs", None)
             choice.setdefault("finish_reason", "stop")
+            message = choice.get("message")
+            if isinstance(message, dict):
+                message.setdefault("content", None)
+                message.setdefault("refusal", None)  # OpenAI's schema requires it; some upstreams omit it
     if not _valid_usage(completion.get("usage")):
         completion["usage"] = usage_estimate(request.prompt_text, _choices_text(completion["choices"]))
     return completion
@@ -91,13 +95,25 @@ def _valid_usage(usage: Any) -> bool:
     )
 
 
+def _carries_output(delta: dict[str, Any]) -> bool:
+    return any(delta.get(key) for key in ("content", "tool_calls", "refusal", "function_call", "reasoning_content"))
+
+
+def _index_order(item: tuple[Any, dict[str, Any]]) -> tuple[bool, int]:
+    """Choices in index order (an upstream's non-integer index last)."""
+    return (not isinstance(item[0], int), item[0] if isinstance(item[0], int) else 0)
+
+
 def _choices_text(choices: list[Any]) -> str:
     return message_text([choice.get("message") for choice in choices if isinstance(choice, dict)])
 
 
 class StreamShaper:
-    """Rewrites upstream chunks into ours and holds the finishing chunk back until the stream ends,
-    so it can carry `usage` (the upstream's usage chunk comes after it)."""
+    """Rewrites upstream chunks into ours and holds each choice's finish reason back until the stream
+    ends, so the closing chunks can carry `usage` (the upstream's usage chunk comes after them).
+
+    Each choice (`n` > 1) keeps its own finish; text that arrives in the same chunk as a finish reason
+    is sent at once, without it."""
 
     def __init__(self, *, model: str, provider: str, request: ChatRequest) -> None:
         self.id = new_completion_id()
@@ -106,60 +122,62 @@ class StreamShaper:
         self.provider = provider
         self.request = request
         self.usage: dict[str, Any] | None = None
-        self.finish_chunk: dict[str, Any] | None = None
+        self.started: set[Any] = set()
+        self.finishes: dict[Any, dict[str, Any]] = {}
         self.text: list[str] = []
 
     def shape(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
-        """The chunk to send now, or None when it is held back or only carried usage."""
+        """The chunk to send now, or None when it only carried finish reasons or usage."""
         if _valid_usage(chunk.get("usage")):
             self.usage = chunk["usage"]
-        choices = chunk.get("choices") or []
+        choices = [choice for choice in chunk.get("choices") or () if isinstance(choice, dict)]
         if not choices:
             return None
-        chunk["id"] = self.id
-        chunk["object"] = "chat.completion.chunk"
-        chunk["created"] = self.created
-        chunk["model"] = self.model
-        chunk["provider"] = self.provider
-        chunk.pop("usage", None)
-        finished = False
-        for choice in choices:
+        sent = []
+        for position, choice in enumerate(choices):
+            index = choice.setdefault("index", position)
+            self.started.add(index)
             delta = choice.get("delta") or {}
-            content = delta.get("content")
-            if content:
-                self.text.append(content)
-            for call in delta.get("tool_calls") or ():
-                arguments = (call.get("function") or {}).get("arguments")
-                if arguments:
-                    self.text.append(arguments)
-            if choice.get("finish_reason"):
-                finished = True
-        if finished:
-            self.finish_chunk = chunk
-            return None
+            self._count_text(delta)
+            reason = choice.get("finish_reason")
+            if not reason:
+                sent.append(choice)
+                continue
+            self.finishes[index] = {"index": index, "delta": {}, "logprobs": None, "finish_reason": reason}
+            if _carries_output(delta) or choice.get("logprobs"):
+                sent.append({**choice, "finish_reason": None})
+        chunk.pop("usage", None)
+        return self._ours(chunk, sent) if sent else None
+
+    def _count_text(self, delta: dict[str, Any]) -> None:
+        if delta.get("content"):
+            self.text.append(delta["content"])
+        for call in delta.get("tool_calls") or ():
+            arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            if arguments:
+                self.text.append(arguments)
+
+    def _ours(self, chunk: dict[str, Any], choices: list[dict[str, Any]]) -> dict[str, Any]:
+        chunk |= {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
+        chunk |= {"provider": self.provider, "choices": choices}
         return chunk
 
     @property
     def finished(self) -> bool:
-        return self.finish_chunk is not None
+        """Whether every choice the stream started has finished."""
+        return bool(self.finishes) and self.started <= set(self.finishes)
 
     def closing_chunks(self) -> list[dict[str, Any]]:
-        """The held finishing chunk with usage; with `include_usage`, OpenAI's separate usage chunk."""
-        usage = self.usage or usage_estimate(self.request.prompt_text, "".join(self.text))
-        chunk = self.finish_chunk or {}
+        """One finishing chunk per choice, the last with usage; with `include_usage`, OpenAI's
+        separate usage chunk instead."""
+        usage = self.usage_totals()
+        closing = [self._ours({}, [finish]) for _, finish in sorted(self.finishes.items(), key=_index_order)]
+        if not closing:
+            closing = [self._ours({}, [])]
         if not self.request.include_usage:
-            chunk["usage"] = usage
-            return [chunk]
-        usage_chunk = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "provider": self.provider,
-            "choices": [],
-            "usage": usage,
-        }
-        return [chunk, usage_chunk]
+            closing[-1]["usage"] = usage
+            return closing
+        return [*closing, self._ours({}, []) | {"usage": usage}]
 
     def usage_totals(self) -> dict[str, Any]:
         return self.usage or usage_estimate(self.request.prompt_text, "".join(self.text))

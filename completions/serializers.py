@@ -73,6 +73,14 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True)
     stream_options = AnyJSONField(required=False, allow_null=True)
     reasoning_effort = serializers.ChoiceField(choices=REASONING_EFFORTS, required=False, allow_null=True)
+    # Mapped by the translating adapters (docs/upstream-protocols.md); passed on as they are otherwise.
+    top_k = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    logprobs = serializers.BooleanField(required=False, allow_null=True)
+    top_logprobs = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=20)
+    safety_settings = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)
+    # One protocol's own parameters, merged into its upstream body and never sent to the others.
+    anthropic = serializers.DictField(required=False, allow_null=True)
+    gemini = serializers.DictField(required=False, allow_null=True)
     provider = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100)
     conversation_id = serializers.RegexField(
         CONVERSATION_ID_PATTERN,
@@ -126,7 +134,7 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
             problem = _message_problem(message)
             if problem:
                 raise serializers.ValidationError(f"messages[{index}]: {problem}")
-        return messages
+        return [_with_image_url_objects(message) for message in messages]
 
     def validate_response_format(self, value: Any) -> Any:
         if value is None:
@@ -195,6 +203,23 @@ def _message_problem(message: Any) -> str | None:
             if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
                 return "an image_url part needs an http(s) or data URL"
     return None
+
+
+def _with_image_url_objects(message: dict[str, Any]) -> dict[str, Any]:
+    """The message with each `image_url` given as a bare string turned into OpenAI's `{"url": ...}`
+    (a copy when anything changed), so no adapter meets the string form."""
+    content = message.get("content")
+    if not isinstance(content, list) or not any(
+        isinstance(part, dict) and isinstance(part.get("image_url"), str) for part in content
+    ):
+        return message
+    parts = [
+        {**part, "image_url": {"url": part["image_url"]}}
+        if isinstance(part, dict) and part.get("type") == "image_url" and isinstance(part.get("image_url"), str)
+        else part
+        for part in content
+    ]
+    return {**message, "content": parts}
 
 
 def upstream_payload(raw: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:

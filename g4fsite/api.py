@@ -24,6 +24,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "g4f_api_key": ("G4F_API_KEY", "API_KEY"),
     "provider": ("G4F_PROVIDER", "DEFAULT_PROVIDER"),
     "model": ("G4F_MODEL", "DEFAULT_MODEL"),
+    "image_model": ("G4F_IMAGE_MODEL", "DEFAULT_IMAGE_MODEL"),
     "proxy": ("G4F_PROXY", "PROXY"),
     "timeout": ("G4F_TIMEOUT", "TIMEOUT"),
     "ignored_providers": ("G4F_IGNORED_PROVIDERS", "IGNORED_PROVIDERS"),
@@ -44,6 +45,7 @@ class AppConfig:
     g4f_api_key: str | None = None
     provider: str | None = None
     model: str | None = None
+    image_model: str | None = None
     proxy: str | None = None
     timeout: float | None = None
     ignored_providers: list[str] | None = None

@@ -1,8 +1,8 @@
 """The `g4f` console script: `g4f api [flags]` serves the gateway (the same as `manage.py api`).
 
     g4f api [--host H] [--port P] [--debug] [--gui] [--g4f-api-key KEY] [--provider NAME]
-            [--model NAME] [--proxy URL] [--timeout SECONDS] [--ignored-providers A B ...] [--workers N]
-            [--cors-origin ORIGIN ...] [--no-auth-on-network]
+            [--model NAME] [--image-model NAME] [--proxy URL] [--timeout SECONDS]
+            [--ignored-providers A B ...] [--workers N] [--cors-origin ORIGIN ...] [--no-auth-on-network]
 
 Flags win over the `G4F_*` environment variables, which win over the defaults.
 """
@@ -40,6 +40,9 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--g4f-api-key", dest="g4f_api_key", metavar="KEY", help="Master API key clients must send.")
     parser.add_argument("--provider", metavar="NAME", help="Provider for requests that name none.")
     parser.add_argument("--model", metavar="NAME", help="Model for requests that name none.")
+    parser.add_argument(
+        "--image-model", dest="image_model", metavar="NAME", help="Model for image requests that name none (flux)."
+    )
     parser.add_argument("--proxy", metavar="URL", help="Outbound proxy for upstream calls (http://host:port).")
     parser.add_argument(
         "--timeout", type=_seconds, metavar="SECONDS", help="Upstream timeout, overriding each provider's."
@@ -76,6 +79,7 @@ def run_from_options(options: dict[str, Any]) -> None:
         g4f_api_key=options.get("g4f_api_key"),
         provider=options.get("provider"),
         model=options.get("model"),
+        image_model=options.get("image_model"),
         proxy=options.get("proxy"),
         timeout=options.get("timeout"),
         ignored_providers=options.get("ignored_providers"),

@@ -128,6 +128,9 @@ DEFAULTS: dict[str, Any] = {
     # waits at most LOCAL_SPEECH_QUEUE_TIMEOUT seconds for a slot, then gets 503 local_speech_busy.
     "LOCAL_SPEECH_MAX_PROCESSES": 0,
     "LOCAL_SPEECH_QUEUE_TIMEOUT": 10.0,
+    # Model for image requests that name neither `model` nor `provider` (`--image-model`,
+    # G4F_IMAGE_MODEL); the seeded catalogue serves "flux" through PollinationsAI without a key.
+    "DEFAULT_IMAGE_MODEL": "flux",
 }
 
 

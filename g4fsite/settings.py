@@ -219,6 +219,7 @@ G4F = {
     "TIMEOUT": float(os.environ.get("G4F_TIMEOUT", "0") or 0) or None,
     "DEFAULT_PROVIDER": os.environ.get("G4F_PROVIDER", ""),
     "DEFAULT_MODEL": os.environ.get("G4F_MODEL", ""),
+    "DEFAULT_IMAGE_MODEL": os.environ.get("G4F_IMAGE_MODEL") or "flux",
     "IGNORED_PROVIDERS": _env_list("G4F_IGNORED_PROVIDERS", []),
     "GUI": _env_bool("G4F_GUI"),
     "DEMO": _env_bool("G4F_DEMO"),

@@ -62,10 +62,12 @@ class ImageRequest:
         for name in ("model", "provider"):
             if raw.get(name) is not None and not isinstance(raw[name], str):
                 raise errors.ValidationFailed(f"'{name}' must be a string.", param=name)
+        provider = provider or raw.get("provider") or gateway_settings.DEFAULT_PROVIDER
         return cls(
             prompt=prompt,
-            model=raw.get("model") or gateway_settings.DEFAULT_MODEL,
-            provider=provider or raw.get("provider") or gateway_settings.DEFAULT_PROVIDER,
+            # Without `model`: the default image model, or the named provider's own first model.
+            model=raw.get("model") or ("" if provider else gateway_settings.DEFAULT_IMAGE_MODEL),
+            provider=provider,
             n=n,
             size=image_size(raw.get("size")),
             response_format=response_format,

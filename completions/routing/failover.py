@@ -55,7 +55,8 @@ class Attempts:
             detail = "; ".join(f"{name}: {reason}" for name, reason in self.passed_over)
             return errors.ProviderNotWorking(f"No provider could take the request: {detail or 'none left'}.")
         if len(failures) == 1 and not self.passed_over:
-            return failures[0][1]
+            name, exc = failures[0]
+            return _named(exc, name)
         detail = "; ".join(f"{name}: {exc.message}" for name, exc in failures)
         detail += "".join(f"; {name}: {reason}" for name, reason in self.passed_over)
         message = f"All {len(failures) + len(self.passed_over)} providers failed. {detail}"
@@ -65,6 +66,12 @@ class Attempts:
         if all(isinstance(exc, errors.UnsupportedCapability) for _, exc in failures):
             return errors.UnsupportedCapability(message)
         return errors.AllProvidersFailed(message)
+
+
+def _named(exc: errors.GatewayError, provider: str) -> errors.GatewayError:
+    """The same error (class, param, Retry-After) with its message naming the provider that gave it."""
+    named = type(exc)(f"Provider '{provider}' failed: {exc.message}", param=exc.param, retry_after=exc.retry_after)
+    return named.with_traceback(exc.__traceback__)
 
 
 def fails_over(exc: errors.GatewayError) -> bool:
@@ -82,6 +89,7 @@ def upstream_target(route: Route) -> UpstreamTarget:
         api_key=provider.api_key,
         timeout=gateway_settings.TIMEOUT or provider.timeout,
         cookies=cookies_for(provider),
+        stream_options=provider.sends_stream_options,
     )
 
 

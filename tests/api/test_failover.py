@@ -313,3 +313,14 @@ def test_recent_success_rate_and_latency_reach_the_provider_row(gateway):
     row = Provider.objects.get(name="mixed")
     assert row.recent_success_rate == pytest.approx(0.75) and row.recent_latency_ms > 0
     assert "HTTP 500" in row.last_error and row.status == "working"
+
+
+def test_a_single_failing_provider_is_named(gateway):
+    """With one candidate, the error still says which provider failed (issue 17 item 9)."""
+    gateway.add_provider("lonely")
+    gateway.fake.set_fault("lonely", "500")
+    with pytest.raises(openai.InternalServerError) as raised:
+        gateway.openai().chat.completions.create(model="fake-model", messages=USER)
+    assert raised.value.status_code == 502
+    assert_valid("ErrorResponse", raised.value.response.json())
+    assert "'lonely'" in raised.value.body["message"] and "HTTP 500" in raised.value.body["message"]

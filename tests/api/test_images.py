@@ -119,3 +119,11 @@ def test_usage_is_recorded(images):
         time.sleep(0.02)
     record = UsageRecord.objects.get(endpoint="images")
     assert record.success and record.provider == "pix" and record.model == "fake-image" and record.status_code == 200
+
+
+def test_without_model_the_default_image_model_is_used(images, settings):
+    """OpenAI and the seed treat `model` as optional: the GUI's image button sends none (issue 17 item 5)."""
+    settings.G4F = {**settings.G4F, "DEFAULT_IMAGE_MODEL": "fake-image"}
+    result = images.openai().images.generate(prompt="a cat", response_format="b64_json")
+    assert base64.b64decode(result.data[0].b64_json) == TINY_PNG
+    assert images.fake.requests_for("pix")[-1].json["model"] == "fake-image"

@@ -104,18 +104,10 @@ def test_tools_round_trip(gateway):
     first = client.chat.completions.create(model=MODELS["gemini"], messages=[question], tools=TOOLS)
     assert_valid("CreateChatCompletionResponse", first.model_dump(exclude_unset=True))
     sent = last_sent(gateway, name).json
-    # additionalProperties is outside Gemini's schema subset: dropped (the fake would refuse it).
-    assert sent["tools"] == [
-        {
-            "functionDeclarations": [
-                {
-                    "name": "lookup",
-                    "description": "Look a word up.",
-                    "parameters": {"type": "object", "properties": {"echo": {"type": "string"}}, "required": ["echo"]},
-                }
-            ]
-        }
-    ]
+    # The JSON Schema goes as it is, in the plain JSON Schema field (no conversion to Gemini's Schema).
+    declaration = {"name": "lookup", "description": "Look a word up."}
+    declaration["parametersJsonSchema"] = TOOLS[0]["function"]["parameters"]
+    assert sent["tools"] == [{"functionDeclarations": [declaration]}]
     assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
@@ -183,7 +175,7 @@ def test_json_mode_sets_response_mime_type_and_schema(gateway):
     assert json.loads(streamed_text(events)) == {"echo": "d"}
     assert last_sent(gateway, name).json["generationConfig"] == {
         "responseMimeType": "application/json",
-        "responseSchema": {"type": "object", "properties": {"echo": {"type": "string", "nullable": True}}},
+        "responseJsonSchema": schema,
     }
 
 

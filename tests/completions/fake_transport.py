@@ -2,7 +2,8 @@
 implements (`completions.upstream.transport`), answered by a handler instead of the network.
 
 A handler takes the `SentRequest` and returns a `Reply` (or awaits one, or raises an httpx2
-transport error to play a failure). Every request is recorded, in order, in `transport.requests`.
+transport error to play a failure). Every request is recorded, in order, in `transport.requests`;
+Anthropic and Gemini bodies are checked against the official SDKs' types (tests/fake_upstream/sdk_types.py).
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from completions.upstream.transport import Timeout
+from tests.fake_upstream import sdk_types
 
 
 @dataclass(frozen=True)
@@ -128,10 +130,25 @@ class FakeTransport:
             method, full_url, CIMultiDictProxy(CIMultiDict(headers)), content or b"", timeout, server_hostname
         )
         self.requests.append(request)
+        _check_sdk_types(request)
         reply = self.handler(request)
         if asyncio.iscoroutine(reply):
             reply = await reply
         yield reply.response()
+
+
+def _check_sdk_types(request: SentRequest) -> None:
+    """Fail the test when an Anthropic or Gemini body is not what the official SDK's types allow."""
+    path = request.url.path
+    if request.method != "POST" or not request.content:
+        return
+    if path.endswith("/v1/messages"):
+        problem = sdk_types.anthropic_problem(request.json())
+    elif path.endswith((":generateContent", ":streamGenerateContent")):
+        problem = sdk_types.gemini_problem(request.json())
+    else:
+        return
+    assert problem is None, f"{path}: the body does not match the SDK's types: {problem}"
 
 
 def replying(*replies: Reply) -> FakeTransport:

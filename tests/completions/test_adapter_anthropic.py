@@ -125,7 +125,6 @@ def test_chat_request_is_translated_to_the_messages_api():
             },
         ],
         "temperature": 1.0,
-        "top_p": 0.9,
         "stop_sequences": ["END"],
         "metadata": {"user_id": "user-42"},
         "tools": [

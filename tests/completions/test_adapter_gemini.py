@@ -8,7 +8,7 @@ import pytest
 from completions import errors
 from completions.upstream import safe_fetch
 from completions.upstream.adapters.base import UpstreamTarget
-from completions.upstream.adapters.gemini import GeminiAdapter, gemini_schema
+from completions.upstream.adapters.gemini import GeminiAdapter
 from tests.completions.adapter_harness import AdapterRun
 from tests.completions.fake_transport import FakeTransport, Reply, SentRequest
 from tests.openapi import assert_valid
@@ -182,14 +182,7 @@ def test_chat_request_is_translated_to_generate_content(public_dns):
                     {
                         "name": "get_weather",
                         "description": "Current weather for a city",
-                        "parameters": {
-                            "type": "object",
-                            "properties": {
-                                "city": {"type": "string"},
-                                "unit": {"type": "string", "nullable": True, "enum": ["c", "f"]},
-                            },
-                            "required": ["city"],
-                        },
+                        "parametersJsonSchema": WEATHER_TOOL["function"]["parameters"],
                     }
                 ]
             }
@@ -203,11 +196,7 @@ def test_chat_request_is_translated_to_generate_content(public_dns):
             "candidateCount": 2,
             "stopSequences": ["END", "STOP"],
             "responseMimeType": "application/json",
-            "responseSchema": {
-                "type": "object",
-                "properties": {"summary": {"type": "string"}},
-                "required": ["summary"],
-            },
+            "responseJsonSchema": payload["response_format"]["json_schema"]["schema"],
         },
     }
 
@@ -292,25 +281,3 @@ def test_tool_message_for_an_unknown_call_is_refused():
     messages = [HELLO, {"role": "tool", "tool_call_id": "call_nope", "content": "x"}]
     with pytest.raises(errors.ValidationFailed):
         upstream.run("chat", {"model": "gemini-2.5-flash", "messages": messages})
-
-
-def test_gemini_schema_reduces_json_schema():
-    schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "properties": {
-            "kind": {"const": "point"},
-            "tags": {"type": "array", "items": {"$ref": "#/definitions/tag"}},
-            "either": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
-        },
-        "definitions": {"tag": {"type": "string", "maxLength": 20}},
-        "additionalProperties": False,
-    }
-    assert gemini_schema(schema) == {
-        "type": "object",
-        "properties": {
-            "kind": {"enum": ["point"]},
-            "tags": {"type": "array", "items": {"type": "string", "maxLength": 20}},
-            "either": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
-        },
-    }

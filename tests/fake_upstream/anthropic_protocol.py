@@ -28,7 +28,11 @@ calling the first tool (or the one ``tool_choice`` names) with ``{"echo": "<last
 stop_reason ``tool_use``; after a ``tool_result``, ``"Tool said: {its content}"``. The Messages API has no
 JSON mode, so a system prompt that asks for JSON is obeyed with ``{"echo": "<last user text>"}``.
 ``max_tokens`` below the word count truncates (``max_tokens``); a stop sequence in the answer cuts it
-there (``stop_sequence``). Tokens are words.
+there (``stop_sequence``). Tokens are words. Native structured output (``output_config.format``) is
+answered with ``{"echo": "<last user text>"}`` too. Like current Claude models, ``temperature`` and
+``top_p`` together are a 400. Option ``server_tool_blocks`` puts a web search's ``server_tool_use`` and
+``web_search_tool_result`` blocks before the text. Every body is also checked against the anthropic
+SDK's types (``sdk_types.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any
 
 import orjson
 
+from . import sdk_types
 from .openai_protocol import split_text, word_count
 from .wire import Reply, Request, json_reply, sse_reply
 
@@ -112,11 +117,19 @@ def model_name(request: Request) -> str | None:
 def _messages(request: Request) -> Reply:
     body = _body(request)
     _validate(body)
+    problem = sdk_types.anthropic_problem(body)
+    if problem:
+        sdk_types.record(f"anthropic {request.path}: {problem}")
+        raise _Invalid(f"The body is not an anthropic.types.MessageCreateParams: {problem}")
     blocks, stop_reason, stop_sequence = _answer(request.provider, body, request.options)
     if (body.get("thinking") or {}).get("type") == "enabled":
         thought = "Thinking about: " + _text_and_images(body["messages"][-1])[0]
         blocks = [{"type": "thinking", "thinking": thought, "signature": THINKING_SIGNATURE}, *blocks]
-    output = " ".join(b.get("text") or b.get("thinking") or json.dumps(b.get("input")) for b in blocks)
+    output = " ".join(
+        b.get("text") or b.get("thinking") or json.dumps(b.get("input"))
+        for b in blocks
+        if b["type"] in ("text", "tool_use", "thinking")
+    )
     usage = {"input_tokens": _prompt_tokens(body), "output_tokens": word_count(output)}
     message_id = f"msg_fake{next(_ids)}"
     if body.get("stream"):
@@ -157,6 +170,8 @@ def _validate(body: dict[str, Any]) -> None:
         previous = message
     if "temperature" in body and not 0 <= body["temperature"] <= 1:
         raise _Invalid("temperature: must be between 0 and 1.")
+    if "temperature" in body and "top_p" in body:
+        raise _Invalid("`temperature` and `top_p` cannot both be specified for this model. Please use only one.")
     _validate_thinking(body)
 
 
@@ -233,7 +248,7 @@ def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> tup
         text = "Tool said: " + _result_text(tool_results[-1].get("content"))
     elif options["content"] is not None:
         text = options["content"]
-    elif "JSON" in _system_text(body.get("system")):
+    elif "JSON" in _system_text(body.get("system")) or (body.get("output_config") or {}).get("format"):
         text = json.dumps({"echo": user_text})
     else:
         text = f"Hello from {provider}: {user_text}" + (f" [images: {images}]" if images else "")
@@ -244,7 +259,15 @@ def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> tup
             break
     if body["max_tokens"] < word_count(text):
         text, stop_reason, stop_sequence = " ".join(text.split()[: body["max_tokens"]]), "max_tokens", None
-    return [{"type": "text", "text": text}], stop_reason, stop_sequence
+    blocks = _server_tool_blocks(user_text) if options["server_tool_blocks"] else []
+    return [*blocks, {"type": "text", "text": text}], stop_reason, stop_sequence
+
+
+def _server_tool_blocks(query: str) -> list[dict[str, Any]]:
+    """A web search Anthropic ran itself, as its answers show it before the text."""
+    call = {"type": "server_tool_use", "id": "srvtoolu_fake1", "name": "web_search", "input": {"query": query}}
+    result = {"type": "web_search_result", "url": "https://example.com/", "title": "Example", "encrypted_content": "x"}
+    return [call, {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_fake1", "content": [result]}]
 
 
 def _stream(
@@ -270,6 +293,8 @@ def _stream(
                 {"type": "thinking_delta", "thinking": p} for p in split_text(block["thinking"], options["chunks"])
             ]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        elif block["type"] == "web_search_tool_result":
+            opening, deltas = block, []
         else:
             opening = {**block, "input": {}}
             pieces = split_text(json.dumps(block["input"]), options["chunks"])
@@ -332,7 +357,10 @@ def _text_and_images(message: dict[str, Any]) -> tuple[str, int]:
 
 def _result_text(content: Any) -> str:
     if isinstance(content, list):
-        return " ".join(str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text")
+        blocks = [b for b in content if isinstance(b, dict)]
+        text = " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+        images = sum(1 for b in blocks if b.get("type") == "image")
+        return text + (f" [images: {images}]" if images else "")
     return "" if content is None else str(content)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from . import sdk_types
 from .server import FakeUpstream
 
 
@@ -20,7 +21,12 @@ def fake_upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture
-def fake(fake_upstream: FakeUpstream) -> FakeUpstream:
-    """The session's fake upstream with no faults, default options and no recorded requests."""
+def fake(fake_upstream: FakeUpstream) -> Iterator[FakeUpstream]:
+    """The session's fake upstream with no faults, default options and no recorded requests. At
+    teardown, fails the test if any Anthropic or Gemini body it received did not match the official
+    SDK's types (``sdk_types.py``), whatever the gateway answered the client."""
     fake_upstream.reset()
-    return fake_upstream
+    sdk_types.take_mismatches()
+    yield fake_upstream
+    mismatches = sdk_types.take_mismatches()
+    assert not mismatches, "request bodies that do not match the SDK types:\n" + "\n".join(mismatches)

@@ -28,7 +28,11 @@ image ``inlineData``), or option ``content``; with function declarations (mode n
 ``functionCall`` of the first (or first allowed) function with ``{"echo": "<last user text>"}``; after a
 ``functionResponse``, ``"Tool said: {response}"``; with ``responseMimeType`` application/json,
 ``{"echo": "<last user text>"}``. ``candidateCount`` candidates; ``maxOutputTokens`` below the word count
-truncates (``MAX_TOKENS``); a stop sequence cuts the answer there. Tokens are words.
+truncates (``MAX_TOKENS``); a stop sequence cuts the answer there. Tokens are words. With
+``responseLogprobs`` each text part's candidate carries a ``logprobsResult`` (one entry per word, top
+candidates up to ``logprobs``). Option ``finish_reason`` replaces the finish reason (e.g.
+``MALFORMED_FUNCTION_CALL``, whose candidate then has no content, as Gemini sends it). Every body is also
+checked against the google-genai SDK's types (``sdk_types.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from . import sdk_types
 from .openai_protocol import fake_embedding, split_text, word_count
 from .wire import Reply, Request, json_reply, sse_reply
 
@@ -122,6 +127,10 @@ def _generate(request: Request, model: str) -> tuple[dict[str, Any], list[dict[s
     """The whole response, and its answer parts, finish reason and usage (for streaming)."""
     body = request.json if isinstance(request.json, dict) else {}
     _validate(body)
+    problem = sdk_types.gemini_problem(body)
+    if problem:
+        sdk_types.record(f"gemini {request.path}: {problem}")
+        raise _Invalid(f"The body does not match google.genai.types: {problem}")
     parts, finish_reason = _answer(request.provider, body, request.options)
     config = body.get("generationConfig") or {}
     count = config.get("candidateCount") or 1
@@ -138,6 +147,12 @@ def _generate(request: Request, model: str) -> tuple[dict[str, Any], list[dict[s
         {"content": {"parts": parts, "role": "model"}, "finishReason": finish_reason, "index": index}
         for index in range(count)
     ]
+    if request.options["finish_reason"]:
+        finish_reason = request.options["finish_reason"]
+        candidates = [{"finishReason": finish_reason, "index": index} for index in range(count)]
+    elif config.get("responseLogprobs"):
+        for candidate in candidates:
+            candidate["logprobsResult"] = _logprobs(output, config.get("logprobs") or 0)
     response = {"candidates": candidates, "modelVersion": model, "responseId": f"fake{next(_ids)}"}
     if request.options["usage"]:
         response["usageMetadata"] = usage
@@ -320,6 +335,15 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
     parts = [p for c in body["contents"] for p in c["parts"]]
     parts += (body.get("systemInstruction") or {}).get("parts") or []
     return sum(word_count(p.get("text", "")) for p in parts if isinstance(p, dict))
+
+
+def _logprobs(text: str, top: int) -> dict[str, Any]:
+    """A `logprobsResult` with one entry per word (log probability -0.5, alternatives lower)."""
+    words = text.split()
+    chosen = [{"token": word, "logProbability": -0.5} for word in words]
+    alternatives = [{"token": f"alt{rank}", "logProbability": -2.0 - rank} for rank in range(top)]
+    tops = [{"candidates": [chosen[i], *alternatives]} for i in range(len(words))]
+    return {"topCandidates": tops, "chosenCandidates": chosen, "logProbabilitySum": -0.5 * len(words)}
 
 
 def _sse(obj: Any) -> bytes:

@@ -9,7 +9,10 @@ Answers are deterministic so tests can assert them:
   a JSON response_format: ``{"echo": "<last user text>"}``. ``max_tokens`` / ``max_completion_tokens``
   below the word count truncates to that many words with finish_reason ``length``. Tokens are words.
   ``stream: true`` sends the same answer as ``chat.completion.chunk`` events split into option
-  ``chunks`` pieces, then a usage chunk if ``stream_options.include_usage``, then ``[DONE]``.
+  ``chunks`` pieces, then a usage chunk if ``stream_options.include_usage``, then ``[DONE]``. ``n``
+  gives that many identical choices (streamed interleaved, each with its own finishing chunk). Options
+  ``refusal`` (False omits ``message.refusal``), ``finish_with_text`` (the last text piece rides in the
+  finishing chunk) and ``stream_options`` (False: a body with it is a 422 naming it, as Mistral answers).
   With ``reasoning_effort`` (not ``none``) the answer carries ``reasoning_content``
   ``"Thinking about: {last user text}"`` first, as DeepSeek and OpenRouter send it.
 - ``POST embeddings``: one vector per input (a string, strings, a token array or token arrays) of
@@ -112,22 +115,35 @@ def _chat_completions(request: Request) -> Reply:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return error_reply(request, 400, message="'messages' must be a non-empty list.")
+    if "stream_options" in body and not request.options["stream_options"]:
+        detail = [
+            {"type": "extra_forbidden", "loc": ["body", "stream_options"], "msg": "Extra inputs are not permitted"}
+        ]
+        return json_reply(
+            {"object": "error", "message": {"detail": detail}, "type": "invalid_request_error"}, status=422
+        )
     answer = _answer(request.provider, body, request.options)
     head = {"id": f"chatcmpl-fake{next(_ids)}", "created": int(time.time()), "model": str(body.get("model", ""))}
+    count = body["n"] if isinstance(body.get("n"), int) and 1 <= body["n"] <= 10 else 1
     reasoning = _reasoning(body)
     if body.get("stream"):
-        return sse_reply(_chunks(head, answer, body, request.options["chunks"], request.options["usage"], reasoning))
+        return sse_reply(_chunks(head, answer, body, request.options, count, reasoning))
     message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
+    if not request.options["refusal"]:
+        del message["refusal"]
     if reasoning:
         message["reasoning_content"] = reasoning
     if answer.tool_name is not None:
         message["tool_calls"] = [_tool_call(answer)]
-    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}
+    choices = [
+        {"index": index, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}
+        for index in range(count)
+    ]
     completion = {
         **head,
         "object": "chat.completion",
         "system_fingerprint": _FINGERPRINT,
-        "choices": [choice],
+        "choices": choices,
         "usage": answer.usage,
     }
     if not request.options["usage"]:
@@ -169,31 +185,40 @@ def _reasoning(body: dict[str, Any]) -> str | None:
 
 
 def _chunks(
-    head: dict[str, Any], answer: _Answer, body: dict[str, Any], pieces: int, usage: bool, reasoning: str | None
+    head: dict[str, Any],
+    answer: _Answer,
+    body: dict[str, Any],
+    options: dict[str, Any],
+    count: int,
+    reasoning: str | None = None,
 ) -> list[bytes]:
-    include_usage = usage and bool(_field(body, "stream_options", "include_usage"))
+    include_usage = options["usage"] and bool(_field(body, "stream_options", "include_usage"))
     base = {**head, "object": "chat.completion.chunk", "system_fingerprint": _FINGERPRINT}
     if include_usage:
         base["usage"] = None
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return sse_data({**base, "choices": [choice]})
+    def chunks(delta: dict[str, Any], finish_reason: str | None = None) -> list[bytes]:
+        """One chunk per choice (interleaved, as OpenAI streams n > 1)."""
+        choices = [
+            {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason} for index in range(count)
+        ]
+        return [sse_data({**base, "choices": [choice]}) for choice in choices]
 
     if answer.tool_name is None:
-        events = [chunk({"role": "assistant", "content": ""})]
-        events += [chunk({"reasoning_content": piece}) for piece in split_text(reasoning or "", pieces)]
-        events += [chunk({"content": piece}) for piece in split_text(answer.content or "", pieces)]
+        deltas = [{"reasoning_content": piece} for piece in split_text(reasoning or "", options["chunks"])]
+        deltas += [{"content": piece} for piece in split_text(answer.content or "", options["chunks"])]
+        events = chunks({"role": "assistant", "content": ""})
     else:
         # Like OpenAI: the call's id, type and name first with empty arguments, then argument fragments.
         first_call = {**_tool_call(answer), "index": 0}
         first_call["function"] = {"name": answer.tool_name, "arguments": ""}
-        events = [chunk({"role": "assistant", "content": None, "tool_calls": [first_call]})]
-        events += [
-            chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-            for piece in split_text(answer.arguments, pieces)
-        ]
-    events.append(chunk({}, answer.finish_reason))
+        events = chunks({"role": "assistant", "content": None, "tool_calls": [first_call]})
+        pieces = split_text(answer.arguments, options["chunks"])
+        deltas = [{"tool_calls": [{"index": 0, "function": {"arguments": piece}}]} for piece in pieces]
+    last = deltas.pop() if options["finish_with_text"] and deltas else {}
+    for delta in deltas:
+        events += chunks(delta)
+    events += chunks(last, answer.finish_reason)
     if include_usage:
         events.append(sse_data({**base, "choices": [], "usage": answer.usage}))
     events.append(_DONE)

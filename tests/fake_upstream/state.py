@@ -22,6 +22,15 @@ DEFAULT_OPTIONS = MappingProxyType(
         "models": ("fake-model", "fake-vision", "fake-image"),  # GET models
         "usage": True,  # False: answers carry no usage (the gateway must estimate it)
         "image_url": None,  # the URL image answers point to (None: this server's /files/image.png)
+        # OpenAI side, like some OpenAI-compatible servers: False omits message.refusal; True sends the
+        # last text piece in the finishing chunk; False refuses a body with stream_options (as Mistral does).
+        "refusal": True,
+        "finish_with_text": False,
+        "stream_options": True,
+        # Anthropic side: True answers with a server tool's blocks (server_tool_use, web_search_tool_result)
+        # before the text. Gemini side: a finishReason to report instead of the real one.
+        "server_tool_blocks": False,
+        "finish_reason": None,
     }
 )
 

@@ -1,17 +1,22 @@
 """The Anthropic Messages API (`POST {base}/v1/messages`, `x-api-key`, `anthropic-version`).
 
 Where the two APIs differ, the translation chooses:
-- system and developer messages become the top-level `system`; `response_format` json_object /
-  json_schema adds an instruction there (the Messages API has no JSON mode);
+- system and developer messages become the top-level `system`; a strict `response_format`
+  json_schema becomes native structured output (`output_config.format`) on models that have it
+  (Opus 4.1, Claude 4.5 and later), otherwise json_object / json_schema add an instruction there;
 - roles must alternate, so consecutive same-role turns merge and `tool` messages become
-  `tool_result` blocks of one user turn (placed first, as Anthropic requires);
-- `image_url` data URLs become base64 image blocks, http(s) URLs `url` image blocks that Anthropic
-  fetches itself, so the gateway fetches nothing;
-- `max_tokens` is required upstream (4096 when absent); `temperature` is clamped to Anthropic's 0..1;
-  `n` > 1 is refused; `tool_choice` "none" drops the tools unless the history already uses them;
+  `tool_result` blocks of one user turn (placed first, as Anthropic requires), their images as
+  image blocks inside them; a request of system messages only is refused (400);
+- `image_url` data URLs become base64 image blocks (JPEG, PNG, GIF, WebP; others are refused naming
+  the part), http(s) URLs `url` image blocks that Anthropic fetches itself; `file` parts must be PDFs;
+- `max_tokens` is required upstream (4096 when absent); of `temperature` (clamped to 0..1) and
+  `top_p` only one is sent, temperature first, and only when the client set it; `top_k` and a
+  function's `strict` are passed on; `n` > 1 is refused; `tool_choice` "none" drops the tools unless
+  the history already uses them; the request's `anthropic` object is merged into the body last;
 - tool call arguments that are not a JSON object are kept as `{"arguments": <text>}`;
 - thinking blocks become `reasoning_content`; `reasoning_effort` turns extended thinking on
-  (`reasoning.add_anthropic_thinking` says how).
+  (`reasoning.add_anthropic_thinking` says how); server-tool blocks (web search, code execution...)
+  are not relayed.
 """
 
 import time
@@ -21,23 +26,21 @@ from typing import Any
 import orjson
 
 from completions import errors
+from completions.upstream.adapters.anthropic_request import messages_request
 from completions.upstream.adapters.base import Adapter, UpstreamTarget
-from completions.upstream.adapters.reasoning import add_anthropic_thinking
-from completions.upstream.adapters.translation import message_text, tool_call_arguments
-from completions.upstream.safe_fetch import parse_data_url
 from completions.upstream.sse import iter_sse_events
 from completions.upstream.status import raise_for_upstream_status, upstream_error_message
 from completions.upstream.transport import UpstreamResponse
 
+__all__ = ["AnthropicAdapter", "messages_request"]
+
 ANTHROPIC_VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 4096
 MAX_MODEL_PAGES = 20
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "tool_use": "tool_calls"} | {
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
     "refusal": "content_filter",
 }
-JSON_INSTRUCTION = "Respond only with one valid JSON object, with no text before or after it."
 
 
 class AnthropicAdapter(Adapter):
@@ -104,149 +107,6 @@ def _event_data(data: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise errors.UpstreamMalformed("The provider sent a malformed stream event.")
     return event
-
-
-# Request: OpenAI chat.completions -> Anthropic messages
-
-
-def messages_request(payload: dict[str, Any]) -> dict[str, Any]:
-    """The Messages API body for an OpenAI chat request."""
-    if (payload.get("n") or 1) > 1:
-        raise errors.ValidationFailed("The 'anthropic' protocol returns one choice: 'n' must be 1.", param="n")
-    system, messages = _messages(payload.get("messages") or [])
-    response_format = payload.get("response_format") or {}
-    if response_format.get("type") == "json_object":
-        system.append(JSON_INSTRUCTION)
-    elif response_format.get("type") == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema") or {}
-        system.append(f"{JSON_INSTRUCTION} It must match this JSON schema: {orjson.dumps(schema).decode()}")
-    body: dict[str, Any] = {
-        "model": payload["model"],
-        "messages": messages,
-        "max_tokens": payload.get("max_completion_tokens") or payload.get("max_tokens") or DEFAULT_MAX_TOKENS,
-    }
-    if system:
-        body["system"] = "\n\n".join(system)
-    if payload.get("temperature") is not None:
-        body["temperature"] = min(float(payload["temperature"]), 1.0)
-    if payload.get("top_p") is not None:
-        body["top_p"] = payload["top_p"]
-    stop = payload.get("stop")
-    if stop:
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if payload.get("user"):
-        body["metadata"] = {"user_id": str(payload["user"])}
-    body.update(_tools(payload, history_uses_tools=any(_uses_tools(m) for m in messages)))
-    add_anthropic_thinking(body, payload)
-    return body
-
-
-def _messages(openai_messages: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Split OpenAI messages into system texts and alternating Anthropic turns."""
-    system: list[str] = []
-    turns: list[dict[str, Any]] = []
-    for message in openai_messages:
-        role = message.get("role")
-        if role in ("system", "developer"):
-            text = message_text(message.get("content"))
-            if text:
-                system.append(text)
-            continue
-        if role == "user":
-            turn_role, blocks = "user", _user_blocks(message.get("content"))
-        elif role == "assistant":
-            turn_role, blocks = "assistant", _assistant_blocks(message)
-        elif role == "tool":
-            turn_role, blocks = "user", [_tool_result_block(message)]
-        else:
-            raise errors.ValidationFailed(f"The 'anthropic' protocol cannot send '{role}' messages.", param="messages")
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == turn_role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": turn_role, "content": blocks})
-    for turn in turns:
-        if turn["role"] == "user":
-            turn["content"].sort(key=lambda block: block["type"] != "tool_result")
-    return system, turns
-
-
-def _user_blocks(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    blocks = []
-    for part in content or ():
-        kind = part.get("type")
-        if kind == "text":
-            if part.get("text"):
-                blocks.append({"type": "text", "text": part["text"]})
-        elif kind == "image_url":
-            blocks.append(_image_block((part.get("image_url") or {}).get("url") or ""))
-        elif kind == "file" and str((part.get("file") or {}).get("file_data", "")).startswith("data:"):
-            media_type, data = parse_data_url(part["file"]["file_data"])
-            blocks.append({"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}})
-        else:
-            raise errors.UnsupportedCapability(f"The 'anthropic' protocol cannot send '{kind}' content parts.")
-    return blocks
-
-
-def _image_block(url: str) -> dict[str, Any]:
-    if url.startswith("data:"):
-        media_type, data = parse_data_url(url)
-        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
-    if url.startswith(("http://", "https://")):
-        return {"type": "image", "source": {"type": "url", "url": url}}
-    raise errors.ValidationFailed("An image_url must be a data URL or an http(s) URL.", param="messages")
-
-
-def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
-    text = message_text(message.get("content"))
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
-        arguments = tool_call_arguments(function)
-        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments})
-    return blocks
-
-
-def _tool_result_block(message: dict[str, Any]) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.get("tool_call_id")}
-    text = message_text(message.get("content"))
-    if text:
-        block["content"] = text
-    return block
-
-
-def _uses_tools(turn: dict[str, Any]) -> bool:
-    return any(block["type"] in ("tool_use", "tool_result") for block in turn["content"])
-
-
-def _tools(payload: dict[str, Any], *, history_uses_tools: bool) -> dict[str, Any]:
-    """`tools` and `tool_choice` for the request (none at all when the client sent none)."""
-    tools = [
-        {
-            "name": tool["function"]["name"],
-            "description": tool["function"].get("description") or "",
-            "input_schema": tool["function"].get("parameters") or {"type": "object", "properties": {}},
-        }
-        for tool in payload.get("tools") or ()
-        if tool.get("type", "function") == "function"
-    ]
-    if not tools:
-        return {}
-    choice = payload.get("tool_choice") or "auto"
-    if choice == "none":
-        return {"tools": tools, "tool_choice": {"type": "none"}} if history_uses_tools else {}
-    if choice == "required":
-        tool_choice: dict[str, Any] = {"type": "any"}
-    elif isinstance(choice, dict):
-        tool_choice = {"type": "tool", "name": (choice.get("function") or {}).get("name")}
-    else:
-        tool_choice = {"type": "auto"}
-    if payload.get("parallel_tool_calls") is False:
-        tool_choice["disable_parallel_tool_use"] = True
-    return {"tools": tools, "tool_choice": tool_choice}
 
 
 # Response: Anthropic message -> OpenAI chat.completion
@@ -351,8 +211,11 @@ class StreamTranslator:
                 return [self.chunk({"content": delta["text"]})]
             if delta.get("type") == "thinking_delta" and delta.get("thinking"):
                 return [self.chunk({"reasoning_content": delta["thinking"]})]
+            block_index = data.get("index", 0)
             if delta.get("type") == "input_json_delta" and delta.get("partial_json"):
-                tool_index = self.tool_index_by_block.get(data.get("index", 0), 0)
+                if block_index not in self.tool_index_by_block:
+                    return []  # a server tool's input (server_tool_use): Anthropic runs it, not the client
+                tool_index = self.tool_index_by_block[block_index]
                 arguments = {"arguments": delta["partial_json"]}
                 return [self.chunk({"tool_calls": [{"index": tool_index, "function": arguments}]})]
             return []

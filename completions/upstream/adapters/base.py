@@ -40,6 +40,8 @@ class UpstreamTarget:
     timeout: float = 60.0
     headers: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
+    # OpenAI-compatible streams: ask for usage with `stream_options` (the catalogue's `sends_stream_options`).
+    stream_options: bool = True
 
     def cookie_header(self) -> str:
         """The `Cookie` header for the uploaded cookies matched to this provider ("" when none)."""

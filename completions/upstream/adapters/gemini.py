@@ -8,8 +8,12 @@ Where the two APIs differ, the translation chooses:
   a result that is not a JSON object is wrapped as `{"content": ...}`;
 - Gemini needs image bytes inline: data URLs are passed on, http(s) URLs are fetched through
   `completions.upstream.safe_fetch` (public addresses only, size and time limits);
-- JSON schemas (tool parameters, `response_format` json_schema) are reduced to the OpenAPI subset
-  Gemini accepts (`gemini_schema.py`); `n` maps to `candidateCount`, `seed` to `seed`;
+- JSON schemas (tool parameters, `response_format` json_schema) go as they are in the plain JSON
+  Schema fields `parametersJsonSchema` / `responseJsonSchema` (no lossy conversion to `Schema`);
+- `n` maps to `candidateCount`, `seed`, `top_k` to `topK`, `logprobs` / `top_logprobs` to
+  `responseLogprobs` / `logprobs` (answered as OpenAI logprobs), `safety_settings` to
+  `safetySettings`; the request's `gemini` object is merged into the body last;
+- a malformed or refused function call (`MALFORMED_FUNCTION_CALL`...) is an error, not a "stop";
 - replayed function calls carry Gemini's documented placeholder thought signature, because Gemini 3
   rejects a history of function calls without one and OpenAI clients do not keep the real one;
 - tool call ids are made up by the gateway (Gemini has none); thought parts become `reasoning_content`
@@ -17,8 +21,6 @@ Where the two APIs differ, the translation chooses:
 """
 
 import base64
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -28,9 +30,9 @@ import orjson
 from completions import errors
 from completions.upstream.adapters.base import Adapter, UpstreamTarget
 from completions.upstream.adapters.gemini_embeddings import GeminiEmbeddings
-from completions.upstream.adapters.gemini_schema import gemini_schema
-from completions.upstream.adapters.reasoning import gemini_thinking_config, gemini_thoughts
-from completions.upstream.adapters.translation import message_text, tool_call_arguments
+from completions.upstream.adapters.gemini_response import StreamTranslator, chat_completion
+from completions.upstream.adapters.reasoning import gemini_thinking_config
+from completions.upstream.adapters.translation import merge_extra, message_text, tool_call_arguments
 from completions.upstream.safe_fetch import fetch_public, parse_data_url
 from completions.upstream.sse import iter_sse_data
 from completions.upstream.status import raise_for_upstream_status, upstream_error_message
@@ -39,11 +41,8 @@ from g4fsite.conf import gateway_settings
 
 MAX_MODEL_PAGES = 20
 PLACEHOLDER_THOUGHT_SIGNATURE = "skip_thought_signature_validator"
-FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length"} | dict.fromkeys(
-    ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"), "content_filter"
-)
 # OpenAI request field -> generationConfig field, copied as they are.
-GENERATION_FIELDS = {"temperature": "temperature", "top_p": "topP", "seed": "seed"} | {
+GENERATION_FIELDS = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "seed": "seed"} | {
     "presence_penalty": "presencePenalty",
     "frequency_penalty": "frequencyPenalty",
 }
@@ -134,7 +133,9 @@ class GeminiAdapter(GeminiEmbeddings, Adapter):
         config = generation_config(payload)
         if config:
             body["generationConfig"] = config
-        return body
+        if payload.get("safety_settings"):
+            body["safetySettings"] = payload["safety_settings"]
+        return merge_extra(body, payload.get("gemini"))
 
     async def user_parts(self, content: Any) -> list[dict[str, Any]]:
         if isinstance(content, str):
@@ -235,9 +236,9 @@ def _tools(payload: dict[str, Any]) -> dict[str, Any]:
             continue
         function = tool["function"]
         declaration = {"name": function["name"], "description": function.get("description") or ""}
-        parameters = gemini_schema(function.get("parameters") or {})
+        parameters = function.get("parameters") or {}
         if parameters.get("properties"):
-            declaration["parameters"] = parameters
+            declaration["parametersJsonSchema"] = parameters
         declarations.append(declaration)
     if not declarations:
         return {}
@@ -264,146 +265,11 @@ def generation_config(payload: dict[str, Any]) -> dict[str, Any]:
         config["responseMimeType"] = "application/json"
         schema = (response_format.get("json_schema") or {}).get("schema")
         if schema:
-            config["responseSchema"] = gemini_schema(schema)
+            config["responseJsonSchema"] = schema
+    if payload.get("logprobs"):
+        config["responseLogprobs"] = True
+        if payload.get("top_logprobs"):
+            config["logprobs"] = payload["top_logprobs"]
     if thinking := gemini_thinking_config(payload):
         config["thinkingConfig"] = thinking
     return config
-
-
-# Response: Gemini GenerateContentResponse -> OpenAI chat.completion
-
-
-def chat_completion(answer: dict[str, Any], *, model: str) -> dict[str, Any]:
-    """The OpenAI `chat.completion` for a Gemini answer (a blocked prompt gives `content_filter`)."""
-    choices = []
-    for position, candidate in enumerate(answer.get("candidates") or ()):
-        text, tool_calls = _candidate_output(candidate)
-        content = text if text or not tool_calls else None
-        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
-        if tool_calls:
-            message["tool_calls"] = tool_calls
-        if reasoning := gemini_thoughts(candidate):
-            message["reasoning_content"] = reasoning
-        reason = "tool_calls" if tool_calls else finish_reason(candidate.get("finishReason"))
-        index = candidate.get("index", position)
-        choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": reason})
-    if not choices:
-        message = {"role": "assistant", "content": "", "refusal": None}
-        choices.append({"index": 0, "message": message, "logprobs": None, "finish_reason": "content_filter"})
-    return {
-        "id": _completion_id(answer),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": answer.get("modelVersion") or model,
-        "choices": choices,
-        "usage": usage(answer.get("usageMetadata") or {}),
-    }
-
-
-def _candidate_output(candidate: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    parts = (candidate.get("content") or {}).get("parts") or ()
-    text = "".join(part.get("text", "") for part in parts if not part.get("thought"))
-    tool_calls = [_tool_call(part["functionCall"]) for part in parts if part.get("functionCall")]
-    return text, tool_calls
-
-
-def _tool_call(call: dict[str, Any]) -> dict[str, Any]:
-    function = {"name": call.get("name"), "arguments": orjson.dumps(call.get("args") or {}).decode()}
-    return {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function", "function": function}
-
-
-def _completion_id(answer: dict[str, Any]) -> str:
-    return f"chatcmpl-{answer.get('responseId') or uuid.uuid4().hex}"
-
-
-def finish_reason(gemini_reason: str | None) -> str:
-    return FINISH_REASONS.get(gemini_reason or "", "stop")
-
-
-def usage(metadata: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI usage from `usageMetadata`: thinking tokens count as completion (reasoning) tokens."""
-    prompt = (metadata.get("promptTokenCount") or 0) + (metadata.get("toolUsePromptTokenCount") or 0)
-    thoughts = metadata.get("thoughtsTokenCount") or 0
-    completion = (metadata.get("candidatesTokenCount") or 0) + thoughts
-    result: dict[str, Any] = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": metadata.get("totalTokenCount") or prompt + completion,
-    }
-    if metadata.get("cachedContentTokenCount"):
-        result["prompt_tokens_details"] = {"cached_tokens": metadata["cachedContentTokenCount"]}
-    if thoughts:
-        result["completion_tokens_details"] = {"reasoning_tokens": thoughts}
-    return result
-
-
-class StreamTranslator:
-    """Turns Gemini stream chunks into OpenAI `chat.completion.chunk`s (one stream, no I/O).
-
-    Gemini has no stop event: the stream is complete when every candidate reported a finishReason.
-    """
-
-    def __init__(self, *, model: str) -> None:
-        self.id = ""
-        self.model = model
-        self.created = int(time.time())
-        self.usage: dict[str, Any] = {}
-        self.finish_reasons: dict[int, str] = {}
-        self.tool_counts: dict[int, int] = {}
-
-    def chunk(self, index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
-
-    def feed(self, data: str) -> list[dict[str, Any]]:
-        """The chunks one Gemini SSE `data:` payload produces; raises for an error or malformed one."""
-        try:
-            answer = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.")
-        if "error" in answer:
-            error = answer["error"] if isinstance(answer["error"], dict) else {"message": answer["error"]}
-            raise errors.ProviderError(f"The provider reported an error mid-stream: {error.get('message')}")
-        self.id = self.id or _completion_id(answer)
-        self.model = answer.get("modelVersion") or self.model
-        self.usage = answer.get("usageMetadata") or self.usage
-        chunks = []
-        for position, candidate in enumerate(answer.get("candidates") or ()):
-            index = candidate.get("index", position)
-            if index not in self.tool_counts:
-                self.tool_counts[index] = 0
-                chunks.append(self.chunk(index, {"role": "assistant", "content": ""}))
-            text, tool_calls = _candidate_output(candidate)
-            if reasoning := gemini_thoughts(candidate):
-                chunks.append(self.chunk(index, {"reasoning_content": reasoning}))
-            if text:
-                chunks.append(self.chunk(index, {"content": text}))
-            if tool_calls:
-                first = self.tool_counts[index]
-                self.tool_counts[index] += len(tool_calls)
-                deltas = [{"index": first + offset, **call} for offset, call in enumerate(tool_calls)]
-                chunks.append(self.chunk(index, {"tool_calls": deltas}))
-            if candidate.get("finishReason"):
-                reason = finish_reason(candidate["finishReason"])
-                self.finish_reasons[index] = "tool_calls" if self.tool_counts[index] else reason
-        if not answer.get("candidates") and (answer.get("promptFeedback") or {}).get("blockReason"):
-            if 0 not in self.tool_counts:
-                self.tool_counts[0] = 0
-                chunks.append(self.chunk(0, {"role": "assistant", "content": ""}))
-            self.finish_reasons[0] = "content_filter"
-        return chunks
-
-    def finish(self) -> list[dict[str, Any]]:
-        """The closing chunks (finish reasons, then usage); raises when the stream was cut short."""
-        if not self.finish_reasons or set(self.tool_counts) - set(self.finish_reasons):
-            raise errors.StreamTruncated("The provider's stream ended before it finished.")
-        closing = [self.chunk(index, {}, reason) for index, reason in sorted(self.finish_reasons.items())]
-        usage_chunk = {**self.chunk(0, {}), "choices": [], "usage": usage(self.usage)}
-        return [*closing, usage_chunk]

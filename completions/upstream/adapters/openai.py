@@ -7,6 +7,7 @@ import orjson
 
 from completions import errors
 from completions.upstream.adapters.base import Adapter, SpeechResult, UpstreamTarget
+from completions.upstream.adapters.translation import PROTOCOL_EXTRA_FIELDS
 from completions.upstream.sse import iter_sse_data
 
 
@@ -24,7 +25,7 @@ class OpenAIAdapter(Adapter):
         return headers
 
     async def chat(self, target: UpstreamTarget, payload: dict[str, Any]) -> dict[str, Any]:
-        body = {**payload, "stream": False}
+        body = {**_own_fields(payload), "stream": False}
         body.pop("stream_options", None)
         response = await self.send(target, "POST", "chat/completions", json=body)
         completion = self.read_json(response)
@@ -33,7 +34,24 @@ class OpenAIAdapter(Adapter):
         return completion
 
     async def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        """Asks for usage with `stream_options` unless the provider is known to refuse it; a 4xx that
+        names `stream_options` is retried once without it (the gateway estimates usage then)."""
+        body = {**_own_fields(payload), "stream": True}
+        body.pop("stream_options", None)
+        if target.stream_options:
+            started = False
+            try:
+                async for chunk in self._stream(target, {**body, "stream_options": {"include_usage": True}}):
+                    started = True
+                    yield chunk
+                return
+            except errors.GatewayError as exc:
+                if started or not _refuses_stream_options(exc):
+                    raise
+        async for chunk in self._stream(target, body):
+            yield chunk
+
+    async def _stream(self, target: UpstreamTarget, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         finished = False
         async with self.open_stream(target, "chat/completions", body) as response:
             async for data in iter_sse_data(response):
@@ -88,3 +106,14 @@ class OpenAIAdapter(Adapter):
     async def speech(self, target: UpstreamTarget, payload: dict[str, Any]) -> SpeechResult:
         response = await self.send(target, "POST", "audio/speech", json=payload)
         return SpeechResult(response.content, response.headers.get("content-type", "audio/mpeg"))
+
+
+def _refuses_stream_options(exc: errors.GatewayError) -> bool:
+    """An upstream 4xx that names `stream_options` (Mistral, Fireworks, some Azure deployments)."""
+    client_error = isinstance(exc, errors.InvalidRequest) or exc.message.startswith("HTTP 4")
+    return client_error and "stream_options" in exc.message
+
+
+def _own_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """The request without the other protocols' own parameters (`"anthropic": {...}`...)."""
+    return {key: value for key, value in payload.items() if key not in PROTOCOL_EXTRA_FIELDS}
