@@ -14,7 +14,11 @@ would ``https://api.anthropic.com/v1/messages``. Like the real API:
 - ``stream: true`` sends the documented events: ``message_start``, ``content_block_start``, ``ping``,
   ``content_block_delta`` (``text_delta`` or ``input_json_delta``), ``content_block_stop``,
   ``message_delta`` (``stop_reason``, ``usage.output_tokens``), ``message_stop``;
-- ``GET v1/models`` pages option ``models`` with ``limit`` / ``after_id``, ``has_more`` and ``last_id``.
+- ``GET v1/models`` pages option ``models`` with ``limit`` / ``after_id``, ``has_more`` and ``last_id``;
+- ``POST v1/messages/count_tokens`` answers ``{"input_tokens": N}`` (words of system and messages);
+- with ``thinking: {"type": "enabled"}`` the answer starts with a thinking block ``THINKING`` signed
+  ``SIGNATURE``, streamed as ``thinking_delta`` then ``signature_delta``; thinking blocks in the history
+  are accepted (the real API checks their signatures; tests check they arrive byte for byte).
 
 Answers mirror the OpenAI fake: ``"Hello from {provider}: {last user text}"`` (+ ``" [images: N]"``), or
 option ``content``; with ``tools`` (``tool_choice`` not ``none``) a ``tool_use`` block ``toolu_fake1``
@@ -44,6 +48,8 @@ SEGMENT = "anthropic"
 
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 TOOL_USE_ID = "toolu_fake1"
+THINKING = "Let me think about that."
+SIGNATURE = "EqQBCkYIBxgCKkBfake/sig+nature=="
 _ids = itertools.count(1)
 
 _ERRORS: dict[int, tuple[str, str]] = {
@@ -105,7 +111,9 @@ def _messages(request: Request) -> Reply:
     body = _body(request)
     _validate(body)
     blocks, stop_reason, stop_sequence = _answer(request.provider, body, request.options)
-    output = "".join(b.get("text") or json.dumps(b.get("input")) for b in blocks)
+    if isinstance(body.get("thinking"), dict) and body["thinking"].get("type") == "enabled":
+        blocks = [{"type": "thinking", "thinking": THINKING, "signature": SIGNATURE}, *blocks]
+    output = "".join(b.get("text") or b.get("thinking") or json.dumps(b.get("input")) for b in blocks)
     usage = {"input_tokens": _prompt_tokens(body), "output_tokens": word_count(output)}
     message_id = f"msg_fake{next(_ids)}"
     if body.get("stream"):
@@ -169,7 +177,9 @@ def _validate_content(index: int, message: dict[str, Any], previous: dict[str, A
             _validate_image(index, block.get("source") or {})
         elif kind == "tool_use" and message["role"] != "assistant":
             raise _Invalid(f"messages.{index}: tool_use blocks belong to assistant turns.")
-        elif kind not in ("text", "image", "tool_use", "document"):
+        elif kind in ("thinking", "redacted_thinking") and message["role"] != "assistant":
+            raise _Invalid(f"messages.{index}: thinking blocks belong to assistant turns.")
+        elif kind not in ("text", "image", "tool_use", "document", "thinking", "redacted_thinking"):
             raise _Invalid(f"messages.{index}: unknown content block type {kind!r}.")
 
 
@@ -230,6 +240,10 @@ def _stream(
         if block["type"] == "text":
             opening, pieces = {"type": "text", "text": ""}, split_text(block["text"], options["chunks"])
             deltas = [{"type": "text_delta", "text": piece} for piece in pieces]
+        elif block["type"] == "thinking":
+            opening, pieces = {"type": "thinking", "thinking": "", "signature": ""}, split_text(block["thinking"], 2)
+            deltas = [{"type": "thinking_delta", "thinking": piece} for piece in pieces]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
         else:
             opening = {**block, "input": {}}
             pieces = split_text(json.dumps(block["input"]), options["chunks"])
@@ -267,6 +281,16 @@ def _list_models(request: Request) -> Reply:
             "last_id": page[-1] if page else None,
         }
     )
+
+
+# --- POST v1/messages/count_tokens -------------------------------------------------------------
+
+
+def _count_tokens(request: Request) -> Reply:
+    body = _body(request)
+    if not isinstance(body.get("model"), str) or not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise _Invalid("model and messages: Field required (fake upstream).")
+    return json_reply({"input_tokens": _prompt_tokens(body)})
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -325,5 +349,6 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 _ROUTES: dict[tuple[str, str], Callable[[Request], Reply]] = {
     ("POST", "v1/messages"): _messages,
+    ("POST", "v1/messages/count_tokens"): _count_tokens,
     ("GET", "v1/models"): _list_models,
 }
