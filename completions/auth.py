@@ -1,8 +1,8 @@
 """Who is calling: a gateway API key, the master key, or nobody when auth is off.
 
 Auth is on when a master key is configured (`G4F_API_KEY`) or any ApiKey row exists. Keys come in
-`Authorization: Bearer KEY` or `g4f-api-key: KEY` and are checked against the cached catalogue
-snapshot, never the database.
+`Authorization: Bearer KEY`, `g4f-api-key: KEY` or `x-api-key: KEY` (Anthropic's clients) and are
+checked against the cached catalogue snapshot, never the database.
 """
 
 import hmac
@@ -42,7 +42,7 @@ def key_from_headers(headers: Mapping[str, str]) -> str:
     authorization = headers.get("authorization", "")
     if authorization[:7].lower() == "bearer ":
         return authorization[7:].strip()
-    return headers.get("g4f-api-key", "").strip()
+    return (headers.get("g4f-api-key") or headers.get("x-api-key") or "").strip()
 
 
 def authenticate(snapshot: CatalogueSnapshot, key: str) -> Caller:
@@ -68,6 +68,7 @@ class ApiKeyPermission(BasePermission):
         headers = {
             "authorization": request.headers.get("Authorization", ""),
             "g4f-api-key": request.headers.get("g4f-api-key", ""),
+            "x-api-key": request.headers.get("x-api-key", ""),
         }
         request.caller = authenticate(catalogue_snapshot(), key_from_headers(headers))
         return True

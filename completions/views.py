@@ -5,6 +5,7 @@ listed under `/v1/models`, providers flagged with `"provider": true`).
 """
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -107,11 +108,45 @@ def _model_list(snapshot: CatalogueSnapshot, ignored: frozenset[str]) -> list[di
     return data
 
 
+def anthropic_model_list(snapshot: CatalogueSnapshot, ignored: frozenset[str], query: Any) -> dict[str, Any]:
+    """Anthropic's model list (for Claude Code and the anthropic SDKs): chat models some usable
+    provider serves, paged by `limit` (1..1000, default 20) and `after_id`."""
+    names = [
+        model
+        for model in snapshot.models.values()
+        if any(_routable(route, ignored) and "chat" in route.capabilities for route in model.routes)
+    ]
+    try:
+        limit = min(max(int(query.get("limit") or 20), 1), 1000)
+    except ValueError:
+        raise errors.ValidationFailed("limit: an integer from 1 to 1000 is required.", param="limit") from None
+    start = next((i + 1 for i, model in enumerate(names) if model.name == query.get("after_id")), 0)
+    page = names[start : start + limit]
+    data = [
+        {
+            "type": "model",
+            "id": model.name,
+            "display_name": model.name,
+            "created_at": datetime.fromtimestamp(model.created or 0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for model in page
+    ]
+    return {
+        "data": data,
+        "has_more": start + limit < len(names),
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
+
+
 class ModelListView(APIView):
-    """`GET /v1/models`: every model some usable provider serves, then the providers themselves."""
+    """`GET /v1/models`: every model some usable provider serves, then the providers themselves; with
+    an `anthropic-version` header, Anthropic's list shape instead."""
 
     @extend_schema(operation_id="models_list", responses={200: listing(MODEL), **ERRORS}, tags=["models"])
     def get(self, request: Request) -> Response:
+        if request.headers.get("anthropic-version"):
+            return Response(anthropic_model_list(catalogue_snapshot(), _ignored(), request.query_params))
         return Response({"object": "list", "data": _model_list(catalogue_snapshot(), _ignored())})
 
 

@@ -5,6 +5,7 @@ from django.urls import re_path
 from completions.consumers import ChatCompletionsConsumer
 from completions.cookies.upload import UploadCookiesConsumer
 from completions.embeddings import EmbeddingsConsumer
+from completions.inbound.anthropic.consumer import CountTokensConsumer, MessagesConsumer
 from completions.media.consumers import (
     ImageGenerationsConsumer,
     SpeechConsumer,
@@ -12,12 +13,19 @@ from completions.media.consumers import (
 )
 
 _chat = ChatCompletionsConsumer.as_asgi()
+_messages = MessagesConsumer.as_asgi()
+_count_tokens = CountTokensConsumer.as_asgi()
 
 
 def exact_http_routes() -> dict:
     """Consumers for fixed paths (no URL arguments), looked up by the exact path in `g4fsite.asgi`
     before any pattern matching; they are in `http_routes` too."""
-    return {"/v1/chat/completions": _chat, "/v1/chat/completions/": _chat}
+    return {
+        "/v1/chat/completions": _chat,
+        "/v1/chat/completions/": _chat,
+        "/v1/messages": _messages,
+        "/v1/messages/count_tokens": _count_tokens,
+    }
 
 
 def http_routes(django_application):
@@ -27,6 +35,9 @@ def http_routes(django_application):
         re_path(r"^api/(?P<provider>[^/]+)/chat/completions/?$", chat),
         # G4F's conversation form; the consumer validates the id (400 naming `conversation_id`).
         re_path(r"^api/(?P<provider>[^/]+)/(?P<conversation_id>[^/]+)/chat/completions/?$", chat),
+        # Anthropic's Messages API (completions/inbound/anthropic/).
+        re_path(r"^v1/messages/?$", _messages),
+        re_path(r"^v1/messages/count_tokens/?$", _count_tokens),
         # Images, audio and cookie upload (completions/media/consumers.py, completions/cookies/upload.py).
         *media_routes(),
         *embedding_routes(),

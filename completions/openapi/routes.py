@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from completions.consumers import ChatCompletionsConsumer
 from completions.cookies.upload import UploadCookiesConsumer
 from completions.embeddings import EmbeddingsConsumer
+from completions.inbound.anthropic.consumer import CountTokensConsumer, MessagesConsumer
 from completions.media.consumers import ImageGenerationsConsumer, SpeechConsumer, TranscriptionsConsumer
 from completions.openapi.schemas import ERRORS, OBJECT, ROUTED_ERRORS, error
 from completions.serializers import ChatCompletionRequestSerializer
@@ -43,6 +44,93 @@ class ChatCompletionsDoc(DocumentationOnly):
             **ROUTED_ERRORS,
         },
         tags=["chat"],
+    )
+    def post(self, request, **kwargs): ...
+
+
+ANTHROPIC_ERROR = {
+    "type": "object",
+    "required": ["type", "error"],
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+
+
+def anthropic_error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ANTHROPIC_ERROR, description=description)
+
+
+ANTHROPIC_ERRORS = {
+    400: anthropic_error("`invalid_request_error`: bad JSON or a bad field."),
+    401: anthropic_error("`authentication_error`: send `x-api-key` or `Authorization: Bearer`."),
+    404: anthropic_error("`not_found_error`: no such model."),
+    429: anthropic_error("`rate_limit_error`; `Retry-After` says when to retry."),
+    502: anthropic_error("`api_error`: every provider tried failed."),
+    503: anthropic_error("`overloaded_error`: no provider may serve the request now."),
+}
+MESSAGES_REQUEST = {
+    "application/json": {
+        "type": "object",
+        "required": ["model", "max_tokens", "messages"],
+        "additionalProperties": True,
+        "properties": {
+            "model": {"type": "string"},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "system": {"oneOf": [{"type": "string"}, {"type": "array", "items": OBJECT}]},
+            "messages": {"type": "array", "items": OBJECT},
+            "tools": {"type": "array", "items": OBJECT},
+            "tool_choice": OBJECT,
+            "stop_sequences": {"type": "array", "items": {"type": "string"}},
+            "temperature": {"type": "number"},
+            "top_p": {"type": "number"},
+            "top_k": {"type": "integer"},
+            "metadata": OBJECT,
+            "thinking": OBJECT,
+            "stream": {"type": "boolean"},
+        },
+    }
+}
+
+
+class MessagesDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Anthropic Messages API (auth by `x-api-key` or Bearer), streamed with `stream: true`",
+        description="An `anthropic` provider gets the body as sent (model and credential swapped, "
+        "`anthropic-version` and `anthropic-beta` passed on); other providers get it translated.",
+        request=MESSAGES_REQUEST,
+        responses={
+            (200, "application/json"): OpenApiResponse(OBJECT, description="A Messages `message`."),
+            (200, "text/event-stream"): OpenApiResponse(
+                {"type": "string"},
+                description="message_start, content_block_start, ping, content_block_delta, content_block_stop, "
+                "message_delta, message_stop; `event: error` if the stream breaks off.",
+            ),
+            **ANTHROPIC_ERRORS,
+        },
+        tags=["messages"],
+    )
+    def post(self, request, **kwargs): ...
+
+
+class CountTokensDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Count a Messages request's input tokens",
+        description="The upstream's count from an `anthropic` provider, an estimate for any other.",
+        request=MESSAGES_REQUEST,
+        responses={
+            200: OpenApiResponse(
+                {"type": "object", "required": ["input_tokens"], "properties": {"input_tokens": {"type": "integer"}}},
+                description="`{input_tokens}`.",
+            ),
+            **ANTHROPIC_ERRORS,
+        },
+        tags=["messages"],
     )
     def post(self, request, **kwargs): ...
 
@@ -198,6 +286,8 @@ class MediaDoc(DocumentationOnly):
 
 DOCUMENTED_CONSUMERS = {
     ChatCompletionsConsumer: ChatCompletionsDoc,
+    MessagesConsumer: MessagesDoc,
+    CountTokensConsumer: CountTokensDoc,
     ImageGenerationsConsumer: ImageGenerationsDoc,
     TranscriptionsConsumer: TranscriptionsDoc,
     SpeechConsumer: SpeechDoc,

@@ -18,9 +18,11 @@ would ``https://api.anthropic.com/v1/messages``. Like the real API:
 - ``thinking: {"type": "enabled", "budget_tokens": N}`` needs 1024 <= N < ``max_tokens``, no
   ``temperature`` but 1, no ``top_p`` under 0.95, no forced tool, and (as the real API) a final
   assistant ``tool_use`` turn that starts with a thinking block; the answer then starts with a
-  ``thinking`` block ``"Thinking about: {last user text}"`` signed ``sig_fake`` (its words count as
-  output tokens);
-- ``GET v1/models`` pages option ``models`` with ``limit`` / ``after_id``, ``has_more`` and ``last_id``.
+  ``thinking`` block ``"Thinking about: {last user text}"`` signed ``SIGNATURE`` (its words count as
+  output tokens); thinking blocks in the history are accepted in assistant turns (the real API checks
+  their signatures; tests check they arrive byte for byte);
+- ``GET v1/models`` pages option ``models`` with ``limit`` / ``after_id``, ``has_more`` and ``last_id``;
+- ``POST v1/messages/count_tokens`` answers ``{"input_tokens": N}`` (words of system and messages).
 
 Answers mirror the OpenAI fake: ``"Hello from {provider}: {last user text}"`` (+ ``" [images: N]"``), or
 option ``content``; with ``tools`` (``tool_choice`` not ``none``) a ``tool_use`` block ``toolu_fake1``
@@ -55,7 +57,8 @@ SEGMENT = "anthropic"
 
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 TOOL_USE_ID = "toolu_fake1"
-THINKING_SIGNATURE = "sig_fake"
+SIGNATURE = "EqQBCkYIBxgCKkBfake/sig+nature=="
+THINKING_SIGNATURE = SIGNATURE
 THINKING_BLOCKS = ("thinking", "redacted_thinking")
 _ids = itertools.count(1)
 
@@ -218,6 +221,8 @@ def _validate_content(index: int, message: dict[str, Any], previous: dict[str, A
             _validate_image(index, block.get("source") or {})
         elif kind == "tool_use" and message["role"] != "assistant":
             raise _Invalid(f"messages.{index}: tool_use blocks belong to assistant turns.")
+        elif kind in THINKING_BLOCKS and message["role"] != "assistant":
+            raise _Invalid(f"messages.{index}: thinking blocks belong to assistant turns.")
         elif kind not in ("text", "image", "tool_use", "document", *THINKING_BLOCKS):
             raise _Invalid(f"messages.{index}: unknown content block type {kind!r}.")
 
@@ -334,6 +339,16 @@ def _list_models(request: Request) -> Reply:
     )
 
 
+# --- POST v1/messages/count_tokens -------------------------------------------------------------
+
+
+def _count_tokens(request: Request) -> Reply:
+    body = _body(request)
+    if not isinstance(body.get("model"), str) or not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise _Invalid("model and messages: Field required (fake upstream).")
+    return json_reply({"input_tokens": _prompt_tokens(body)})
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -393,5 +408,6 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 _ROUTES: dict[tuple[str, str], Callable[[Request], Reply]] = {
     ("POST", "v1/messages"): _messages,
+    ("POST", "v1/messages/count_tokens"): _count_tokens,
     ("GET", "v1/models"): _list_models,
 }
