@@ -4,6 +4,11 @@ from django.urls import re_path
 
 from completions.consumers import ChatCompletionsConsumer
 from completions.cookies.upload import UploadCookiesConsumer
+from completions.inbound.responses.consumers import (
+    ResponseInputItemsConsumer,
+    ResponsesConsumer,
+    StoredResponseConsumer,
+)
 from completions.media.consumers import (
     ImageGenerationsConsumer,
     SpeechConsumer,
@@ -11,12 +16,13 @@ from completions.media.consumers import (
 )
 
 _chat = ChatCompletionsConsumer.as_asgi()
+_responses = ResponsesConsumer.as_asgi()
 
 
 def exact_http_routes() -> dict:
     """Consumers for fixed paths (no URL arguments), looked up by the exact path in `g4fsite.asgi`
     before any pattern matching; they are in `http_routes` too."""
-    return {"/v1/chat/completions": _chat, "/v1/chat/completions/": _chat}
+    return {"/v1/chat/completions": _chat, "/v1/chat/completions/": _chat, "/v1/responses": _responses}
 
 
 def http_routes(django_application):
@@ -26,6 +32,8 @@ def http_routes(django_application):
         re_path(r"^api/(?P<provider>[^/]+)/chat/completions/?$", chat),
         # G4F's conversation form; the consumer validates the id (400 naming `conversation_id`).
         re_path(r"^api/(?P<provider>[^/]+)/(?P<conversation_id>[^/]+)/chat/completions/?$", chat),
+        # The Responses API (completions/inbound/responses/).
+        *responses_routes(),
         # Images, audio and cookie upload (completions/media/consumers.py, completions/cookies/upload.py).
         *media_routes(),
         re_path(r"", django_application),
@@ -44,4 +52,13 @@ def media_routes():
         re_path(r"^v1/audio/speech/?$", speech),
         re_path(r"^api/(?P<provider>[^/]+)/audio/speech/?$", speech),
         re_path(r"^v1/upload_cookies/?$", UploadCookiesConsumer.as_asgi()),
+    ]
+
+
+def responses_routes():
+    return [
+        re_path(r"^v1/responses/?$", _responses),
+        re_path(r"^api/(?P<provider>[^/]+)/responses/?$", _responses),
+        re_path(r"^v1/responses/(?P<response_id>[^/]+)/input_items/?$", ResponseInputItemsConsumer.as_asgi()),
+        re_path(r"^v1/responses/(?P<response_id>[^/]+)/?$", StoredResponseConsumer.as_asgi()),
     ]

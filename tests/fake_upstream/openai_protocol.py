@@ -10,6 +10,7 @@ Answers are deterministic so tests can assert them:
   below the word count truncates to that many words with finish_reason ``length``. Tokens are words.
   ``stream: true`` sends the same answer as ``chat.completion.chunk`` events split into option
   ``chunks`` pieces, then a usage chunk if ``stream_options.include_usage``, then ``[DONE]``.
+- ``POST responses``: the Responses API (``openai_responses.py``).
 - ``GET models``: option ``models``, owned by the provider.
 - ``POST images/generations``: ``n`` tiny PNGs, as ``b64_json`` or as a URL served by the fake.
 - ``POST audio/transcriptions`` / ``audio/translations``: ``"Transcribed N bytes"`` in the requested format.
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import openai_responses
 from .assets import TINY_PNG, TINY_WAV
 from .wire import Reply, Request, UploadedFile, json_reply, raw_reply, sse_data, sse_reply
 
@@ -312,4 +314,5 @@ _ROUTES: dict[tuple[str, str], Callable[[Request], Reply]] = {
     ("POST", "audio/transcriptions"): _transcriptions,
     ("POST", "audio/translations"): _translations,
     ("POST", "audio/speech"): _speech,
+    ("POST", "responses"): lambda request: openai_responses.create(request, error_reply),
 }

@@ -27,6 +27,10 @@ ROOTS = (
     "CreateTranscriptionResponseJson",
     "CreateTranscriptionResponseVerboseJson",
     "ErrorResponse",
+    # The Responses API (each stream event's own schema is referenced by ResponseStreamEvent).
+    "Response",
+    "ResponseStreamEvent",
+    "ResponseItemList",
 )
 REF_PREFIX = "#/components/schemas/"
 DEFAULT_SPEC = Path(__file__).resolve().parents[3] / "shared" / "openai-openapi.json"
