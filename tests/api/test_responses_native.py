@@ -72,7 +72,10 @@ def test_a_request_chat_cannot_carry_needs_a_native_provider(gateway):
     body = {"model": MODELS["anthropic"], "input": "hi", "tools": [{"type": "web_search"}]}
     refused = create(gateway, body)
     assert refused.status_code == 400
-    assert refused.json()["error"]["code"] == "unsupported_capability" and "responses" in refused.json()["error"]["message"]
+    assert (
+        refused.json()["error"]["code"] == "unsupported_capability"
+        and "responses" in refused.json()["error"]["message"]
+    )
 
 
 def test_native_stream_broken_after_its_first_byte_ends_with_response_failed(gateway):
@@ -118,7 +121,11 @@ def test_sdk_round_trip_through_a_native_provider_continues_from_the_gateways_st
     sent = gateway.fake.requests_for(name)[-1].json
     # The gateway keeps responses, so it sends the stored context in place of the id.
     assert "previous_response_id" not in sent
-    assert [item.get("type", "message") for item in sent["input"]] == ["message", "function_call", "function_call_output"]
+    assert [item.get("type", "message") for item in sent["input"]] == [
+        "message",
+        "function_call",
+        "function_call_output",
+    ]
     assert "id" not in sent["input"][1]
 
 

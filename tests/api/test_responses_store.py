@@ -34,7 +34,9 @@ def test_a_stored_response_belongs_to_the_key_that_created_it(gateway):
         theirs = gateway.get(path, headers=_auth(key_b))
         assert theirs.status_code == 404 and "secret" not in theirs.text
         assert theirs.json()["error"]["param"] == "response_id"
-    assert requests.delete(f"{gateway.url}/v1/responses/{first.id}", headers=_auth(key_b), timeout=10).status_code == 404
+    assert (
+        requests.delete(f"{gateway.url}/v1/responses/{first.id}", headers=_auth(key_b), timeout=10).status_code == 404
+    )
     calls = len(gateway.fake.requests_for(name))
     with pytest.raises(openai.NotFoundError) as raised:
         client_b.responses.create(model=MODELS["anthropic"], input="go on", previous_response_id=first.id)

@@ -20,6 +20,9 @@ def event_bytes(event: dict[str, Any]) -> bytes:
     return b"event: " + str(event.get("type")).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
+_TEXT_DELTA = b"event: response.output_text.delta\ndata: "
+
+
 class TranslatedStream:
     """Chat completion chunks (first choice) as Responses events: a message item for the text, a
     function_call item per tool call, each opened, filled by deltas and closed in OpenAI's order."""
@@ -63,10 +66,12 @@ class TranslatedStream:
         out: list[bytes] = []
         if not self.started:
             self.started = True
-            self._event(out, "response.created", response=self.snapshot("in_progress"))
-            self._event(out, "response.in_progress", response=self.snapshot("in_progress"))
-        if render.valid_chat_usage(chunk.get("usage")):
-            self.usage = chunk["usage"]
+            opened = self.snapshot("in_progress")
+            self._event(out, "response.created", response=opened)
+            self._event(out, "response.in_progress", response=opened)
+        usage = chunk.get("usage")
+        if usage and render.valid_chat_usage(usage):
+            self.usage = usage
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
@@ -78,14 +83,24 @@ class TranslatedStream:
                     self._call(out, call)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
-        return b"".join(out) if out else None
+        return (out[0] if len(out) == 1 else b"".join(out)) if out else None
 
     def _text(self, out: list[bytes], text: str) -> None:
         if self.message is None:
             self._open_message(out)
         self.text.append(text)
         self.spent.append(text)
-        self._event(out, "response.output_text.delta", **self._message_place(), delta=text, logprobs=[])
+        event = {
+            "type": "response.output_text.delta",
+            "sequence_number": self.sequence,
+            "item_id": self.message["id"],
+            "output_index": self.message_index,
+            "content_index": 0,
+            "delta": text,
+            "logprobs": [],
+        }
+        self.sequence += 1
+        out.append(_TEXT_DELTA + orjson.dumps(event) + b"\n\n")  # the most frequent event, framed inline
 
     def _open_message(self, out: list[bytes]) -> None:
         self.message = render.message_item("", status="in_progress")
