@@ -143,3 +143,28 @@ def test_json_schema_and_limits_reach_the_provider(gateway, adapter):
     assert short["status"] == "incomplete" and short["incomplete_details"] == {"reason": "max_output_tokens"}
     assert output_text(short) == "Hello from"
     assert gateway.fake.requests_for(name)[-1].json is not None
+
+
+def test_reasoning_content_becomes_a_reasoning_item_with_a_summary(gateway):
+    name = add_provider(gateway, "openai")
+    gateway.fake.set_option(name, reasoning="Think of a greeting.")
+    body = {"model": MODELS["openai"], "input": "hi", "reasoning": {"effort": "high", "summary": "auto"}}
+    answer = create(gateway, body).json()
+    assert_valid("Response", answer)
+    assert [item["type"] for item in answer["output"]] == ["reasoning", "message"]
+    assert answer["output"][0]["summary"] == [{"type": "summary_text", "text": "Think of a greeting."}]
+    assert gateway.fake.requests_for(name)[-1].json["reasoning_effort"] == "high"
+
+    events = stream(gateway, body)
+    assert types(events)[2:9] == [
+        "response.output_item.added",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+    ]
+    completed = events[-1]["response"]
+    assert completed["output"][0]["summary"][0]["text"] == "Think of a greeting."
+    assert [event["output_index"] for event in events if event["type"] == "response.output_text.delta"] == [1] * 5

@@ -9,7 +9,9 @@ Answers are deterministic so tests can assert them:
   a JSON response_format: ``{"echo": "<last user text>"}``. ``max_tokens`` / ``max_completion_tokens``
   below the word count truncates to that many words with finish_reason ``length``. Tokens are words.
   ``stream: true`` sends the same answer as ``chat.completion.chunk`` events split into option
-  ``chunks`` pieces, then a usage chunk if ``stream_options.include_usage``, then ``[DONE]``.
+  ``chunks`` pieces (after one ``reasoning_content`` delta with option ``reasoning``), then a usage chunk
+  if ``stream_options.include_usage``, then ``[DONE]``. Option ``reasoning`` also goes in answers'
+  ``message.reasoning_content``.
 - ``POST responses``: the Responses API (``openai_responses.py``).
 - ``GET models``: option ``models``, owned by the provider.
 - ``POST images/generations``: ``n`` tiny PNGs, as ``b64_json`` or as a URL served by the fake.
@@ -107,8 +109,14 @@ def _chat_completions(request: Request) -> Reply:
     answer = _answer(request.provider, body, request.options)
     head = {"id": f"chatcmpl-fake{next(_ids)}", "created": int(time.time()), "model": str(body.get("model", ""))}
     if body.get("stream"):
-        return sse_reply(_chunks(head, answer, body, request.options["chunks"], request.options["usage"]))
+        events = _chunks(head, answer, body, request.options["chunks"], request.options["usage"])
+        if request.options.get("reasoning"):  # reasoning deltas first, as DeepSeek streams them
+            thought = {"index": 0, "delta": {"reasoning_content": request.options["reasoning"]}, "finish_reason": None}
+            events.insert(0, sse_data({**head, "object": "chat.completion.chunk", "choices": [thought]}))
+        return sse_reply(events)
     message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
+    if request.options.get("reasoning"):
+        message["reasoning_content"] = request.options["reasoning"]
     if answer.tool_name is not None:
         message["tool_calls"] = [_tool_call(answer)]
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}

@@ -21,6 +21,7 @@ DEFAULT_OPTIONS = MappingProxyType(
         "content": None,  # fixed answer text instead of the echo
         "models": ("fake-model", "fake-vision", "fake-image"),  # GET models
         "usage": True,  # False: answers carry no usage (the gateway must estimate it)
+        "reasoning": None,  # OpenAI protocol: chat answers carry this `reasoning_content` (DeepSeek's field)
     }
 )
 

@@ -38,6 +38,8 @@ class TranslatedStream:
         self.output: list[dict[str, Any]] = []
         self.message: dict[str, Any] | None = None  # the open message item
         self.message_index = 0
+        self.reasoning: tuple[int, dict[str, Any]] | None = None  # the open reasoning item and its index
+        self.thought: list[str] = []  # the open reasoning item's summary text
         self.text: list[str] = []  # the open message's text
         self.calls: dict[int, tuple[int, dict[str, Any]]] = {}  # open calls: chat index -> (output index, item)
         self.spent: list[str] = []  # all text and arguments, for a usage estimate
@@ -76,6 +78,8 @@ class TranslatedStream:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            if delta.get("reasoning_content"):
+                self._reasoning(out, delta["reasoning_content"])
             if delta.get("content"):
                 self._text(out, delta["content"])
             for call in delta.get("tool_calls") or ():
@@ -85,8 +89,35 @@ class TranslatedStream:
                 self.finish_reason = choice["finish_reason"]
         return (out[0] if len(out) == 1 else b"".join(out)) if out else None
 
+    def _reasoning(self, out: list[bytes], text: str) -> None:
+        """A chat `reasoning_content` delta, as a reasoning item's one summary part."""
+        if self.reasoning is None:
+            item = {"id": new_id("rs"), "type": "reasoning", "summary": []}
+            self.reasoning = (len(self.output), item)
+            self.output.append(item)
+            self._event(out, "response.output_item.added", output_index=self.reasoning[0], item=item)
+            part = {"type": "summary_text", "text": ""}
+            self._event(out, "response.reasoning_summary_part.added", **self._summary_place(), part=part)
+        self.thought.append(text)
+        self._event(out, "response.reasoning_summary_text.delta", **self._summary_place(), delta=text)
+
+    def _summary_place(self) -> dict[str, Any]:
+        return {"item_id": self.reasoning[1]["id"], "output_index": self.reasoning[0], "summary_index": 0}
+
+    def _close_reasoning(self, out: list[bytes]) -> None:
+        if self.reasoning is None:
+            return
+        place, item, text = self._summary_place(), self.reasoning[1], "".join(self.thought)
+        part = {"type": "summary_text", "text": text}
+        item["summary"] = [part]
+        self._event(out, "response.reasoning_summary_text.done", **place, text=text)
+        self._event(out, "response.reasoning_summary_part.done", **place, part=part)
+        self._event(out, "response.output_item.done", output_index=place["output_index"], item=item)
+        self.reasoning, self.thought = None, []
+
     def _text(self, out: list[bytes], text: str) -> None:
         if self.message is None:
+            self._close_reasoning(out)
             self._open_message(out)
         self.text.append(text)
         self.spent.append(text)
@@ -118,6 +149,7 @@ class TranslatedStream:
         function = call.get("function") or {}
         opened = self.calls.get(index)
         if opened is None:
+            self._close_reasoning(out)
             self._close_message(out, "completed")
             item = render.function_call_item(
                 str(call.get("id") or new_id("call")), str(function.get("name") or ""), "", status="in_progress"
@@ -153,6 +185,7 @@ class TranslatedStream:
         self.message, self.text = None, []
 
     def _close_items(self, out: list[bytes], status: str) -> None:
+        self._close_reasoning(out)
         self._close_message(out, status)
         for output_index, item in self.calls.values():
             item["status"] = status
@@ -191,10 +224,12 @@ class TranslatedStream:
     def failed(self, exc: errors.GatewayError) -> bytes:
         """The `response.failed` event for a stream broken off by `exc`; what arrived stays as output."""
         for item in self.output:
-            if item["status"] == "in_progress":
+            if item.get("status") == "in_progress":
                 item["status"] = "incomplete"
         if self.message is not None:
             self.message["content"] = [render.output_text("".join(self.text))]
+        if self.reasoning is not None:
+            self.reasoning[1]["summary"] = [{"type": "summary_text", "text": "".join(self.thought)}]
         response = self.snapshot("failed", usage=render.response_usage(self.usage_totals()), error=render.error_of(exc))
         out: list[bytes] = []
         self._event(out, "response.failed", response=response)
