@@ -168,3 +168,36 @@ def test_reasoning_content_becomes_a_reasoning_item_with_a_summary(gateway):
     completed = events[-1]["response"]
     assert completed["output"][0]["summary"][0]["text"] == "Think of a greeting."
     assert [event["output_index"] for event in events if event["type"] == "response.output_text.delta"] == [1] * 5
+
+
+def test_items_become_chat_messages_in_order(gateway):
+    name = add_provider(gateway, "openai")
+    body = {
+        "model": MODELS["openai"],
+        "instructions": "Be brief.",
+        "input": [
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Use tools."}]},
+            {"role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "opaque"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Checking."}]},
+            {"type": "function_call", "call_id": "call_9", "name": "lookup", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_9", "output": "rain"},
+        ],
+        "max_output_tokens": 50,
+    }
+    answer = create(gateway, body)
+    assert answer.status_code == 200, answer.text
+    assert output_text(answer.json()) == "Tool said: rain"
+    sent = gateway.fake.requests_for(name)[-1].json
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "system", "content": [{"type": "text", "text": "Use tools."}]},
+        {"role": "user", "content": [{"type": "text", "text": "weather?"}]},
+        {
+            "role": "assistant",
+            "content": "Checking.",
+            "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "call_9", "content": "rain"},
+    ]
+    assert sent["max_tokens"] == 50

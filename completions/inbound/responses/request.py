@@ -206,7 +206,8 @@ def chat_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             content = chat_content(item.get("content"), index)
             if role == "assistant" and isinstance(content, list):
                 content = "".join(part.get("text", "") for part in content)
-            messages.append({"role": role, "content": content})
+            # `developer` is OpenAI's newer name for `system`; many chat upstreams know only the latter.
+            messages.append({"role": "system" if role == "developer" else role, "content": content})
         elif kind == "function_call":
             call_id, name = item.get("call_id"), item.get("name")
             if not isinstance(call_id, str) or not isinstance(name, str):
