@@ -17,6 +17,7 @@ class Capability(models.TextChoices):
     TRANSCRIPTION = "transcription"
     SPEECH = "speech"
     EMBEDDING = "embedding"
+    RESPONSES = "responses"  # an OpenAI-compatible upstream that serves /responses itself (pass-through)
 
 
 def validate_capabilities(value: object) -> None:
@@ -249,3 +250,30 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.position} {self.role}"
+
+
+class StoredResponse(models.Model):
+    """A Responses API answer kept for `GET /v1/responses/{id}` and `previous_response_id` (`store: true`).
+
+    `owner` follows the conversations' rule (`completions.auth.Caller.owner`): another owner's
+    response is a 404, as a missing one. `response` is the Response object as the client got it;
+    `input_items` this request's input items; `context` the items a continuation starts from (the
+    previous response's context, this input, this output), so continuing needs one read.
+    """
+
+    id = models.CharField(max_length=100, primary_key=True)
+    owner = models.CharField(max_length=50, blank=True, db_index=True)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="responses")
+    model = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    previous_response_id = models.CharField(max_length=100, blank=True)
+    response = models.JSONField()
+    input_items = models.JSONField(default=list)
+    context = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.id

@@ -6,6 +6,11 @@ from completions.consumers import ChatCompletionsConsumer
 from completions.cookies.upload import UploadCookiesConsumer
 from completions.embeddings import EmbeddingsConsumer
 from completions.inbound.anthropic.consumer import CountTokensConsumer, MessagesConsumer
+from completions.inbound.responses.consumers import (
+    ResponseInputItemsConsumer,
+    ResponsesConsumer,
+    StoredResponseConsumer,
+)
 from completions.media.consumers import (
     ImageGenerationsConsumer,
     SpeechConsumer,
@@ -15,6 +20,7 @@ from completions.media.consumers import (
 _chat = ChatCompletionsConsumer.as_asgi()
 _messages = MessagesConsumer.as_asgi()
 _count_tokens = CountTokensConsumer.as_asgi()
+_responses = ResponsesConsumer.as_asgi()
 
 
 def exact_http_routes() -> dict:
@@ -25,6 +31,7 @@ def exact_http_routes() -> dict:
         "/v1/chat/completions/": _chat,
         "/v1/messages": _messages,
         "/v1/messages/count_tokens": _count_tokens,
+        "/v1/responses": _responses,
     }
 
 
@@ -38,6 +45,8 @@ def http_routes(django_application):
         # Anthropic's Messages API (completions/inbound/anthropic/).
         re_path(r"^v1/messages/?$", _messages),
         re_path(r"^v1/messages/count_tokens/?$", _count_tokens),
+        # The Responses API (completions/inbound/responses/).
+        *responses_routes(),
         # Images, audio and cookie upload (completions/media/consumers.py, completions/cookies/upload.py).
         *media_routes(),
         *embedding_routes(),
@@ -65,4 +74,13 @@ def media_routes():
         re_path(r"^v1/audio/speech/?$", speech),
         re_path(r"^api/(?P<provider>[^/]+)/audio/speech/?$", speech),
         re_path(r"^v1/upload_cookies/?$", UploadCookiesConsumer.as_asgi()),
+    ]
+
+
+def responses_routes():
+    return [
+        re_path(r"^v1/responses/?$", _responses),
+        re_path(r"^api/(?P<provider>[^/]+)/responses/?$", _responses),
+        re_path(r"^v1/responses/(?P<response_id>[^/]+)/input_items/?$", ResponseInputItemsConsumer.as_asgi()),
+        re_path(r"^v1/responses/(?P<response_id>[^/]+)/?$", StoredResponseConsumer.as_asgi()),
     ]

@@ -21,7 +21,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
-from catalogue.models import Conversation, Message
+from catalogue.models import Conversation, Message, StoredResponse
 from completions import errors
 
 MESSAGE_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
@@ -295,3 +295,62 @@ def conversation_get(
 
 def unix(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment else None
+
+
+# --- stored Responses API answers (completions.inbound.responses) ------------------------------
+
+
+def response_not_found(response_id: str, param: str = "response_id") -> errors.NotFound:
+    """The error for an id that names no stored response of this owner (missing, or another owner's)."""
+    return errors.NotFound(f"Response with id '{response_id}' not found.", param=param)
+
+
+def response_save(
+    *,
+    response: dict[str, Any],
+    owner: str,
+    api_key_id: int | None,
+    provider: str,
+    previous_response_id: str,
+    input_items: list[dict[str, Any]],
+    context: list[dict[str, Any]],
+) -> bool:
+    """Keep a finished response; False (nothing stored) when its id is already taken."""
+    try:
+        with transaction.atomic():
+            StoredResponse.objects.create(
+                id=response["id"],
+                owner=owner,
+                api_key_id=api_key_id,
+                model=str(response.get("model") or "")[:200],
+                provider=provider,
+                previous_response_id=previous_response_id,
+                response=response,
+                input_items=input_items,
+                context=context,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def response_get(*, response_id: str, owner: str, param: str = "response_id") -> StoredResponse:
+    """The owner's stored response; raises NotFound naming `param`."""
+    stored = StoredResponse.objects.filter(id=response_id, owner=owner).first()
+    if stored is None:
+        raise response_not_found(response_id, param)
+    return stored
+
+
+def response_context(*, response_id: str, owner: str) -> list[dict[str, Any]]:
+    """The items a `previous_response_id` continues from; raises NotFound (param previous_response_id)."""
+    context = StoredResponse.objects.filter(id=response_id, owner=owner).values_list("context", flat=True).first()
+    if context is None:
+        raise response_not_found(response_id, "previous_response_id")
+    return context
+
+
+def response_delete(*, response_id: str, owner: str) -> bool:
+    """Delete the owner's stored response; False when there is none."""
+    deleted, _ = StoredResponse.objects.filter(id=response_id, owner=owner).delete()
+    return bool(deleted)

@@ -16,6 +16,11 @@ from completions.consumers import ChatCompletionsConsumer
 from completions.cookies.upload import UploadCookiesConsumer
 from completions.embeddings import EmbeddingsConsumer
 from completions.inbound.anthropic.consumer import CountTokensConsumer, MessagesConsumer
+from completions.inbound.responses.consumers import (
+    ResponseInputItemsConsumer,
+    ResponsesConsumer,
+    StoredResponseConsumer,
+)
 from completions.media.consumers import ImageGenerationsConsumer, SpeechConsumer, TranscriptionsConsumer
 from completions.openapi.schemas import ERRORS, OBJECT, ROUTED_ERRORS, error
 from completions.serializers import ChatCompletionRequestSerializer
@@ -258,6 +263,69 @@ class UploadCookiesDoc(DocumentationOnly):
     def post(self, request, **kwargs): ...
 
 
+class ResponsesDoc(DocumentationOnly):
+    @extend_schema(
+        summary="Create a response (the OpenAI Responses API), streamed as Server-Sent Events with `stream: true`",
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {
+                    "model": {"type": "string"},
+                    "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+                    "instructions": {"type": "string"},
+                    "tools": {"type": "array", "items": {"type": "object"}},
+                    "tool_choice": {},
+                    "text": {"type": "object"},
+                    "reasoning": {"type": "object"},
+                    "max_output_tokens": {"type": "integer", "minimum": 1},
+                    "temperature": {"type": "number"},
+                    "top_p": {"type": "number"},
+                    "store": {"type": "boolean", "default": True},
+                    "previous_response_id": {"type": "string"},
+                    "stream": {"type": "boolean"},
+                    "provider": {"type": "string"},
+                },
+                "additionalProperties": True,
+            }
+        },
+        responses={
+            (200, "application/json"): OpenApiResponse(OBJECT, description="A `response` plus `provider`."),
+            (200, "text/event-stream"): OpenApiResponse(
+                {"type": "string"},
+                description="`response.created` ... `response.completed`, or `response.failed` after a failure.",
+            ),
+            **ROUTED_ERRORS,
+        },
+        tags=["responses"],
+    )
+    def post(self, request, **kwargs): ...
+
+
+class StoredResponseDoc(DocumentationOnly):
+    @extend_schema(
+        summary="A stored response (the caller's own)",
+        responses={200: OBJECT, 404: error("No stored response of yours has this id."), **ERRORS},
+        tags=["responses"],
+    )
+    def get(self, request, **kwargs): ...
+
+    @extend_schema(
+        summary="Delete a stored response",
+        responses={200: OBJECT, 404: error("No stored response of yours has this id."), **ERRORS},
+        tags=["responses"],
+    )
+    def delete(self, request, **kwargs): ...
+
+
+class ResponseInputItemsDoc(DocumentationOnly):
+    @extend_schema(
+        summary="A stored response's input items (`limit`, `order`, `after`)",
+        responses={200: OBJECT, 404: error("No stored response of yours has this id."), **ERRORS},
+        tags=["responses"],
+    )
+    def get(self, request, **kwargs): ...
+
+
 class IndexDoc(DocumentationOnly):
     @extend_schema(summary="Where the API, admin and docs are", responses={200: OBJECT}, tags=["meta"])
     def get(self, request, **kwargs): ...
@@ -293,6 +361,9 @@ DOCUMENTED_CONSUMERS = {
     SpeechConsumer: SpeechDoc,
     EmbeddingsConsumer: EmbeddingsDoc,
     UploadCookiesConsumer: UploadCookiesDoc,
+    ResponsesConsumer: ResponsesDoc,
+    StoredResponseConsumer: StoredResponseDoc,
+    ResponseInputItemsConsumer: ResponseInputItemsDoc,
 }
 
 

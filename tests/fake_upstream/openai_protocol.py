@@ -14,10 +14,12 @@ Answers are deterministic so tests can assert them:
   ``refusal`` (False omits ``message.refusal``), ``finish_with_text`` (the last text piece rides in the
   finishing chunk) and ``stream_options`` (False: a body with it is a 422 naming it, as Mistral answers).
   With ``reasoning_effort`` (not ``none``) the answer carries ``reasoning_content``
-  ``"Thinking about: {last user text}"`` first, as DeepSeek and OpenRouter send it.
+  ``"Thinking about: {last user text}"`` first, as DeepSeek and OpenRouter send it; option
+  ``reasoning`` gives a fixed ``reasoning_content`` instead.
 - ``POST embeddings``: one vector per input (a string, strings, a token array or token arrays) of
   ``dimensions`` (default 8) values that depend on the input (``fake_embedding``); base64 with
   ``encoding_format: base64`` unless the model name contains ``floats-only``. Tokens are words.
+- ``POST responses``: the Responses API (``openai_responses.py``).
 - ``GET models``: option ``models``, owned by the provider.
 - ``POST images/generations``: ``n`` tiny PNGs, as ``b64_json`` or as a URL served by the fake.
 - ``POST audio/transcriptions`` / ``audio/translations``: ``"Transcribed N bytes"`` in the requested format.
@@ -35,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import openai_responses
 from .assets import TINY_PNG, TINY_WAV
 from .wire import Reply, Request, UploadedFile, json_reply, raw_reply, sse_data, sse_reply
 
@@ -125,7 +128,7 @@ def _chat_completions(request: Request) -> Reply:
     answer = _answer(request.provider, body, request.options)
     head = {"id": f"chatcmpl-fake{next(_ids)}", "created": int(time.time()), "model": str(body.get("model", ""))}
     count = body["n"] if isinstance(body.get("n"), int) and 1 <= body["n"] <= 10 else 1
-    reasoning = _reasoning(body)
+    reasoning = request.options.get("reasoning") or _reasoning(body)
     if body.get("stream"):
         return sse_reply(_chunks(head, answer, body, request.options, count, reasoning))
     message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
@@ -394,4 +397,5 @@ _ROUTES: dict[tuple[str, str], Callable[[Request], Reply]] = {
     ("POST", "audio/transcriptions"): _transcriptions,
     ("POST", "audio/translations"): _translations,
     ("POST", "audio/speech"): _speech,
+    ("POST", "responses"): lambda request: openai_responses.create(request, error_reply),
 }

@@ -31,6 +31,7 @@ DEFAULT_OPTIONS = MappingProxyType(
         # before the text. Gemini side: a finishReason to report instead of the real one.
         "server_tool_blocks": False,
         "finish_reason": None,
+        "reasoning": None,  # OpenAI protocol: chat answers carry this `reasoning_content` (DeepSeek's field)
     }
 )
 

@@ -28,6 +28,10 @@ ROOTS = (
     "CreateTranscriptionResponseVerboseJson",
     "ErrorResponse",
     "CreateEmbeddingResponse",
+    # The Responses API (each stream event's own schema is referenced by ResponseStreamEvent).
+    "Response",
+    "ResponseStreamEvent",
+    "ResponseItemList",
 )
 REF_PREFIX = "#/components/schemas/"
 DEFAULT_SPEC = Path(__file__).resolve().parents[3] / "shared" / "openai-openapi.json"

@@ -107,6 +107,38 @@ class OpenAIAdapter(Adapter):
         response = await self.send(target, "POST", "audio/speech", json=payload)
         return SpeechResult(response.content, response.headers.get("content-type", "audio/mpeg"))
 
+    # --- the Responses API, for providers whose mapping declares the `responses` capability ---------
+
+    responses_final_events = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+    async def responses(self, target: UpstreamTarget, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a client's Responses request as it came (model already mapped); return the Response."""
+        response = await self.send(target, "POST", "responses", json=body)
+        answer = self.read_json(response)
+        if not isinstance(answer, dict) or not isinstance(answer.get("output"), list):
+            raise errors.UpstreamMalformed("The provider's answer has no 'output'.")
+        return answer
+
+    async def responses_stream(self, target: UpstreamTarget, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Yield the provider's Responses stream events, up to `response.completed`, `.incomplete` or
+        `.failed`. An `error` event raises ProviderError; a stream without a final event StreamTruncated."""
+        async with self.open_stream(target, "responses", body) as response:
+            async for data in iter_sse_data(response):
+                if data == "[DONE]":
+                    break
+                try:
+                    event = orjson.loads(data)
+                except orjson.JSONDecodeError as exc:
+                    raise errors.UpstreamMalformed("The provider sent a malformed stream event.") from exc
+                if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+                    raise errors.UpstreamMalformed("The provider sent a stream event without a 'type'.")
+                if event["type"] == "error":
+                    raise errors.ProviderError(f"The provider reported an error mid-stream: {event.get('message')}")
+                yield event
+                if event["type"] in self.responses_final_events:
+                    return
+        raise errors.StreamTruncated("The provider's stream ended before it finished.")
+
 
 def _refuses_stream_options(exc: errors.GatewayError) -> bool:
     """An upstream 4xx that names `stream_options` (Mistral, Fireworks, some Azure deployments)."""
