@@ -33,8 +33,9 @@ JSON mode, so a system prompt that asks for JSON is obeyed with ``{"echo": "<las
 there (``stop_sequence``). Tokens are words. Native structured output (``output_config.format``) is
 answered with ``{"echo": "<last user text>"}`` too. Like current Claude models, ``temperature`` and
 ``top_p`` together are a 400. Option ``server_tool_blocks`` puts a web search's ``server_tool_use`` and
-``web_search_tool_result`` blocks before the text. Every body is also checked against the anthropic
-SDK's types (``sdk_types.py``).
+``web_search_tool_result`` blocks before the text. Every body without an ``anthropic-beta`` header (a
+client's own beta body, passed through natively) is also checked against the anthropic SDK's types
+(``sdk_types.py``).
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def model_name(request: Request) -> str | None:
 def _messages(request: Request) -> Reply:
     body = _body(request)
     _validate(body)
-    problem = sdk_types.anthropic_problem(body)
+    # A body with `anthropic-beta` is a client's own, passed through natively: beta fields (e.g.
+    # context_management) are not in the SDK's stable types, and the gateway must not drop them.
+    problem = None if request.headers.get("anthropic-beta") else sdk_types.anthropic_problem(body)
     if problem:
         sdk_types.record(f"anthropic {request.path}: {problem}")
         raise _Invalid(f"The body is not an anthropic.types.MessageCreateParams: {problem}")

@@ -208,7 +208,9 @@ def _chunks(
         return [sse_data({**base, "choices": [choice]}) for choice in choices]
 
     if answer.tool_name is None:
-        deltas = [{"reasoning_content": piece} for piece in split_text(reasoning or "", options["chunks"])]
+        # A fixed `reasoning` option arrives as one delta; reasoning_effort's text in `chunks` pieces.
+        thoughts = [reasoning] if options.get("reasoning") else split_text(reasoning or "", options["chunks"])
+        deltas = [{"reasoning_content": piece} for piece in thoughts if piece]
         deltas += [{"content": piece} for piece in split_text(answer.content or "", options["chunks"])]
         events = chunks({"role": "assistant", "content": ""})
     else:
