@@ -63,6 +63,7 @@ class FakeApp:
             "cut": self._cut,
             "malformed": self._malformed,
             "empty": self._empty,
+            **dict.fromkeys(faults.SHAPE_MODES, self._odd_shape),
         }
 
     def wake_all(self) -> None:
@@ -185,6 +186,11 @@ class FakeApp:
         self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any
     ) -> None:
         await self._send(send, faults.malformed(self._normal(protocol, request)), request.options["chunk_delay"])
+
+    async def _odd_shape(
+        self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any
+    ) -> None:
+        await self._send(send, faults.odd_shape(self._normal(protocol, request), fault.mode))
 
     async def _empty(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         await self._send(send, protocol.empty_reply(request))
