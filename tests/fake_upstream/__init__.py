@@ -11,11 +11,13 @@
     fake.reset(); fake.stop()
 
 A request also picks a fault by its model name (``gpt-fault-500``) or the header ``x-fake-fault: <mode>``
-(``slow; delay=0.2``). Modes: 400 401 403 404 429 500 502 503, slow, timeout, hang, cut, malformed, empty,
-oddchoices, odddelta, oddcontent; see ``faults.py``. Protocols: ``openai_protocol.py``, ``anthropic_protocol.py``
+(``slow; delay=0.2``). Modes: 400 401 403 404 429 500 502 503, slow, timeout, hang, cut, malformed, empty;
+see ``faults.py``. Protocols: ``openai_protocol.py``, ``anthropic_protocol.py``
 (``provider_url(name, "anthropic")``) and ``gemini_protocol.py`` (``provider_url(name, "gemini")``);
 ``app.py`` says how to add one. Pytest fixtures are in ``fixtures.py``;
 ``python -m tests.fake_upstream --port 9100`` serves it standalone.
+
+Modes oddchoices, odddelta and oddcontent answer OpenAI JSON of the wrong shape (``shapes.py``).
 """
 
 from .app import PROTOCOLS

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from . import anthropic_protocol, faults, gemini_protocol, openai_protocol
+from . import anthropic_protocol, faults, gemini_protocol, openai_protocol, shapes
 from .assets import TINY_PNG
 from .faults import Fault
 from .state import RecordedRequest
@@ -63,7 +63,7 @@ class FakeApp:
             "cut": self._cut,
             "malformed": self._malformed,
             "empty": self._empty,
-            **dict.fromkeys(faults.SHAPE_MODES, self._odd_shape),
+            **dict.fromkeys(shapes.SHAPE_MODES, self._odd_shape),
         }
 
     def wake_all(self) -> None:
@@ -190,7 +190,7 @@ class FakeApp:
     async def _odd_shape(
         self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any
     ) -> None:
-        await self._send(send, faults.odd_shape(self._normal(protocol, request), fault.mode))
+        await self._send(send, shapes.odd_shape(self._normal(protocol, request), fault.mode))
 
     async def _empty(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         await self._send(send, protocol.empty_reply(request))

@@ -7,7 +7,7 @@ A fault is chosen, first match wins, by:
 
 The server carries the modes out: timing modes (slow, timeout, hang) and ``cut`` itself, status modes
 and ``empty`` by asking the protocol module, ``malformed`` by rewriting the normal reply here, the same
-for every protocol; ``oddchoices`` and ``odddelta`` rewrite it into OpenAI chunks of the wrong shape.
+for every protocol.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-import orjson
-
-from .wire import Reply, sse_data
+from .shapes import SHAPE_MODES
+from .wire import Reply
 
 STATUS_MODES = frozenset({"400", "401", "403", "404", "429", "500", "502", "503"})
 TIMING_MODES = frozenset({"slow", "timeout", "hang"})
 BODY_MODES = frozenset({"cut", "malformed", "empty"})
-# Well-formed JSON of the wrong shape (OpenAI protocol): `choices` not a list of objects, or a
-# `delta` that is not an object, or a delta whose `content` is not a string (see ``odd_shape``).
-SHAPE_MODES = frozenset({"oddchoices", "odddelta", "oddcontent"})
-FAULT_MODES = STATUS_MODES | TIMING_MODES | BODY_MODES | SHAPE_MODES
+FAULT_MODES = STATUS_MODES | TIMING_MODES | BODY_MODES | SHAPE_MODES  # shapes.py: JSON of the wrong shape
 
 DEFAULT_DELAY = {"slow": 2.0, "timeout": 30.0}
 DEFAULT_RETRY_AFTER = 1
@@ -94,31 +90,3 @@ def malformed(reply: Reply) -> Reply:
     if reply.is_stream:
         return replace(reply, status=200, events=(*reply.events[:1], _MALFORMED_EVENT))
     return replace(reply, status=200, body=_MALFORMED_BODY)
-
-
-_ODD_SHAPES = {
-    # A stream's first chunk whose `choices` is a string: the gateway must fail over or answer 502.
-    "oddchoices": (0, {"id": "odd", "object": "chat.completion.chunk", "choices": "not a list"}),
-    # A chunk after the first whose `delta` is a number: the stream must end with an error event.
-    "odddelta": (1, {"id": "odd", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": 5}]}),
-    # A chunk after the first whose text is an object and whose tool call arguments are a number.
-    "oddcontent": (
-        1,
-        {
-            "id": "odd",
-            "object": "chat.completion.chunk",
-            "choices": [{"index": 0, "delta": {"content": {"a": 1}, "tool_calls": [{"function": {"arguments": 5}}]}}],
-        },
-    ),
-}
-
-
-def odd_shape(reply: Reply, mode: str) -> Reply:
-    """A stream with one wrongly shaped chunk put in (``oddchoices`` first, the others second), the
-    rest of it unchanged. Otherwise a 200 chat.completion whose `choices` is ``["not an object"]``."""
-    position, chunk = _ODD_SHAPES[mode]
-    if reply.is_stream:
-        events = (*reply.events[:position], sse_data(chunk), *reply.events[position:])
-        return replace(reply, status=200, events=events)
-    body = {"id": "odd", "object": "chat.completion", "created": 0, "model": "odd", "choices": ["not an object"]}
-    return replace(reply, status=200, body=orjson.dumps(body))
