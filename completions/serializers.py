@@ -210,7 +210,7 @@ def _message_problem(message: Any) -> str | None:
     if not isinstance(message, dict):
         return "each message must be an object"
     role = message.get("role")
-    if role not in MESSAGE_ROLES:
+    if not isinstance(role, str) or role not in MESSAGE_ROLES:
         return f"role must be one of {', '.join(sorted(MESSAGE_ROLES))}"
     for name in ("name", "tool_call_id"):
         if message.get(name) is not None and not isinstance(message[name], str):
@@ -237,7 +237,7 @@ def _message_problem(message: Any) -> str | None:
 def _part_problem(part: Any) -> str | None:
     """What is wrong with one content part, in OpenAI's shapes, or None."""
     kind = part.get("type") if isinstance(part, dict) else None
-    if kind not in CONTENT_PART_TYPES:
+    if not isinstance(kind, str) or kind not in CONTENT_PART_TYPES:
         return f"content parts must be objects with type {', '.join(sorted(CONTENT_PART_TYPES))}"
     if kind in ("text", "refusal") and not isinstance(part.get(kind), str):
         return f"a {kind} part needs a '{kind}' string"

@@ -78,6 +78,8 @@ def test_speech_response_format_that_is_not_a_string_is_refused(gateway, respons
 
 
 MALFORMED_MESSAGES = [
+    [{"role": [], "content": "x"}],
+    [{"role": "user", "content": [{"type": ["text"], "text": "x"}]}],
     [{"role": "user", "content": [{"type": "input_audio", "input_audio": 5}]}],
     [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": 5, "format": "wav"}}]}],
     [{"role": "user", "content": [{"type": "file", "file": "x"}]}],
