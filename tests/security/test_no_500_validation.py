@@ -110,3 +110,21 @@ def test_malformed_message_parts_are_refused_for_every_protocol(gateway, adapter
         error = assert_error(gateway.post("/v1/chat/completions", body), 400, "messages")
         assert error["code"] == "invalid_value"
     assert gateway.fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"type": "object", "definitions": [1], "properties": {"a": {"type": "string"}}},
+        {"type": "object", "$defs": "x", "properties": {"a": {"$ref": "#/$defs/a"}}},
+    ],
+)
+def test_odd_tool_schema_reaches_gemini_without_a_crash(gateway, parameters):
+    name = add_provider(gateway, "gemini")
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": parameters}}]
+    body = {"model": MODELS["gemini"], "messages": USER, "tools": tools}
+    response = gateway.post("/v1/chat/completions", body)
+    assert response.status_code == 200, response.text
+    sent = gateway.fake.requests_for(name)[-1].json
+    declared = sent["tools"][0]["functionDeclarations"][0]["parameters"]
+    assert "a" in declared["properties"]

@@ -35,7 +35,10 @@ def gemini_schema(schema: Any, definitions: dict[str, Any] | None = None, depth:
     if not isinstance(schema, dict) or depth > 32:
         return {}
     if definitions is None:
-        definitions = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+        definitions = {}
+        for key in ("definitions", "$defs"):  # a client's schema: either may be of any JSON type
+            if isinstance(schema.get(key), dict):
+                definitions.update(schema[key])
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/"):
         return gemini_schema(definitions.get(ref.rsplit("/", 1)[-1], {}), definitions, depth + 1)
