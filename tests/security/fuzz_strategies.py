@@ -90,12 +90,23 @@ messages = st.fixed_dictionaries(
         "extra": odd_values,
     },
 )
+SCHEMA_KEYWORDS = ["type", "properties", "items", "definitions", "$defs", "$ref", "enum", "anyOf", "const", "required"]
+schemas = st.recursive(
+    st.fixed_dictionaries({}, optional={key: odd_values for key in SCHEMA_KEYWORDS}),
+    lambda children: st.fixed_dictionaries(
+        {}, optional={"properties": st.dictionaries(st.text(max_size=4), children, max_size=2), "items": children}
+    ),
+    max_leaves=4,
+)
+json_schema_formats = st.fixed_dictionaries(
+    {"type": st.just("json_schema"), "json_schema": st.fixed_dictionaries({"name": st.just("x"), "schema": schemas})}
+)
 tools = st.lists(
     st.fixed_dictionaries(
         {"type": known_or_odd("function")},
         optional={
             "function": st.fixed_dictionaries(
-                {"name": known_or_odd("f")}, optional={"parameters": known_or_odd({"type": "object"})}
+                {"name": known_or_odd("f")}, optional={"parameters": schemas | odd_values}
             )
         },
     )
@@ -115,9 +126,7 @@ chat_bodies = st.fixed_dictionaries(
         "stop": known_or_odd("END", ["a", "b"]),
         "seed": known_or_odd(7),
         "user": known_or_odd("u"),
-        "response_format": known_or_odd(
-            {"type": "json_object"}, {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}
-        ),
+        "response_format": known_or_odd({"type": "json_object"}) | json_schema_formats,
         "tools": tools | odd_values,
         "tool_choice": known_or_odd("auto", "none", "required", {"type": "function", "function": {"name": "f"}}),
         "stream_options": known_or_odd({"include_usage": True}),

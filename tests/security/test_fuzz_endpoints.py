@@ -3,7 +3,8 @@ however odd its body, path, method or headers, gets a 5xx, and every error is Op
 
 Bounded and reproducible: `derandomize=True` (the same examples on every run), no example database,
 `max_examples` per test from `BUDGET` (about 40 s in all on a loaded 2-core machine), printed at the start.
-Set FUZZ_SCALE (e.g. 10) to run that many times more examples locally.
+Locally, FUZZ_SCALE=10 runs ten times the examples, and FUZZ_RANDOM=1 new random ones on each run
+(with pytest's `--hypothesis-seed=N` to repeat one).
 """
 
 import http.client
@@ -31,7 +32,7 @@ BUDGET = {  # max_examples per test
 }
 FUZZ = settings(
     deadline=None,
-    derandomize=True,
+    derandomize=not os.environ.get("FUZZ_RANDOM"),
     database=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -53,7 +54,7 @@ def announce_budget(request):
     started = time.monotonic()
     line = ", ".join(f"{name} {int(count * SCALE)}" for name, count in BUDGET.items())
     with capture.global_and_fixture_disabled():
-        print(f"\nfuzz budget (max_examples per test, derandomized): {line}")
+        print(f"\nfuzz budget (max_examples per test{'' if FUZZ.derandomize else ', random'}): {line}")
     yield
     with capture.global_and_fixture_disabled():
         print(f"\nfuzz tests took {time.monotonic() - started:.1f} s")
