@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import orjson
-
 from completions import errors
-from completions.serializers import ChatCompletionRequestSerializer, upstream_payload
+from completions.serializers import ChatCompletionRequestSerializer, json_object, upstream_payload
 from completions.usage import message_text, usage_estimate
 from g4fsite.conf import gateway_settings
 
@@ -32,12 +30,7 @@ class ChatRequest:
     @classmethod
     def parse(cls, body: bytes, *, provider: str = "", conversation_id: str | None = None) -> "ChatRequest":
         """Parse and validate a request body; `provider` / `conversation_id` come from the URL."""
-        try:
-            raw = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(raw, dict):
-            raise errors.InvalidJSON("The request body must be a JSON object.")
+        raw = json_object(body)
         if conversation_id is not None:
             raw = {**raw, "conversation_id": conversation_id}  # the URL's id is validated like the body's
         serializer = ChatCompletionRequestSerializer(data=raw)

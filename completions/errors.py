@@ -8,7 +8,8 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     ├── InvalidRequest (400 invalid_request_error)
     │   ├── InvalidJSON (400 invalid_json)
     │   ├── ValidationFailed (400 invalid_value; `param` names the field)
-    │   │   └── InvalidFileType (400 invalid_file_type)
+    │   │   ├── InvalidFileType (400 invalid_file_type)
+    │   │   └── NestingTooDeep (400 nesting_too_deep: JSON nested deeper than the gateway takes)
     │   ├── UnsupportedCapability (400 unsupported_capability)
     │   ├── UpstreamBadRequest (400 upstream_bad_request: the upstream rejected the client's request)
     │   ├── UnsupportedMediaType (400 unsupported_media_type)
@@ -384,3 +385,8 @@ class ProviderBusy(ProviderNotWorking):
 class LocalSpeechBusy(ProviderBusy):
     code = "local_speech_busy"
     default_message = "Every local speech process is busy; retry shortly."
+
+
+class NestingTooDeep(ValidationFailed):
+    code = "nesting_too_deep"
+    default_message = "The request's JSON is nested too deeply."

@@ -3,9 +3,12 @@
 import threading
 from typing import Any
 
+import orjson
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from completions import errors
 
 MESSAGE_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 CONTENT_PART_TYPES = {"text", "image_url", "input_audio", "file", "refusal"}
@@ -15,6 +18,47 @@ GATEWAY_FIELDS = ("provider", "conversation_id", "proxy", "api_key")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 # Conversation ids (`conversation_id`, and the URL's in /api/{provider}/{conversation_id}/chat/completions).
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}\Z"
+# JSON bodies nest at most this deep (the body object is level 1): the encoder that sends a request
+# upstream stops at 255 levels, and no OpenAI request needs more than a few dozen.
+MAX_JSON_DEPTH = 64
+_CONTAINERS = (dict, list)
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body parsed as a JSON object; InvalidJSON (400) when it is not one, and
+    NestingTooDeep (400 naming the field) when a field nests deeper than `MAX_JSON_DEPTH`."""
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise errors.InvalidJSON("The request body must be a JSON object.")
+    # A body with no more opening brackets than the limit cannot nest deeper (brackets inside strings
+    # only raise the count): most chat requests skip the walk.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH:
+        for name, value in raw.items():
+            if type(value) in _CONTAINERS and nesting_exceeds(value, MAX_JSON_DEPTH - 1):
+                raise errors.NestingTooDeep(
+                    f"Invalid value for '{name}': nested deeper than {MAX_JSON_DEPTH} levels.", param=name
+                )
+    return raw
+
+
+def nesting_exceeds(value: dict | list, limit: int) -> bool:
+    """Whether the JSON container `value` (level 1) holds containers deeper than `limit` levels.
+    Walks containers level by level, without recursion."""
+    level = [value]
+    for _depth in range(limit):
+        deeper = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    deeper.append(child)
+        if not deeper:
+            return False
+        level = deeper
+    return True
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}]})
@@ -181,8 +225,14 @@ def _message_problem(message: Any) -> str | None:
     if not isinstance(message, dict):
         return "each message must be an object"
     role = message.get("role")
-    if role not in MESSAGE_ROLES:
+    if not isinstance(role, str) or role not in MESSAGE_ROLES:
         return f"role must be one of {', '.join(sorted(MESSAGE_ROLES))}"
+    for name in ("name", "tool_call_id"):
+        if message.get(name) is not None and not isinstance(message[name], str):
+            return f"'{name}' must be a string"
+    problem = _tool_calls_problem(message.get("tool_calls"), message.get("function_call"))
+    if problem:
+        return problem
     content = message.get("content")
     if content is None:
         if role == "assistant" and (message.get("tool_calls") or message.get("function_call")):
@@ -193,15 +243,9 @@ def _message_problem(message: Any) -> str | None:
     if not isinstance(content, list):
         return "content must be a string or a list of content parts"
     for part in content:
-        if not isinstance(part, dict) or part.get("type") not in CONTENT_PART_TYPES:
-            return f"content parts must be objects with type {', '.join(sorted(CONTENT_PART_TYPES))}"
-        if part["type"] == "text" and not isinstance(part.get("text"), str):
-            return "a text part needs a 'text' string"
-        if part["type"] == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
-                return "an image_url part needs an http(s) or data URL"
+        problem = _part_problem(part)
+        if problem:
+            return problem
     return None
 
 
@@ -220,6 +264,52 @@ def _with_image_url_objects(message: dict[str, Any]) -> dict[str, Any]:
         for part in content
     ]
     return {**message, "content": parts}
+
+
+def _part_problem(part: Any) -> str | None:
+    """What is wrong with one content part, in OpenAI's shapes, or None."""
+    kind = part.get("type") if isinstance(part, dict) else None
+    if not isinstance(kind, str) or kind not in CONTENT_PART_TYPES:
+        return f"content parts must be objects with type {', '.join(sorted(CONTENT_PART_TYPES))}"
+    if kind in ("text", "refusal") and not isinstance(part.get(kind), str):
+        return f"a {kind} part needs a '{kind}' string"
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
+            return "an image_url part needs an http(s) or data URL"
+    elif kind == "input_audio":
+        audio = part.get("input_audio")
+        if not isinstance(audio, dict) or not all(isinstance(audio.get(key), str) for key in ("data", "format")):
+            return "an input_audio part needs an 'input_audio' object with 'data' and 'format' strings"
+    elif kind == "file":
+        file = part.get("file")
+        if not isinstance(file, dict) or any(not isinstance(value, str | None) for value in file.values()):
+            return "a file part needs a 'file' object of strings ('file_data', 'file_id', 'filename')"
+    return None
+
+
+def _tool_calls_problem(tool_calls: Any, function_call: Any) -> str | None:
+    """What is wrong with an assistant message's `tool_calls` / legacy `function_call`, or None."""
+    if tool_calls is not None:
+        if not isinstance(tool_calls, list):
+            return "'tool_calls' must be a list"
+        for call in tool_calls:
+            if not isinstance(call, dict) or not _is_function_call(call.get("function")):
+                return "each tool call needs a 'function' object with 'name' and 'arguments' strings"
+            if any(call.get(key) is not None and not isinstance(call[key], str) for key in ("id", "type")):
+                return "a tool call's 'id' and 'type' must be strings"
+    if function_call is not None and not _is_function_call(function_call):
+        return "'function_call' must be an object with 'name' and 'arguments' strings"
+    return None
+
+
+def _is_function_call(function: Any) -> bool:
+    return (
+        isinstance(function, dict)
+        and isinstance(function.get("name"), str)
+        and isinstance(function.get("arguments", ""), str)
+    )
 
 
 def upstream_payload(raw: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ drops expired cookies (`cookies_for`) and never queries the database.
 """
 
 import ipaddress
+import math
 import re
 import time
 from collections.abc import Iterable
@@ -193,17 +194,25 @@ def cookie_domain(domain: Any) -> str | None:
     return domain.rstrip(".") if all(_LABEL.match(label) for label in labels) else None
 
 
+MAX_COOKIE_EXPIRY = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+
+
 def _expiry(value: Any, where: str) -> float | None:
-    """Unix time from seconds (numbers or digit strings) or an ISO 8601 / HTTP date; None: session."""
+    """Unix time from seconds (numbers or digit strings) or an ISO 8601 / HTTP date; None: session.
+
+    Times past the end of year 9999 (the last a database date can hold) are kept as that moment,
+    as browsers cap far-off expiries; NaN and infinity are refused."""
     if value in (None, "", 0, -1, False):
         return None
     if isinstance(value, bool):
         raise errors.InvalidCookieFile(f"{where} has an invalid expiry.", param="files")
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, int):
+        return float(min(max(value, 0), MAX_COOKIE_EXPIRY))  # a huge int would overflow float()
+    if isinstance(value, float):
+        return _bounded_expiry(value, where)
     if isinstance(value, str):
         try:
-            return float(value)
+            return _bounded_expiry(float(value), where)
         except ValueError:
             pass
         try:
@@ -213,12 +222,19 @@ def _expiry(value: Any, where: str) -> float | None:
 
             try:
                 parsed = parsedate_to_datetime(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, IndexError, OverflowError):
                 raise errors.InvalidCookieFile(f"{where} has an invalid expiry ({value!r}).", param="files") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
+        return _bounded_expiry(parsed.timestamp(), where)
     raise errors.InvalidCookieFile(f"{where} has an invalid expiry.", param="files")
+
+
+def _bounded_expiry(seconds: float, where: str) -> float:
+    """`seconds` within [0, MAX_COOKIE_EXPIRY]; InvalidCookieFile for NaN or infinity."""
+    if not math.isfinite(seconds):
+        raise errors.InvalidCookieFile(f"{where} has an invalid expiry.", param="files")
+    return min(max(seconds, 0.0), MAX_COOKIE_EXPIRY)
 
 
 # --- storing --------------------------------------------------------------------------------------

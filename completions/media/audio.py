@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-import orjson
-
 from completions import errors
-from completions.upstream.adapters import Adapter, SpeechResult, UpstreamTarget
 from completions.http.multipart import FormData
+from completions.serializers import json_object
+from completions.upstream.adapters import Adapter, SpeechResult, UpstreamTarget
 from g4fsite.conf import gateway_settings
 
 TRANSCRIPTION_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
@@ -84,12 +83,7 @@ class SpeechRequest:
 
     @classmethod
     def parse(cls, body: bytes, *, provider: str = "") -> "SpeechRequest":
-        try:
-            raw = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(raw, dict):
-            raise errors.InvalidJSON("The request body must be a JSON object.")
+        raw = json_object(body)
         text = raw.get("input")
         if not isinstance(text, str) or not text.strip():
             raise errors.ValidationFailed("'input' is required and must be a non-empty string.", param="input")
@@ -101,7 +95,7 @@ class SpeechRequest:
         payload: dict[str, Any] = {"input": text, "voice": voice}
         response_format = raw.get("response_format")
         if response_format is not None:
-            if response_format not in SPEECH_TYPES:
+            if not isinstance(response_format, str) or response_format not in SPEECH_TYPES:
                 raise errors.ValidationFailed(
                     f"'response_format' must be one of: {', '.join(SPEECH_TYPES)}.", param="response_format"
                 )
@@ -124,7 +118,7 @@ class SpeechRequest:
 def _number(value: Any, name: str, low: float, high: float) -> float:
     try:
         number = float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = None
     if number is None or not low <= number <= high:
         raise errors.ValidationFailed(f"'{name}' must be a number from {low:g} to {high:g}.", param=name)

@@ -20,8 +20,9 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 
 from completions import errors
-from completions.upstream.adapters import Adapter, UpstreamTarget
 from completions.media.store import amedia_store, media_url
+from completions.serializers import json_object
+from completions.upstream.adapters import Adapter, UpstreamTarget
 from completions.upstream.client import get_http_client
 from completions.upstream.safe_fetch import REDIRECT_STATUSES, fetch_public, parse_data_url
 from completions.upstream.status import translate_errors
@@ -47,7 +48,7 @@ class ImageRequest:
 
     @classmethod
     def parse(cls, body: bytes, *, provider: str = "") -> "ImageRequest":
-        raw = _json_object(body)
+        raw = json_object(body)
         prompt = raw.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise errors.ValidationFailed("'prompt' is required and must be a non-empty string.", param="prompt")
@@ -82,28 +83,25 @@ class ImageRequest:
         return payload
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        raw = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise errors.InvalidJSON("The request body must be a JSON object.")
-    return raw
-
-
 def image_size(size: Any) -> str | None:
     """A validated "WxH" (None for "auto" or none); ValidationFailed naming `size` otherwise."""
     if size is None or size == "auto":
         return None
     width, _, height = size.lower().partition("x") if isinstance(size, str) else ("", "", "")
-    if not (width.isdigit() and height.isdigit()) or not all(MIN_SIDE <= int(side) <= MAX_SIDE for side in (width, height)):
+    sides = (width, height)
+    if not all(_ascii_number(side) and MIN_SIDE <= int(side) <= MAX_SIDE for side in sides):
         raise errors.ValidationFailed(
             f"Invalid size {size!r}: expected 'auto' or WIDTHxHEIGHT with sides from {MIN_SIDE} to {MAX_SIDE}, "
             "e.g. '1024x1024'.",
             param="size",
         )
     return f"{int(width)}x{int(height)}"
+
+
+def _ascii_number(text: str) -> bool:
+    """ASCII digits only (str.isdigit() accepts "²", which int() refuses), and few of them (int()
+    refuses strings of more than 4,300 digits)."""
+    return text.isascii() and text.isdigit() and len(text) < 8
 
 
 def image_type(data: bytes) -> str | None:

@@ -17,6 +17,8 @@ see ``faults.py``. Protocols: ``openai_protocol.py``, ``anthropic_protocol.py``
 (``provider_url(name, "anthropic")``) and ``gemini_protocol.py`` (``provider_url(name, "gemini")``);
 ``app.py`` says how to add one. Pytest fixtures are in ``fixtures.py``;
 ``python -m tests.fake_upstream --port 9100`` serves it standalone.
+
+Modes oddchoices, odddelta and oddcontent answer OpenAI JSON of the wrong shape (``shapes.py``).
 """
 
 from .app import PROTOCOLS

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from . import anthropic_protocol, faults, gemini_protocol, openai_protocol
+from . import anthropic_protocol, faults, gemini_protocol, openai_protocol, shapes
 from .faults import Fault
 from .files import file_reply
 from .state import RecordedRequest
@@ -64,6 +64,7 @@ class FakeApp:
             "malformed": self._malformed,
             "bomb": self._bomb,
             "empty": self._empty,
+            **dict.fromkeys(shapes.SHAPE_MODES, self._odd_shape),
         }
 
     def wake_all(self) -> None:
@@ -189,6 +190,11 @@ class FakeApp:
 
     async def _bomb(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         await self._send(send, faults.bomb(self._normal(protocol, request)))
+
+    async def _odd_shape(
+        self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any
+    ) -> None:
+        await self._send(send, shapes.odd_shape(self._normal(protocol, request), fault.mode))
 
     async def _empty(self, request: Request, protocol: ProtocolModule, fault: Fault, receive: Any, send: Any) -> None:
         await self._send(send, protocol.empty_reply(request))

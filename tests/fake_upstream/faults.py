@@ -16,12 +16,13 @@ import re
 import zlib
 from dataclasses import dataclass, replace
 
+from .shapes import SHAPE_MODES
 from .wire import Reply
 
 STATUS_MODES = frozenset({"400", "401", "403", "404", "429", "500", "502", "503"})
 TIMING_MODES = frozenset({"slow", "timeout", "hang"})
 BODY_MODES = frozenset({"cut", "malformed", "empty", "bomb"})
-FAULT_MODES = STATUS_MODES | TIMING_MODES | BODY_MODES
+FAULT_MODES = STATUS_MODES | TIMING_MODES | BODY_MODES | SHAPE_MODES  # shapes.py: JSON of the wrong shape
 
 DEFAULT_DELAY = {"slow": 2.0, "timeout": 30.0}
 DEFAULT_RETRY_AFTER = 1

@@ -31,6 +31,8 @@ class OpenAIAdapter(Adapter):
         completion = self.read_json(response)
         if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
             raise errors.UpstreamMalformed("The provider's answer has no 'choices'.")
+        if not all(isinstance(choice, dict) and _is_message(choice.get("message")) for choice in completion["choices"]):
+            raise errors.UpstreamMalformed("The provider's answer has a choice without a well-formed 'message'.")
         return completion
 
     async def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -66,6 +68,8 @@ class OpenAIAdapter(Adapter):
                     raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.")
                 if "error" in chunk:
                     raise errors.ProviderError(f"The provider reported an error mid-stream: {chunk['error']}")
+                if not _is_chunk(chunk):
+                    raise errors.UpstreamMalformed("The provider sent a stream chunk of the wrong shape.")
                 if any(choice.get("finish_reason") for choice in chunk.get("choices") or ()):
                     finished = True
                 yield chunk
@@ -149,3 +153,31 @@ def _refuses_stream_options(exc: errors.GatewayError) -> bool:
 def _own_fields(payload: dict[str, Any]) -> dict[str, Any]:
     """The request without the other protocols' own parameters (`"anthropic": {...}`...)."""
     return {key: value for key, value in payload.items() if key not in PROTOCOL_EXTRA_FIELDS}
+
+
+# The shapes the gateway reads (it relays the rest as it is): `choices` a list of objects, each
+# message or delta an object whose `content` is a string or null and whose `tool_calls` are objects
+# with a `function` object whose `arguments` is a string or null.
+
+
+def _is_chunk(chunk: dict[str, Any]) -> bool:
+    choices = chunk.get("choices")
+    if choices is None:
+        return True
+    return isinstance(choices, list) and all(
+        isinstance(choice, dict) and (choice.get("delta") is None or _is_message(choice["delta"])) for choice in choices
+    )
+
+
+def _is_message(message: Any) -> bool:
+    if not isinstance(message, dict) or not isinstance(message.get("content"), str | None):
+        return False
+    calls = message.get("tool_calls")
+    if calls is None:
+        return True
+    return isinstance(calls, list) and all(
+        isinstance(call, dict)
+        and isinstance(call.get("function") or {}, dict)
+        and isinstance((call.get("function") or {}).get("arguments"), str | None)
+        for call in calls
+    )
