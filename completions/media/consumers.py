@@ -48,7 +48,9 @@ class ImageGenerationsConsumer(MediaConsumer):
         return images.generate(adapter, upstream_target(route), self.request, self.base_url)
 
     async def respond(self, result: dict[str, Any], provider: str, plan: RoutePlan) -> None:
-        await self.send_json(200, {**result, "model": plan.model, "provider": provider}, [self.provider_header(provider)])
+        await self.send_json(
+            200, {**result, "model": plan.model, "provider": provider}, [self.provider_header(provider)]
+        )
 
 
 class TranscriptionsConsumer(MultipartBodyMixin, MediaConsumer):

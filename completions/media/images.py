@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import orjson
-
 from completions import errors
 from completions.media.store import amedia_store, media_url
 from completions.serializers import json_object

@@ -9,9 +9,9 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Mapping
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
