@@ -3,6 +3,7 @@
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from channels.db import database_sync_to_async
@@ -88,11 +89,14 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
     mappings = ProviderModel.objects.select_related("model").order_by("model_id", "id")
     for mapping in mappings:
         provider = providers[mapping.provider_id]
+        priced = mapping if mapping.price_input is not None or mapping.price_output is not None else mapping.model
         route = Route(
             provider=provider,
             model=mapping.model.name,
             upstream_name=mapping.upstream_name or mapping.model.name,
             capabilities=frozenset(mapping.capabilities or ()),
+            price_input=priced.price_input or 0.0,
+            price_output=priced.price_output or 0.0,
         )
         routes_by_model.setdefault(mapping.model_id, []).append(route)
         routes_by_provider.setdefault(provider.name.lower(), []).append(route)
@@ -116,7 +120,7 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
         models_ci[entry.name.lower()] = entry
 
     active = ApiKey.objects.filter(revoked_at__isnull=True)
-    api_keys = {k.key_hash: ApiKeyEntry(id=k.id, name=k.name, prefix=k.prefix) for k in active}
+    api_keys = {k.key_hash: api_key_entry(k, models_ci) for k in active}
     by_name = {p.name: p for p in providers.values()}
     return CatalogueSnapshot(
         stamp=stamp,
@@ -127,6 +131,28 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
         _providers_ci=MappingProxyType({name.lower(): p for name, p in by_name.items()}),
         _models_ci=MappingProxyType(models_ci),
         _routes_by_provider=MappingProxyType({k: tuple(v) for k, v in routes_by_provider.items()}),
+    )
+
+
+def api_key_entry(key: ApiKey, models_ci: Mapping[str, ModelEntry]) -> ApiKeyEntry:
+    """The snapshot's entry for `key`; allowed model aliases become the models' names."""
+
+    def model_name(name: str) -> str:
+        model = models_ci.get(name.lower())
+        return (model.name if model else name).lower()
+
+    return ApiKeyEntry(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        rpm=key.rpm or None,
+        tpm=key.tpm or None,
+        max_concurrent=key.max_concurrent or None,
+        budget=float(key.budget) if key.budget is not None else None,
+        budget_period=key.budget_period,
+        allowed_models=frozenset(map(model_name, key.allowed_models)) if key.allowed_models else None,
+        allowed_providers=frozenset(n.lower() for n in key.allowed_providers) if key.allowed_providers else None,
+        expires_at=key.expires_at.timestamp() if key.expires_at else None,
     )
 
 

@@ -23,6 +23,7 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   └── ConversationFull (400 conversation_full: CONVERSATION_MAX_STORED_MESSAGES reached)
     ├── AuthenticationFailed (401 authentication_error / invalid_api_key)
     ├── PermissionDenied (403 permission_error)
+    │   └── ModelNotAllowed (403 model_not_allowed: the key may not use this model or provider)
     ├── NotFound (404 invalid_request_error / not_found)
     │   ├── ModelNotFound (404 model_not_found)
     │   ├── ProviderNotFound (404 provider_not_found)
@@ -32,6 +33,9 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     ├── Conflict (409 conflict)
     │   └── ConversationBusy (409 conversation_busy; sets Retry-After)
     ├── RateLimited (429 rate_limit_error; sets Retry-After)
+    │   ├── KeyRateLimited (429 rate_limit_exceeded: the key's rpm, tpm or max-concurrent)
+    │   └── InsufficientQuota (429 insufficient_quota: the key's budget for the period is spent)
+    ├── LimitStoreUnavailable (503 limit_store_unavailable: a limited key's counters cannot be reached)
     ├── ProviderError (502 api_error / provider_error)
     │   ├── UpstreamAuthFailed (502 provider_auth_failed)
     │   ├── UpstreamMalformed (502 provider_malformed_response)
@@ -339,3 +343,24 @@ class TooManyMessages(RequestTooLarge):
 class ConversationFull(InvalidRequest):
     code = "conversation_full"
     default_message = "The conversation holds as many messages as it may; start a new conversation."
+
+
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+    default_message = "This key may not use this model or provider."
+
+
+class KeyRateLimited(RateLimited):
+    default_message = "This key's rate limit is reached; retry after the time Retry-After says."
+
+
+class InsufficientQuota(RateLimited):
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+    default_message = "This key's budget for the period is spent."
+
+
+class LimitStoreUnavailable(GatewayError):
+    status_code = 503
+    code = "limit_store_unavailable"
+    default_message = "The gateway cannot reach its limit counters; retry shortly."

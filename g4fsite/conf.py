@@ -109,6 +109,12 @@ DEFAULTS: dict[str, Any] = {
     "CONVERSATION_MAX_STORED_MESSAGES": 10_000,
     "CONVERSATION_MESSAGES_PAGE_DEFAULT": 1000,
     "CONVERSATION_MESSAGES_PAGE_MAX": 1000,
+    # Per-key limits (completions/limits/): where the counters live, "redis" (the default when REDIS_URL
+    # is set) or "file" (LIMITS_FILE, default <data dir>/key-limits.bin, shared by this machine's
+    # processes); a slot of a request in flight that no process gave back expires after INFLIGHT_TTL s.
+    "LIMITS_STORE": "",
+    "LIMITS_FILE": "",
+    "LIMITS_INFLIGHT_TTL": 3600,
 }
 
 
