@@ -3,6 +3,7 @@
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -61,7 +62,11 @@ def validate_name_list(value: object) -> None:
 def price_field(direction: str) -> models.FloatField:
     """A price in USD per million tokens (`direction`: input or output); empty when unknown."""
     return models.FloatField(
-        f"{direction} price", null=True, blank=True, help_text=f"USD per million {direction} tokens."
+        f"{direction} price",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=f"USD per million {direction} tokens.",
     )
 
 
@@ -179,7 +184,13 @@ class ApiKey(models.Model):
     tpm = models.PositiveIntegerField("tokens per minute", null=True, blank=True)
     max_concurrent = models.PositiveIntegerField("most requests in flight", null=True, blank=True)
     budget = models.DecimalField(
-        "budget (USD)", max_digits=12, decimal_places=4, null=True, blank=True, help_text="Spend allowed per period."
+        "budget (USD)",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Spend allowed per period.",
     )
     budget_period = models.CharField(max_length=10, choices=BudgetPeriod.choices, default=BudgetPeriod.MONTH)
     allowed_models = models.JSONField(

@@ -4,13 +4,15 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 from channels.db import database_sync_to_async
+from django.db.models import Sum
 
 from catalogue import hooks
 from catalogue.cache import catalogue_stamp
-from catalogue.models import ApiKey, Model, Provider, ProviderModel, api_key_env_problem
+from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord, api_key_env_problem
 from catalogue.snapshot import ApiKeyEntry, CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 
 logger = logging.getLogger("g4f.catalogue")
@@ -154,6 +156,19 @@ def api_key_entry(key: ApiKey, models_ci: Mapping[str, ModelEntry]) -> ApiKeyEnt
         allowed_providers=frozenset(n.lower() for n in key.allowed_providers) if key.allowed_providers else None,
         expires_at=key.expires_at.timestamp() if key.expires_at else None,
     )
+
+
+def api_key_spend_recorded(*, key_id: int, period: str) -> float:
+    """A key's cost summed over its usage rows since the start of the current `period` (UTC)."""
+    now = datetime.now(UTC)
+    since = {
+        "day": now.replace(hour=0, minute=0, second=0, microsecond=0),
+        "month": now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+    }.get(period)
+    rows = UsageRecord.objects.filter(api_key_id=key_id)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    return rows.aggregate(total=Sum("cost"))["total"] or 0.0
 
 
 def api_auth_enabled(*, master_key: str) -> bool:

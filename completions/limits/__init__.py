@@ -141,3 +141,14 @@ def key_limiter() -> KeyLimiter:
 
             _limiter = (config, FileKeyLimiter(path))
     return _limiter[1]
+
+
+def key_spend(api_key) -> float:
+    """An ApiKey row's spend in its current budget period, USD: from the limit store when the key has a
+    budget (what enforcement reads), else summed from its usage rows (the CLI and the admin only)."""
+    from catalogue.selectors import api_key_entry, api_key_spend_recorded
+
+    entry = api_key_entry(api_key, {})
+    if entry.budget is not None:
+        return key_limiter().spend(entry)
+    return api_key_spend_recorded(key_id=api_key.id, period=api_key.budget_period)
