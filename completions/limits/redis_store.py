@@ -11,11 +11,11 @@ import logging
 import time
 
 import redis
-import redis.asyncio as aredis
 
 from catalogue.snapshot import ApiKeyEntry
 from completions import errors
 from completions.limits import WINDOW, Admission, Counters, rate_headers, refusal, spend_period
+from completions.limits.resp import RedisReplyError, RespConnection, Script
 from g4fsite.conf import gateway_settings
 
 logger = logging.getLogger("g4f.limits")
@@ -69,30 +69,32 @@ def _keys(key: ApiKeyEntry, period: int) -> tuple[str, str, str, str]:
 
 
 class RedisKeyLimiter:
-    """The KeyLimiter over Redis; see the module docstring. One client per event loop."""
+    """The KeyLimiter over Redis; see the module docstring. One connection per event loop
+    (`completions.limits.resp`)."""
+
+    admit_script = Script(ADMIT)
+    release_script = Script(RELEASE)
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._clients: dict[int, tuple[aredis.Redis, object, object]] = {}
+        self._connections: dict[int, RespConnection] = {}
 
-    def _client(self) -> tuple[aredis.Redis, object, object]:
+    def _connection(self) -> RespConnection:
         loop_id = id(asyncio.get_running_loop())
-        client = self._clients.get(loop_id)
-        if client is None:
-            connection = aredis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
-            client = (connection, connection.register_script(ADMIT), connection.register_script(RELEASE))
-            self._clients[loop_id] = client
-        return client
+        connection = self._connections.get(loop_id)
+        if connection is None:
+            connection = self._connections[loop_id] = RespConnection(self.url)
+        return connection
 
     async def admit(self, key: ApiKeyEntry, estimated_tokens: int) -> Admission:
         period = spend_period(key.budget_period, time.time())
-        _, admit_script, _ = self._client()
         budget = -1 if key.budget is None else key.budget
         args = [key.rpm or 0, key.tpm or 0, key.max_concurrent or 0, repr(float(budget)), estimated_tokens]
         args += [int(gateway_settings.LIMITS_INFLIGHT_TTL), int(WINDOW * 1000)]
         try:
-            reason, requests, requests_ttl, tokens, tokens_ttl = await admit_script(keys=_keys(key, period), args=args)
-        except redis.RedisError as exc:
+            answer = await self.admit_script(self._connection(), _keys(key, period), args)
+            reason, requests, requests_ttl, tokens, tokens_ttl = answer
+        except (OSError, TimeoutError, RedisReplyError) as exc:
             logger.error("Key limits: Redis failed: %s", type(exc).__name__)
             raise errors.LimitStoreUnavailable() from exc
         reason = reason.decode() if isinstance(reason, bytes) else reason
@@ -108,14 +110,13 @@ class RedisKeyLimiter:
 
     async def release(self, admission: Admission, *, tokens: int, cost: float) -> None:
         key = admission.key
-        _, _, release_script = self._client()
         delta = tokens - admission.reserved_tokens if key.tpm else 0
         spent = cost if key.budget is not None else 0.0
         args = ["1" if admission.holds_slot else "0", delta, f"{spent:.12f}", SPEND_TTL.get(key.budget_period, 0)]
         _, tpm_key, inflight_key, spend_key = _keys(key, admission.period)
         try:
-            await release_script(keys=[tpm_key, inflight_key, spend_key], args=args)
-        except redis.RedisError as exc:
+            await self.release_script(self._connection(), (tpm_key, inflight_key, spend_key), args)
+        except (OSError, TimeoutError, RedisReplyError) as exc:
             logger.error("Key limits: Redis failed releasing a request: %s", type(exc).__name__)
 
     def spend(self, key: ApiKeyEntry) -> float:
