@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from catalogue import hooks, services
 from catalogue.admin_health import HEALTH_LIST_DISPLAY, HEALTH_READONLY_FIELDS, ProviderHealthAdminMixin
 from catalogue.admin_secrets import SecretFieldsAdminMixin
-from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord
-from catalogue.selectors import api_auth_enabled, provider_credential
+from catalogue.models import Model, Provider, ProviderModel, UsageRecord
+from catalogue.selectors import provider_credential
 from g4fsite.conf import gateway_settings
 
 
@@ -51,11 +51,6 @@ class ProviderForm(forms.ModelForm):
         return data
 
 
-AUTH_RULE = "Auth is on exactly when the master key (G4F_API_KEY) is set or at least one key is active."
-AUTH_ON = "Auth is on: every /v1 and /api request needs a key. " + AUTH_RULE
-AUTH_OFF = "Auth is off: requests need no key. " + AUTH_RULE + " Revoked keys do not count."
-
-
 def _mask(secret: str) -> str:
     return f"{secret[:3]}…{secret[-2:]}" if len(secret) > 8 else "••••"
 
@@ -64,7 +59,7 @@ class ProviderModelInline(admin.TabularInline):
     model = ProviderModel
     extra = 0
     autocomplete_fields = ["model"]
-    fields = ["model", "upstream_name", "capabilities", "discovered"]
+    fields = ["model", "upstream_name", "capabilities", "price_input", "price_output", "discovered"]
 
 
 @admin.register(Provider)
@@ -178,7 +173,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, SecretFieldsAdminMixin, admin.Mode
 
 @admin.register(Model)
 class ModelAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "owned_by", "aliases", "provider_count"]
+    list_display = ["name", "owned_by", "aliases", "price_input", "price_output", "provider_count"]
     search_fields = ["name", "owned_by"]
     inlines = [ProviderModelInline]
 
@@ -198,52 +193,11 @@ class ProviderModelAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["model", "provider"]
 
 
-class ApiKeyForm(forms.ModelForm):
-    class Meta:
-        model = ApiKey
-        fields = ["name"]
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
-    """Keys are created here or with `manage.py apikey create`; the plain key is shown once."""
-
-    form = ApiKeyForm
-    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    search_fields = ["name", "prefix"]
-    actions = ["revoke"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
-        return ["name", "prefix", "created_at", "last_used_at", "revoked_at"] if obj else []
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        on = api_auth_enabled(master_key=gateway_settings.API_KEY)
-        self.message_user(request, AUTH_ON if on else AUTH_OFF, messages.INFO)
-        return super().changelist_view(request, extra_context)
-
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
-        if change:
-            return
-        try:
-            key, plain = services.api_key_create(name=form.cleaned_data["name"])
-        except services.CatalogueError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return
-        obj.pk = key.pk
-        self.message_user(
-            request, f"New key for '{key.name}' (copy it now, it is not shown again): {plain}", messages.WARNING
-        )
-
-    @admin.action(description="Revoke selected keys")
-    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for key in queryset:
-            services.api_key_revoke(name=key.name)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).")
-
-
 @admin.register(UsageRecord)
 class UsageRecordAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "endpoint", "model", "provider", "success", "status_code", "attempts", "latency_ms"]
+    list_display = [
+        *("created_at", "endpoint", "model", "provider", "success", "status_code", "attempts", "latency_ms", "cost")
+    ]
     list_filter = ["success", "endpoint", "provider", "stream"]
     search_fields = ["model", "provider", "error"]
     date_hierarchy = "created_at"
@@ -255,4 +209,4 @@ class UsageRecordAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
         return False
 
 
-from catalogue import admin_conversations  # noqa: E402,F401 - registers the Conversation admin
+from catalogue import admin_conversations, admin_keys  # noqa: E402,F401 - register the Conversation and key admins

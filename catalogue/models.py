@@ -3,6 +3,7 @@
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from catalogue.credentials import EncryptedCredentialField
@@ -55,6 +56,22 @@ def validate_api_key_env(value: object) -> None:
     problem = api_key_env_problem(value) if isinstance(value, str) else "The variable name must be text."
     if value and problem:
         raise ValidationError(problem)
+
+
+def validate_name_list(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValidationError("Give a list of names.")
+
+
+def price_field(direction: str) -> models.FloatField:
+    """A price in USD per million tokens (`direction`: input or output); empty when unknown."""
+    return models.FloatField(
+        f"{direction} price",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=f"USD per million {direction} tokens.",
+    )
 
 
 def default_capabilities() -> list[str]:
@@ -131,6 +148,8 @@ class Model(models.Model):
     name = models.CharField(max_length=200, unique=True)
     owned_by = models.CharField(max_length=100, blank=True)
     aliases = models.JSONField(default=list, blank=True, validators=[validate_aliases])
+    price_input = price_field("input")
+    price_output = price_field("output")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -148,6 +167,9 @@ class ProviderModel(models.Model):
     upstream_name = models.CharField(max_length=200, blank=True, help_text="Defaults to the model's name.")
     capabilities = models.JSONField(default=default_capabilities, validators=[validate_capabilities])
     discovered = models.BooleanField(default=False, help_text="Added by model discovery rather than an operator.")
+    # The mapping's price, when set, wins over the model's (a provider may charge its own).
+    price_input = price_field("input")
+    price_output = price_field("output")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "model"], name="unique_provider_model")]
@@ -158,11 +180,39 @@ class ProviderModel(models.Model):
 
 
 class ApiKey(models.Model):
-    """A client key for the gateway. Only a hash is stored; the key is shown once at creation."""
+    """A client key for the gateway. Only a hash is stored; the key is shown once at creation.
+
+    Limits (empty = none) are enforced by `completions.limits`; `allowed_models` / `allowed_providers`
+    hold names or aliases (empty = all)."""
+
+    class BudgetPeriod(models.TextChoices):
+        DAY = "day", "Day"
+        MONTH = "month", "Month"
+        TOTAL = "total", "Total"
 
     name = models.CharField(max_length=100, unique=True)
     prefix = models.CharField(max_length=16, help_text="First characters of the key, to recognise it.")
     key_hash = models.CharField(max_length=64, unique=True)
+    rpm = models.PositiveIntegerField("requests per minute", null=True, blank=True)
+    tpm = models.PositiveIntegerField("tokens per minute", null=True, blank=True)
+    max_concurrent = models.PositiveIntegerField("most requests in flight", null=True, blank=True)
+    budget = models.DecimalField(
+        "budget (USD)",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Spend allowed per period.",
+    )
+    budget_period = models.CharField(max_length=10, choices=BudgetPeriod.choices, default=BudgetPeriod.MONTH)
+    allowed_models = models.JSONField(
+        default=list, blank=True, validators=[validate_name_list], help_text="Model names or aliases; empty = all."
+    )
+    allowed_providers = models.JSONField(
+        default=list, blank=True, validators=[validate_name_list], help_text="Provider names; empty = all."
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -194,6 +244,7 @@ class UsageRecord(models.Model):
     latency_ms = models.FloatField(default=0)
     stream = models.BooleanField(default=False)
     error = models.CharField(max_length=500, blank=True)
+    cost = models.FloatField(default=0, help_text="USD, from the route's price and the row's tokens.")
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -3,13 +3,16 @@
 import logging
 import os
 import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 from channels.db import database_sync_to_async
+from django.db.models import Sum
 
 from catalogue import hooks
 from catalogue.cache import catalogue_stamp
-from catalogue.models import ApiKey, Model, Provider, ProviderModel, api_key_env_problem
+from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord, api_key_env_problem
 from catalogue.snapshot import ApiKeyEntry, CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 
 logger = logging.getLogger("g4f.catalogue")
@@ -89,11 +92,14 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
     mappings = ProviderModel.objects.select_related("model").order_by("model_id", "id")
     for mapping in mappings:
         provider = providers[mapping.provider_id]
+        priced = mapping if mapping.price_input is not None or mapping.price_output is not None else mapping.model
         route = Route(
             provider=provider,
             model=mapping.model.name,
             upstream_name=mapping.upstream_name or mapping.model.name,
             capabilities=frozenset(mapping.capabilities or ()),
+            price_input=priced.price_input or 0.0,
+            price_output=priced.price_output or 0.0,
         )
         routes_by_model.setdefault(mapping.model_id, []).append(route)
         routes_by_provider.setdefault(provider.name.lower(), []).append(route)
@@ -117,7 +123,7 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
         models_ci[entry.name.lower()] = entry
 
     active = ApiKey.objects.filter(revoked_at__isnull=True)
-    api_keys = {k.key_hash: ApiKeyEntry(id=k.id, name=k.name, prefix=k.prefix) for k in active}
+    api_keys = {k.key_hash: api_key_entry(k, models_ci) for k in active}
     by_name = {p.name: p for p in providers.values()}
     return CatalogueSnapshot(
         stamp=stamp,
@@ -129,6 +135,41 @@ def snapshot_build(stamp: object) -> CatalogueSnapshot:
         _models_ci=MappingProxyType(models_ci),
         _routes_by_provider=MappingProxyType({k: tuple(v) for k, v in routes_by_provider.items()}),
     )
+
+
+def api_key_entry(key: ApiKey, models_ci: Mapping[str, ModelEntry]) -> ApiKeyEntry:
+    """The snapshot's entry for `key`; allowed model aliases become the models' names."""
+
+    def model_name(name: str) -> str:
+        model = models_ci.get(name.lower())
+        return (model.name if model else name).lower()
+
+    return ApiKeyEntry(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        rpm=key.rpm or None,
+        tpm=key.tpm or None,
+        max_concurrent=key.max_concurrent or None,
+        budget=float(key.budget) if key.budget is not None else None,
+        budget_period=key.budget_period,
+        allowed_models=frozenset(map(model_name, key.allowed_models)) if key.allowed_models else None,
+        allowed_providers=frozenset(n.lower() for n in key.allowed_providers) if key.allowed_providers else None,
+        expires_at=key.expires_at.timestamp() if key.expires_at else None,
+    )
+
+
+def api_key_spend_recorded(*, key_id: int, period: str) -> float:
+    """A key's cost summed over its usage rows since the start of the current `period` (UTC)."""
+    now = datetime.now(UTC)
+    since = {
+        "day": now.replace(hour=0, minute=0, second=0, microsecond=0),
+        "month": now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+    }.get(period)
+    rows = UsageRecord.objects.filter(api_key_id=key_id)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    return rows.aggregate(total=Sum("cost"))["total"] or 0.0
 
 
 def api_auth_enabled(*, master_key: str) -> bool:

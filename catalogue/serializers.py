@@ -6,10 +6,18 @@ from catalogue.models import Capability, Provider, api_key_env_problem
 from g4fsite.conf import gateway_settings
 
 
+class PriceFileSerializer(serializers.Serializer):
+    """`"price": {"input": 0.15, "output": 0.60}`: USD per million tokens in and out."""
+
+    input = serializers.FloatField(min_value=0, max_value=1_000_000, required=False, allow_null=True)
+    output = serializers.FloatField(min_value=0, max_value=1_000_000, required=False, allow_null=True)
+
+
 class ModelFileSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     owned_by = serializers.CharField(max_length=100, required=False, allow_blank=True)
     aliases = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    price = PriceFileSerializer(required=False, allow_null=True)
 
 
 class ProviderModelFileSerializer(serializers.Serializer):
@@ -18,6 +26,7 @@ class ProviderModelFileSerializer(serializers.Serializer):
     capabilities = serializers.ListField(
         child=serializers.ChoiceField(choices=Capability.values), required=False, default=lambda: ["chat"]
     )
+    price = PriceFileSerializer(required=False, allow_null=True)  # wins over the model's price
 
 
 class ProviderFileSerializer(serializers.Serializer):
@@ -50,6 +59,8 @@ class ProviderFileSerializer(serializers.Serializer):
 
 
 class CatalogueFileSerializer(serializers.Serializer):
+    """A catalogue file. Keys starting with `_` (such as `_prices_as_of`) are notes and are ignored."""
+
     providers = ProviderFileSerializer(many=True, required=False, default=list)
     models = ModelFileSerializer(many=True, required=False, default=list)
 

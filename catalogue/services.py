@@ -1,8 +1,6 @@
 """Writes to the catalogue. Every write that routing must see ends with `catalogue_invalidate()`."""
 
-import hashlib
 import json
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,58 +12,19 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from catalogue.cache import catalogue_invalidate
-from catalogue.models import ApiKey, Model, Provider, ProviderModel
+from catalogue.key_services import (  # noqa: F401  (keys' writes live there; these names stay importable)
+    KEY_PREFIX,
+    CatalogueError,
+    api_key_create,
+    api_key_hash,
+    api_key_revoke,
+    api_key_update,
+    api_keys_touch,
+)
+from catalogue.models import Model, Provider, ProviderModel
 from catalogue.serializers import CatalogueFileSerializer
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parent / "default_catalogue.json"
-KEY_PREFIX = "sk-g4f-"
-
-
-class CatalogueError(Exception):
-    """A catalogue file or operator command is invalid; the message says why."""
-
-
-# --- API keys -------------------------------------------------------------------------------
-
-
-def api_key_hash(key: str) -> str:
-    """Keys are 256-bit random strings, so one SHA-256 is enough (no slow password hash needed)."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def api_key_create(*, name: str) -> tuple[ApiKey, str]:
-    """Create a key; return the row and the plain key, which is not stored and cannot be shown again."""
-    name = name.strip()
-    if not name:
-        raise CatalogueError("A key needs a name.")
-    if ApiKey.objects.filter(name=name).exists():
-        raise CatalogueError(f"A key named '{name}' already exists.")
-    plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    with transaction.atomic():
-        key = ApiKey.objects.create(name=name, prefix=plain[: len(KEY_PREFIX) + 6], key_hash=api_key_hash(plain))
-        catalogue_invalidate()
-    return key, plain
-
-
-def api_key_revoke(*, name: str) -> ApiKey:
-    try:
-        key = ApiKey.objects.get(name=name)
-    except ApiKey.DoesNotExist:
-        raise CatalogueError(f"No key named '{name}'.") from None
-    if key.revoked_at is None:
-        with transaction.atomic():
-            key.revoked_at = timezone.now()
-            key.save(update_fields=["revoked_at"])
-            catalogue_invalidate()
-    return key
-
-
-def api_keys_touch(*, key_ids: Iterable[int]) -> None:
-    """Record that keys were used (no invalidation: routing does not read last_used_at)."""
-    ids = list(key_ids)
-    if ids:
-        ApiKey.objects.filter(id__in=ids).update(last_used_at=timezone.now())
-
 
 # --- providers --------------------------------------------------------------------------------
 
@@ -257,15 +216,21 @@ def catalogue_import(*, data: Any, only_new: bool = False) -> ImportResult:
 
 def _model_upsert(entry: dict, models_by_name: dict[str, Model], result: ImportResult, only_new: bool) -> Model:
     model = models_by_name.get(entry["name"])
+    if "price" in entry:
+        entry = {**entry, **price_fields(entry["price"])}
     if model is None:
         model = Model.objects.create(
-            name=entry["name"], owned_by=entry.get("owned_by", ""), aliases=entry.get("aliases", [])
+            name=entry["name"],
+            owned_by=entry.get("owned_by", ""),
+            aliases=entry.get("aliases", []),
+            price_input=entry.get("price_input"),
+            price_output=entry.get("price_output"),
         )
         models_by_name[model.name] = model
         result.models_created.append(model.name)
     elif not only_new:
         changed = False
-        for name in ("owned_by", "aliases"):
+        for name in ("owned_by", "aliases", "price_input", "price_output"):
             if name in entry and getattr(model, name) != entry[name]:
                 setattr(model, name, entry[name])
                 changed = True
@@ -295,11 +260,10 @@ def _provider_upsert(entry: dict, models_by_name: dict[str, Model], result: Impo
         model = models_by_name.get(mapping["name"]) or _model_upsert(
             {"name": mapping["name"], "owned_by": provider.name}, models_by_name, result, only_new
         )
-        _, created = ProviderModel.objects.update_or_create(
-            provider=provider,
-            model=model,
-            defaults={"upstream_name": mapping.get("upstream", ""), "capabilities": mapping["capabilities"]},
-        )
+        defaults = {"upstream_name": mapping.get("upstream", ""), "capabilities": mapping["capabilities"]}
+        if "price" in mapping:
+            defaults.update(price_fields(mapping["price"]))
+        _, created = ProviderModel.objects.update_or_create(provider=provider, model=model, defaults=defaults)
         if created:
             result.mappings_created += 1
         else:
@@ -321,14 +285,29 @@ def catalogue_export() -> dict[str, Any]:
                 "name": pm.model.name,
                 "upstream": pm.upstream_name or pm.model.name,
                 "capabilities": list(pm.capabilities),
+                **price_entry(pm),
             }
             for pm in provider.provider_models.all()
         ]
         providers.append(entry)
     models = [
-        {"name": m.name, "owned_by": m.owned_by, "aliases": list(m.aliases)} for m in Model.objects.order_by("name")
+        {"name": m.name, "owned_by": m.owned_by, "aliases": list(m.aliases), **price_entry(m)}
+        for m in Model.objects.order_by("name")
     ]
     return {"models": models, "providers": providers}
+
+
+def price_fields(price: dict | None) -> dict[str, float | None]:
+    """A file's `price` as the rows' fields (null clears the price)."""
+    price = price or {}
+    return {"price_input": price.get("input"), "price_output": price.get("output")}
+
+
+def price_entry(row: Model | ProviderModel) -> dict[str, Any]:
+    """`{"price": {...}}` for an export when the row has a price, else nothing."""
+    if row.price_input is None and row.price_output is None:
+        return {}
+    return {"price": {"input": row.price_input, "output": row.price_output}}
 
 
 def catalogue_seed() -> ImportResult:

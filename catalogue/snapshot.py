@@ -57,6 +57,13 @@ class Route:
     model: str
     upstream_name: str
     capabilities: frozenset[str]
+    # USD per million tokens: the mapping's price, else the model's, else 0 (unknown or free).
+    price_input: float = 0.0
+    price_output: float = 0.0
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """What `prompt_tokens` in and `completion_tokens` out cost on this route, in USD."""
+        return (prompt_tokens * self.price_input + completion_tokens * self.price_output) / 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +80,34 @@ class ModelEntry:
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyEntry:
+    """A client key and what it may do. Limits are None when not set; `allowed_models` holds lower-case
+    canonical model names (aliases resolved) and `allowed_providers` lower-case provider names, None for
+    all. `limited` says whether any counter (rate, tokens, concurrency, budget) must be kept."""
+
     id: int
     name: str
     prefix: str
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+    budget: float | None = None
+    budget_period: str = "month"
+    allowed_models: frozenset[str] | None = None
+    allowed_providers: frozenset[str] | None = None
+    expires_at: float | None = None  # epoch seconds
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.rpm or self.tpm or self.max_concurrent or self.budget is not None)
+
+    def may_use_model(self, name: str) -> bool:
+        return self.allowed_models is None or name.lower() in self.allowed_models
+
+    def may_use_provider(self, name: str) -> bool:
+        return self.allowed_providers is None or name.lower() in self.allowed_providers
+
+    def may_use(self, route: Route) -> bool:
+        return self.may_use_model(route.model) and self.may_use_provider(route.provider.name)
 
 
 @dataclass(frozen=True)

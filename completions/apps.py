@@ -8,6 +8,7 @@ class CompletionsConfig(AppConfig):
         """Lend the catalogue what it needs from the request path (see `catalogue.hooks`)."""
         from catalogue import hooks
         from completions.cookies.jar import cookie_jar_load, cookies_matching
+        from completions.limits import key_spend
         from completions.routing.provider_check import providers_check
         from completions.upstream.discovery import providers_refresh
 
@@ -18,3 +19,4 @@ class CompletionsConfig(AppConfig):
         hooks.cookie_matcher = cookie_matcher
         hooks.providers_check = providers_check
         hooks.providers_refresh = providers_refresh
+        hooks.key_spend = key_spend

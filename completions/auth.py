@@ -6,14 +6,16 @@ checked against the cached catalogue snapshot, never the database.
 """
 
 import hmac
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from rest_framework.permissions import BasePermission
 
 from catalogue.selectors import catalogue_snapshot
 from catalogue.services import api_key_hash
-from catalogue.snapshot import CatalogueSnapshot
+from catalogue.snapshot import ApiKeyEntry, CatalogueSnapshot
 from completions import errors
 from completions.usage import usage_recorder
 from g4fsite.conf import gateway_settings
@@ -21,10 +23,12 @@ from g4fsite.conf import gateway_settings
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated client. `owner` identifies it for ownership checks ("" when auth is off)."""
+    """The authenticated client. `owner` identifies it for ownership checks ("" when auth is off);
+    `key` is its key's entry with limits and allowed models (None for the master key and no auth)."""
 
     key_id: int | None
     name: str
+    key: ApiKeyEntry | None = field(default=None, compare=False, repr=False)
 
     @property
     def owner(self) -> str:
@@ -57,8 +61,11 @@ def authenticate(snapshot: CatalogueSnapshot, key: str) -> Caller:
     entry = snapshot.api_keys.get(api_key_hash(key))
     if entry is None:
         raise errors.AuthenticationFailed("Invalid API key." if key else None)
+    if entry.expires_at is not None and entry.expires_at <= time.time():
+        expired = datetime.fromtimestamp(entry.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        raise errors.AuthenticationFailed(f"The API key expired on {expired}.")
     usage_recorder.touch_key(entry.id)
-    return Caller(key_id=entry.id, name=entry.name)
+    return Caller(key_id=entry.id, name=entry.name, key=entry)
 
 
 class ApiKeyPermission(BasePermission):

@@ -28,6 +28,9 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     ├── AuthenticationFailed (401 authentication_error / invalid_api_key)
     ├── PermissionDenied (403 permission_error)
     │   └── CrossOriginRefused (403 cross_origin_refused: an Origin not allowed by G4F_CORS_ORIGINS)
+
+
+    │   └── ModelNotAllowed (403 model_not_allowed: the key may not use this model or provider)
     ├── NotFound (404 invalid_request_error / not_found)
     │   ├── ModelNotFound (404 model_not_found)
     │   ├── ProviderNotFound (404 provider_not_found)
@@ -38,6 +41,9 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     ├── Conflict (409 conflict)
     │   └── ConversationBusy (409 conversation_busy; sets Retry-After)
     ├── RateLimited (429 rate_limit_error; sets Retry-After)
+    │   ├── KeyRateLimited (429 rate_limit_exceeded: the key's rpm, tpm or max-concurrent)
+    │   └── InsufficientQuota (429 insufficient_quota: the key's budget for the period is spent)
+    ├── LimitStoreUnavailable (503 limit_store_unavailable: a limited key's counters cannot be reached)
     ├── ProviderError (502 api_error / provider_error)
     │   ├── UpstreamAuthFailed (502 provider_auth_failed)
     │   ├── UpstreamMalformed (502 provider_malformed_response)
@@ -390,3 +396,24 @@ class LocalSpeechBusy(ProviderBusy):
 class NestingTooDeep(ValidationFailed):
     code = "nesting_too_deep"
     default_message = "The request's JSON is nested too deeply."
+
+
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+    default_message = "This key may not use this model or provider."
+
+
+class KeyRateLimited(RateLimited):
+    default_message = "This key's rate limit is reached; retry after the time Retry-After says."
+
+
+class InsufficientQuota(RateLimited):
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+    default_message = "This key's budget for the period is spent."
+
+
+class LimitStoreUnavailable(GatewayError):
+    status_code = 503
+    code = "limit_store_unavailable"
+    default_message = "The gateway cannot reach its limit counters; retry shortly."

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from catalogue.provider_state import IGNORED, provider_entry_state
 from catalogue.selectors import catalogue_snapshot
-from catalogue.snapshot import CatalogueSnapshot, ModelEntry, ProviderEntry, Route
+from catalogue.snapshot import ApiKeyEntry, CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 from completions import errors
 from completions.openapi.schemas import ERRORS, MODEL, PROVIDER, PROVIDER_DETAIL, PROVIDER_MODEL, error, listing
 from g4fsite.conf import gateway_settings
@@ -30,8 +30,22 @@ def _listed(provider: ProviderEntry, ignored: frozenset[str]) -> bool:
     return provider.status != IGNORED and provider.name.lower() not in ignored
 
 
-def _routable(route: Route, ignored: frozenset[str]) -> bool:
-    return _listed(route.provider, ignored) and not route.provider.missing_credential
+def _routable(route: Route, ignored: frozenset[str], key: ApiKeyEntry | None = None) -> bool:
+    usable = _listed(route.provider, ignored) and not route.provider.missing_credential
+    return usable and (key is None or key.may_use(route))
+
+
+def _key(request: Request) -> ApiKeyEntry | None:
+    """The caller's key entry when it restricts models or providers (the lists show only those)."""
+    caller = getattr(request, "caller", None)
+    key = caller.key if caller is not None else None
+    if key is not None and (key.allowed_models is not None or key.allowed_providers is not None):
+        return key
+    return None
+
+
+def _key_routes(routes: tuple[Route, ...], key: ApiKeyEntry | None) -> tuple[Route, ...]:
+    return routes if key is None else tuple(route for route in routes if key.may_use(route))
 
 
 def model_entry(model: ModelEntry, routes: list[Route]) -> dict[str, Any]:
@@ -88,33 +102,40 @@ def provider_summary(provider: ProviderEntry, routes: tuple[Route, ...], ignored
     }
 
 
-def _provider_or_404(snapshot: CatalogueSnapshot, name: str) -> ProviderEntry:
+def _provider_or_404(snapshot: CatalogueSnapshot, name: str, key: ApiKeyEntry | None = None) -> ProviderEntry:
     provider = snapshot.provider(name)
-    if provider is None or not _listed(provider, _ignored()):
+    if provider is None or not _listed(provider, _ignored()) or (key and not key.may_use_provider(provider.name)):
         raise errors.ProviderNotFound(f"Provider '{name}' does not exist.", param="provider")
     return provider
 
 
-def _model_list(snapshot: CatalogueSnapshot, ignored: frozenset[str]) -> list[dict[str, Any]]:
-    """The `/v1/models` entries: models some usable provider serves, then those providers."""
+def _model_list(
+    snapshot: CatalogueSnapshot, ignored: frozenset[str], key: ApiKeyEntry | None = None
+) -> list[dict[str, Any]]:
+    """The `/v1/models` entries: models some usable provider serves, then those providers (for a key
+    restricted to some models or providers, only what it may use)."""
     data = []
     for model in snapshot.models.values():
-        routes = [route for route in model.routes if _routable(route, ignored)]
+        routes = [route for route in model.routes if _routable(route, ignored, key)]
         if routes:
             data.append(model_entry(model, routes))
     for provider in snapshot.providers.values():
-        if _listed(provider, ignored) and not provider.missing_credential:
-            data.append(provider_model_entry(provider, snapshot.routes_for_provider(provider.name)))
+        if _provider_usable(provider, ignored, key):
+            routes = _key_routes(snapshot.routes_for_provider(provider.name), key)
+            data.append(provider_model_entry(provider, routes))
     return data
 
 
-def anthropic_model_list(snapshot: CatalogueSnapshot, ignored: frozenset[str], query: Any) -> dict[str, Any]:
+def anthropic_model_list(
+    snapshot: CatalogueSnapshot, ignored: frozenset[str], query: Any, key: ApiKeyEntry | None = None
+) -> dict[str, Any]:
     """Anthropic's model list (for Claude Code and the anthropic SDKs): chat models some usable
-    provider serves, paged by `limit` (1..1000, default 20) and `after_id`."""
+    provider serves (only what a restricted key may use), paged by `limit` (1..1000, default 20) and
+    `after_id`."""
     names = [
         model
         for model in snapshot.models.values()
-        if any(_routable(route, ignored) and "chat" in route.capabilities for route in model.routes)
+        if any(_routable(route, ignored, key) and "chat" in route.capabilities for route in model.routes)
     ]
     try:
         limit = min(max(int(query.get("limit") or 20), 1), 1000)
@@ -139,6 +160,14 @@ def anthropic_model_list(snapshot: CatalogueSnapshot, ignored: frozenset[str], q
     }
 
 
+def _provider_usable(provider: ProviderEntry, ignored: frozenset[str], key: ApiKeyEntry | None) -> bool:
+    """Whether `provider` is listed as a model: usable, and allowed to a restricted key (a key limited
+    to some models gets providers-as-models only when it names its providers too)."""
+    if not _listed(provider, ignored) or provider.missing_credential:
+        return False
+    return key is None or (key.allowed_providers is not None and key.may_use_provider(provider.name))
+
+
 class ModelListView(APIView):
     """`GET /v1/models`: every model some usable provider serves, then the providers themselves; with
     an `anthropic-version` header, Anthropic's list shape instead."""
@@ -146,8 +175,8 @@ class ModelListView(APIView):
     @extend_schema(operation_id="models_list", responses={200: listing(MODEL), **ERRORS}, tags=["models"])
     def get(self, request: Request) -> Response:
         if request.headers.get("anthropic-version"):
-            return Response(anthropic_model_list(catalogue_snapshot(), _ignored(), request.query_params))
-        return Response({"object": "list", "data": _model_list(catalogue_snapshot(), _ignored())})
+            return Response(anthropic_model_list(catalogue_snapshot(), _ignored(), request.query_params, _key(request)))
+        return Response({"object": "list", "data": _model_list(catalogue_snapshot(), _ignored(), _key(request))})
 
 
 class ModelDetailView(APIView):
@@ -158,16 +187,17 @@ class ModelDetailView(APIView):
         responses={200: MODEL, 404: error("`model_not_found`: not in `/v1/models`."), **ERRORS}, tags=["models"]
     )
     def get(self, request: Request, model_name: str) -> Response:
-        snapshot, ignored = catalogue_snapshot(), _ignored()
+        snapshot, ignored, key = catalogue_snapshot(), _ignored(), _key(request)
         model = snapshot.model(model_name)
         if model is not None:
-            routes = [route for route in model.routes if _routable(route, ignored)]
+            routes = [route for route in model.routes if _routable(route, ignored, key)]
             if routes:
                 return Response(model_entry(model, routes))
         else:
             provider = snapshot.provider(model_name)
-            if provider is not None and _listed(provider, ignored) and not provider.missing_credential:
-                return Response(provider_model_entry(provider, snapshot.routes_for_provider(provider.name)))
+            if provider is not None and _provider_usable(provider, ignored, key):
+                routes = _key_routes(snapshot.routes_for_provider(provider.name), key)
+                return Response(provider_model_entry(provider, routes))
         raise errors.ModelNotFound(f"The model '{model_name}' does not exist.", param="model")
 
 
@@ -176,11 +206,11 @@ class ProviderListView(APIView):
 
     @extend_schema(operation_id="providers_list", responses={200: listing(PROVIDER), **ERRORS}, tags=["providers"])
     def get(self, request: Request) -> Response:
-        snapshot, ignored = catalogue_snapshot(), _ignored()
+        snapshot, ignored, key = catalogue_snapshot(), _ignored(), _key(request)
         data = [
-            provider_summary(provider, snapshot.routes_for_provider(provider.name), ignored)
+            provider_summary(provider, _key_routes(snapshot.routes_for_provider(provider.name), key), ignored)
             for provider in snapshot.providers.values()
-            if _listed(provider, ignored)
+            if _listed(provider, ignored) and (key is None or key.may_use_provider(provider.name))
         ]
         return Response({"object": "list", "data": data})
 
@@ -194,9 +224,10 @@ class ProviderDetailView(APIView):
         tags=["providers"],
     )
     def get(self, request: Request, provider_name: str) -> Response:
-        snapshot = catalogue_snapshot()
-        provider = _provider_or_404(snapshot, provider_name)
-        detail = provider_summary(provider, snapshot.routes_for_provider(provider.name), _ignored())
+        snapshot, key = catalogue_snapshot(), _key(request)
+        provider = _provider_or_404(snapshot, provider_name, key)
+        routes = _key_routes(snapshot.routes_for_provider(provider.name), key)
+        detail = provider_summary(provider, routes, _ignored())
         detail["stream"] = provider.supports_stream
         detail["description"] = provider.description
         detail["params"] = ["model", "messages", "stream", "max_tokens", "temperature", "top_p", "stop", "tools"]
@@ -210,8 +241,8 @@ class ProviderModelListView(APIView):
         responses={200: listing(PROVIDER_MODEL), 404: error("`provider_not_found`."), **ERRORS}, tags=["providers"]
     )
     def get(self, request: Request, provider_name: str) -> Response:
-        snapshot = catalogue_snapshot()
-        provider = _provider_or_404(snapshot, provider_name)
+        snapshot, key = catalogue_snapshot(), _key(request)
+        provider = _provider_or_404(snapshot, provider_name, key)
         data = [
             {
                 "id": route.model,
@@ -222,7 +253,7 @@ class ProviderModelListView(APIView):
                 "vision": "vision" in route.capabilities,
                 "upstream": route.upstream_name,
             }
-            for route in snapshot.routes_for_provider(provider.name)
+            for route in _key_routes(snapshot.routes_for_provider(provider.name), key)
         ]
         return Response({"object": "list", "data": data})
 

@@ -131,6 +131,12 @@ DEFAULTS: dict[str, Any] = {
     # Model for image requests that name neither `model` nor `provider` (`--image-model`,
     # G4F_IMAGE_MODEL); the seeded catalogue serves "flux" through PollinationsAI without a key.
     "DEFAULT_IMAGE_MODEL": "flux",
+    # Per-key limits (completions/limits/): where the counters live, "redis" (the default when REDIS_URL
+    # is set) or "file" (LIMITS_FILE, default <data dir>/key-limits.bin, shared by this machine's
+    # processes); a slot of a request in flight that no process gave back expires after INFLIGHT_TTL s.
+    "LIMITS_STORE": "",
+    "LIMITS_FILE": "",
+    "LIMITS_INFLIGHT_TTL": 3600,
 }
 
 

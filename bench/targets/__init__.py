@@ -71,7 +71,10 @@ def all_servers() -> dict[str, type[Server]]:
     from bench.targets.direct import Direct
     from bench.targets.forwarder import Forwarder
     from bench.targets.g4f import G4F
-    from bench.targets.gateway import Gateway, GatewayBaseline, GatewayDaphne
+    from bench.targets.gateway import Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited
     from bench.targets.litellm import LiteLLM
 
-    return {cls.name: cls for cls in (Direct, Forwarder, Gateway, GatewayBaseline, GatewayDaphne, LiteLLM, G4F)}
+    return {
+        cls.name: cls
+        for cls in (Direct, Forwarder, Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited, LiteLLM, G4F)
+    }

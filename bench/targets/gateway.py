@@ -56,8 +56,9 @@ def manage(env: dict[str, str], source: str, *args: str) -> str:
     return result.stdout
 
 
-def prepare_data_dir(name: str, upstream_port: int, source: str) -> tuple[dict[str, str], str]:
-    """A fresh data dir with the bench catalogue and one API key; returns (env, key)."""
+def prepare_data_dir(name: str, upstream_port: int, source: str, *key_args: str) -> tuple[dict[str, str], str]:
+    """A fresh data dir with the bench catalogue and one API key (created with `key_args`, e.g.
+    limits); returns (env, key)."""
     data_dir = WORK_DIR / name
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
@@ -66,7 +67,7 @@ def prepare_data_dir(name: str, upstream_port: int, source: str) -> tuple[dict[s
     path = data_dir / "catalogue.json"
     path.write_text(json.dumps(catalogue_file(upstream_port), indent=2))
     manage(env, source, "catalogue", "import", str(path))
-    key = manage(env, source, "apikey", "create", "bench").strip().splitlines()[-1].strip()
+    key = manage(env, source, "apikey", "create", "bench", *key_args).strip().splitlines()[-1].strip()
     return env, key
 
 
@@ -102,8 +103,11 @@ class Gateway(Server):
     def source(self) -> str:
         return SOURCE_DIR
 
+    key_args: tuple[str, ...] = ()
+
     def start(self, procs, upstream_port: int, cores) -> None:
-        env, self.api_key = prepare_data_dir(self.name, upstream_port, self.source())
+        env, self.api_key = prepare_data_dir(self.name, upstream_port, self.source(), *self.key_args)
+        env.update(self.extra_env())
         self.port = free_port()
         proc, log = procs.start(self.name, self.command(self.port), env=env, cores=cores, cwd=self.source())
         self.procs, self.pid = procs, proc.pid
@@ -111,6 +115,37 @@ class Gateway(Server):
             wait_for_port(self.port, timeout=60, proc=proc, log=log)
         except RuntimeError as exc:
             raise Unavailable(f"the gateway {exc}") from None
+
+    def extra_env(self) -> dict[str, str]:
+        return {}
+
+
+# Limits no benchmark run reaches: every counter is kept (rpm, tpm, in flight, spend), none refuses.
+UNREACHED_LIMITS = (
+    "--rpm",
+    "1000000000",
+    "--tpm",
+    "1000000000000",
+    "--max-concurrent",
+    "100000",
+    "--budget",
+    "1000000",
+)
+
+
+@dataclass
+class GatewayLimited(Gateway):
+    """The gateway with a limited key: the file limit store, or Redis with
+    BENCH_LIMITS_REDIS_URL=redis://... (a server the caller runs)."""
+
+    name: str = "gateway-limited"
+    label: str = "this gateway, limited key (uvicorn)"
+    note: str = "uvicorn, 1 worker, auth on, a key with rpm, tpm, max-concurrent and budget"
+    key_args: tuple[str, ...] = UNREACHED_LIMITS
+
+    def extra_env(self) -> dict[str, str]:
+        redis_url = os.environ.get("BENCH_LIMITS_REDIS_URL", "")
+        return {"REDIS_URL": redis_url} if redis_url else {}
 
 
 @dataclass

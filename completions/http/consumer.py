@@ -16,8 +16,9 @@ from channels.generic.http import AsyncHttpConsumer
 from catalogue.selectors import acatalogue_snapshot
 from catalogue.snapshot import CatalogueSnapshot
 from completions import errors
-from completions.auth import Caller, authenticate, key_from_headers
+from completions.auth import ANONYMOUS, Caller, authenticate, key_from_headers
 from completions.http.cors import cors_headers, preflight_headers
+from completions.limits import Admission, key_limiter
 from g4fsite.conf import gateway_settings
 
 logger = logging.getLogger("g4f.request")
@@ -36,6 +37,10 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
 
     allowed_methods: tuple[str, ...] = ("POST",)
     snapshot: CatalogueSnapshot | None = None  # the request's catalogue, once authenticated
+    caller: Caller = ANONYMOUS
+    admission: Admission | None = None  # what a limited key's admission took, for `release`
+    used_tokens = 0  # the request's tokens and cost (USD), settled by `release` for a limited key
+    cost = 0.0
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         self.scope = scope
@@ -60,7 +65,7 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
             logger.exception("Unhandled error serving %s", scope.get("path"))
             await self.send_error(errors.GatewayError())
         finally:
-            self.release()
+            await self.release()
 
     async def serve(self, body: bytes) -> None:
         raise NotImplementedError
@@ -126,13 +131,29 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         self.snapshot = await acatalogue_snapshot()
         return authenticate(self.snapshot, key_from_headers(self.headers))
 
-    def admit(self) -> None:
-        """Let the authenticated caller's request go ahead, or raise (per-key limits: none yet).
-        Called once, right after authentication."""
+    async def admit(self, estimated_tokens: int = 0) -> None:
+        """Let the authenticated caller (`self.caller`) go ahead under its key's limits, or raise
+        KeyRateLimited / InsufficientQuota. A limited key's rate headers go on every answer. Called
+        once, right after authentication; keys without limits (and the master key) cost one check."""
+        key = self.caller.key
+        if key is None or not key.limited:
+            return
+        admission = await key_limiter().admit(key, estimated_tokens)
+        if admission.headers:
+            self.extra_headers = [*self.extra_headers, *admission.headers]
+        if admission.refused is not None:
+            raise admission.refused
+        self.admission = admission
 
-    def release(self) -> None:
-        """Undo what `admit` took. Called once when the request (and its stream) is over, whether it
-        was admitted or not, so it must only release what `admit` actually took."""
+    async def release(self) -> None:
+        """Give back what `admit` took and settle the request's tokens and cost. Called once when the
+        request (and its stream) is over, whether it was admitted or not."""
+        admission, self.admission = self.admission, None
+        if admission is not None:
+            try:
+                await key_limiter().release(admission, tokens=self.used_tokens, cost=self.cost)
+            except Exception:
+                logger.exception("Releasing a key's limits failed")
 
     async def send_headers(self, *, status: int = 200, headers: Any = None) -> None:
         self.response_started = True

@@ -16,19 +16,19 @@ stream) and its shaping (`respond`, `stream_*`). A new client protocol (Response
 embeddings) subclasses this, or the chat consumer, with its own parser and renderer, including
 `render_error` and `stream_error` for its own error shape.
 
-Per-key limits (rate, concurrency, budget) go in `admit()` / `release()` (GatewayHttpConsumer):
-`admit()` runs once right after authentication, `release()` once at the very end of every request,
-admitted or not. Both are plain methods that do nothing today, so the hot path pays a call, no
-allocation; a limit that must wait would make `admit` a coroutine.
+Per-key limits (rate, concurrency, budget) are `admit()` / `release()` (GatewayHttpConsumer, over
+`completions.limits`): `admit()` runs once right after authentication with the request's token
+estimate (a quarter of its bytes), `release()` once at the very end of every request, admitted or
+not, with the tokens and cost `record()` found. A key's allowed models and providers are checked
+before planning (403 model_not_allowed) and narrow the plan's routes (`key_plan`).
 """
 
 import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from catalogue.snapshot import Route
+from catalogue.snapshot import ApiKeyEntry, Route
 from completions import errors
-from completions.auth import ANONYMOUS, Caller
 from completions.http.consumer import GatewayHttpConsumer
 from completions.http.request_log import note
 from completions.routing import failover
@@ -40,6 +40,16 @@ from g4fsite.conf import gateway_settings
 
 Headers = list[tuple[bytes, bytes]]
 _NO_USAGE: dict[str, int] = {}  # read only
+
+
+def key_plan(plan: RoutePlan, key: ApiKeyEntry) -> RoutePlan:
+    """`plan` narrowed to what `key` may use; 403 model_not_allowed when nothing is left."""
+    if not key.may_use_model(plan.model):
+        raise errors.ModelNotAllowed(f"This key may not use the model '{plan.model}'.", param="model")
+    routes = tuple(route for route in plan.routes if key.may_use_provider(route.provider.name))
+    if not routes:
+        raise errors.ModelNotAllowed(f"This key may use none of the providers of '{plan.model}'.", param="model")
+    return RoutePlan(model=plan.model, routes=routes, pinned=plan.pinned) if len(routes) != len(plan.routes) else plan
 
 
 class EndpointRequest(Protocol):
@@ -54,7 +64,6 @@ class UpstreamConsumer(GatewayHttpConsumer):
 
     endpoint = ""  # the usage rows' endpoint
     needed: frozenset[str] = frozenset()  # the capabilities a provider-model needs (see `needs`)
-    caller: Caller = ANONYMOUS
     request: Any = None  # the parsed request (an EndpointRequest); None until parsed
     plan: RoutePlan | None = None
     proxy: str | None = None  # an allowed per-request upstream proxy (chat's `proxy` field)
@@ -66,11 +75,15 @@ class UpstreamConsumer(GatewayHttpConsumer):
         self.attempts = failover.Attempts()
         if self.snapshot is None:  # uploads authenticate before reading their body
             self.caller = await self.authenticate()
-            self.admit()
+            await self.admit(len(body) // 4)
         request = await self.parse(body)
         self.request = request
         note(self.scope, model=request.model)
+        key = self.caller.key
+        restricted = key is not None and (key.allowed_models is not None or key.allowed_providers is not None)
         try:
+            if restricted:
+                self.check_allowed(key, request)
             plan = self.plan = self.reroute(
                 plan_request(
                     self.snapshot,
@@ -82,6 +95,8 @@ class UpstreamConsumer(GatewayHttpConsumer):
                     now=time.time(),
                 )
             )
+            if restricted:
+                plan = self.plan = key_plan(plan, key)
             if self.is_stream(request):
                 await self.relay(plan, request)
                 return
@@ -120,6 +135,15 @@ class UpstreamConsumer(GatewayHttpConsumer):
         await self.send_body(closing)
         self.record(success=True, status=200, provider=provider, usage=self.stream_usage())
 
+    def check_allowed(self, key: ApiKeyEntry, request: Any) -> None:
+        """Refuse (403 model_not_allowed) a model or provider the client named that the key may not use."""
+        if request.provider and not key.may_use_provider(request.provider):
+            raise errors.ModelNotAllowed(f"This key may not use the provider '{request.provider}'.", param="provider")
+        if request.model:
+            model = self.snapshot.model(request.model)
+            if not key.may_use_model(model.name if model else request.model):
+                raise errors.ModelNotAllowed(f"This key may not use the model '{request.model}'.", param="model")
+
     async def on_disconnect(self) -> None:
         if self.request is not None:
             self.record(success=False, status=499, error="The client disconnected.")
@@ -132,6 +156,11 @@ class UpstreamConsumer(GatewayHttpConsumer):
         usage = usage or _NO_USAGE
         model = self.plan.model if self.plan else self.request.model
         note(self.scope, provider=provider, model=model)
+        prompt_tokens = usage.get("prompt_tokens") or 0
+        completion_tokens = usage.get("completion_tokens") or 0
+        route = self.route_of(provider)
+        self.used_tokens = prompt_tokens + completion_tokens
+        self.cost = route.cost(prompt_tokens, completion_tokens) if route is not None else 0.0
         usage_recorder.record(
             api_key_id=self.caller.key_id,
             endpoint=self.endpoint,
@@ -140,12 +169,21 @@ class UpstreamConsumer(GatewayHttpConsumer):
             success=success,
             status_code=status,
             attempts=len(self.attempts),
-            prompt_tokens=usage.get("prompt_tokens") or 0,
-            completion_tokens=usage.get("completion_tokens") or 0,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=self.cost,
             latency_ms=(time.monotonic() - self.started) * 1000,
             stream=self.is_stream(self.request),
             error=error[:500],
         )
+
+    def route_of(self, provider: str) -> Route | None:
+        """The plan's route through `provider` (its price makes the row's cost)."""
+        if provider and self.plan is not None:
+            for route in self.plan.routes:
+                if route.provider.name == provider:
+                    return route
+        return None
 
     # --- endpoint hooks ---------------------------------------------------------------------------
 

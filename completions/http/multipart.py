@@ -93,6 +93,6 @@ class MultipartBodyMixin:
 
     async def read_body(self) -> bytes:
         self.caller = await self.authenticate()
-        self.admit()
+        await self.admit()
         boundary_of(self.headers.get("content-type", ""))
         return await self.receive_body(self.body_limit(), "The upload")

@@ -1,0 +1,154 @@
+"""Per-key limits: requests and tokens per minute, requests in flight, and spend per budget period.
+
+Every limit is counted in one store that all the gateway's processes share, so it holds exactly
+however many processes or instances serve a key: Redis when `REDIS_URL` is set (one Lua script per
+admission and one per release, `completions.limits.redis_store`), else a file of fixed-size records
+locked with `fcntl` in the data directory (`completions.limits.file_store`).
+
+Rate windows are fixed windows of 60 seconds that start at the window's first request (Redis: INCR
+then PEXPIRE on the first). `admit` checks and takes in one atomic step: budget, then concurrency,
+then requests, then tokens (the request's estimate is reserved and corrected by `release` to the
+tokens the usage reports). `release` also adds the request's cost to the period's spend.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from catalogue.snapshot import ApiKeyEntry
+from completions import errors
+
+WINDOW = 60.0  # seconds of a rate window
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class Admission:
+    """What `admit` took for one request, for `release` to give back and settle."""
+
+    key: ApiKeyEntry
+    period: int  # the spend period the request was admitted in (`spend_period`)
+    reserved_tokens: int
+    holds_slot: bool  # counted in the key's requests in flight
+    headers: Headers  # the rate headers for every answer of the request
+    refused: errors.GatewayError | None = None  # why it may not go ahead (nothing was taken then)
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """A key's counters as one admission saw them: used and seconds to the window's end."""
+
+    requests: int = 0
+    requests_reset: float = WINDOW
+    tokens: int = 0
+    tokens_reset: float = WINDOW
+
+
+class KeyLimiter(Protocol):
+    async def admit(self, key: ApiKeyEntry, estimated_tokens: int) -> Admission:
+        """Take one request (and the estimate) for `key`; a refused admission (KeyRateLimited or
+        InsufficientQuota in `refused`) takes nothing. Raises LimitStoreUnavailable."""
+
+    async def release(self, admission: Admission, *, tokens: int, cost: float) -> None:
+        """Give back the request's slot, correct its tokens to `tokens`, add `cost` to the spend."""
+
+    def spend(self, key: ApiKeyEntry) -> float:
+        """The key's spend in the current budget period, in USD (sync, for the CLI and the admin)."""
+
+
+def spend_period(period: str, now: float) -> int:
+    """The current budget period's number: days or months since 1970 (UTC), 0 for `total`."""
+    if period == "day":
+        return int(now // 86400)
+    if period == "month":
+        moment = time.gmtime(now)
+        return moment.tm_year * 12 + moment.tm_mon - 1
+    return 0
+
+
+def reset_text(seconds: float) -> str:
+    """A duration as OpenAI's `x-ratelimit-reset-*` headers write it: `1s`, `6m0s`."""
+    whole = max(0, math.ceil(seconds))
+    return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"
+
+
+def rate_headers(key: ApiKeyEntry, counters: Counters) -> Headers:
+    """OpenAI's `x-ratelimit-*` headers for the key's rpm and tpm limits."""
+    headers: Headers = []
+    if key.rpm:
+        headers += [
+            (b"x-ratelimit-limit-requests", str(key.rpm).encode()),
+            (b"x-ratelimit-remaining-requests", str(max(0, key.rpm - counters.requests)).encode()),
+            (b"x-ratelimit-reset-requests", reset_text(counters.requests_reset).encode()),
+        ]
+    if key.tpm:
+        headers += [
+            (b"x-ratelimit-limit-tokens", str(key.tpm).encode()),
+            (b"x-ratelimit-remaining-tokens", str(max(0, key.tpm - counters.tokens)).encode()),
+            (b"x-ratelimit-reset-tokens", reset_text(counters.tokens_reset).encode()),
+        ]
+    return headers
+
+
+def refusal(reason: str, key: ApiKeyEntry, counters: Counters) -> errors.GatewayError:
+    """The error for a refused admission (`reason`: quota, concurrency, rpm or tpm)."""
+    exc: errors.GatewayError
+    if reason == "quota":
+        exc = errors.InsufficientQuota(
+            f"The key's budget of ${key.budget:g} per {key.budget_period} is spent.", retry_after=None
+        )
+    elif reason == "concurrency":
+        exc = errors.KeyRateLimited(
+            f"The key already has {key.max_concurrent} requests in flight, as many as it may.", retry_after=1
+        )
+    elif reason == "rpm":
+        exc = errors.KeyRateLimited(
+            f"The key's limit of {key.rpm} requests per minute is reached.", retry_after=counters.requests_reset
+        )
+    else:
+        exc = errors.KeyRateLimited(
+            f"The key's limit of {key.tpm} tokens per minute is reached.", retry_after=counters.tokens_reset
+        )
+    return exc
+
+
+def tokens_refused(used: int, estimate: int, limit: int) -> bool:
+    """Whether `estimate` more tokens would pass `limit`; a lone request in a fresh window always goes."""
+    return used >= limit or (used > 0 and used + estimate > limit)
+
+
+_limiter: tuple[tuple, KeyLimiter] | None = None
+
+
+def key_limiter() -> KeyLimiter:
+    """This process's limiter: Redis when `REDIS_URL` is set (or LIMITS_STORE says so), else the file."""
+    global _limiter
+    from django.conf import settings
+
+    from g4fsite.conf import gateway_settings
+
+    store = gateway_settings.LIMITS_STORE or ("redis" if getattr(settings, "REDIS_URL", "") else "file")
+    path = gateway_settings.LIMITS_FILE or str(settings.DATA_DIR / "key-limits.bin")
+    config = (store, path, getattr(settings, "REDIS_URL", ""))
+    if _limiter is None or _limiter[0] != config:
+        if store == "redis":
+            from completions.limits.redis_store import RedisKeyLimiter
+
+            _limiter = (config, RedisKeyLimiter(config[2]))
+        else:
+            from completions.limits.file_store import FileKeyLimiter
+
+            _limiter = (config, FileKeyLimiter(path))
+    return _limiter[1]
+
+
+def key_spend(api_key) -> float:
+    """An ApiKey row's spend in its current budget period, USD: from the limit store when the key has a
+    budget (what enforcement reads), else summed from its usage rows (the CLI and the admin only)."""
+    from catalogue.selectors import api_key_entry, api_key_spend_recorded
+
+    entry = api_key_entry(api_key, {})
+    if entry.budget is not None:
+        return key_limiter().spend(entry)
+    return api_key_spend_recorded(key_id=api_key.id, period=api_key.budget_period)

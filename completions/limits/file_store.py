@@ -1,0 +1,125 @@
+"""Key limits in one file shared by the processes of one machine (no Redis).
+
+Each key has a 64-byte record at offset `key_id * 64`: the request window's start and count, the
+token window's start and count, requests in flight and when that last changed, the spend period and
+the spend. A step locks the record's byte range with `fcntl.lockf` (and a thread lock, since POSIX
+locks do not exclude threads of one process), reads it with `pread`, writes it with `pwrite`: four
+system calls, O(1) whatever the number of keys. The file is sparse; records of unused ids cost no disk.
+"""
+
+import fcntl
+import logging
+import os
+import struct
+import threading
+import time
+from collections.abc import Callable
+
+from catalogue.snapshot import ApiKeyEntry
+from completions import errors
+from completions.limits import WINDOW, Admission, Counters, rate_headers, refusal, spend_period, tokens_refused
+from g4fsite.conf import gateway_settings
+
+logger = logging.getLogger("g4f.limits")
+RECORD = struct.Struct("<dqdqqdqd")  # 64 bytes
+Record = list  # [req_start, req_count, tok_start, tok_count, inflight, inflight_at, period, spend]
+
+
+class FileKeyLimiter:
+    """The KeyLimiter over a record file; see the module docstring."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                logger.error("Cannot open the key limits file %s: %s", self.path, exc.strerror)
+                raise errors.LimitStoreUnavailable() from exc
+            self._pid = os.getpid()
+        return self._fd
+
+    def _update(self, key_id: int, change: Callable[[Record], bool]) -> Record:
+        """Run `change` on the key's record under its lock; write it back when `change` returns True."""
+        fd, offset = self._file(), key_id * RECORD.size
+        with self._lock:
+            fcntl.lockf(fd, fcntl.LOCK_EX, RECORD.size, offset, os.SEEK_SET)
+            try:
+                raw = os.pread(fd, RECORD.size, offset)
+                record = list(RECORD.unpack(raw)) if len(raw) == RECORD.size else [0.0, 0, 0.0, 0, 0, 0.0, 0, 0.0]
+                if change(record):
+                    os.pwrite(fd, RECORD.pack(*record), offset)
+            finally:
+                fcntl.lockf(fd, fcntl.LOCK_UN, RECORD.size, offset, os.SEEK_SET)
+        return record
+
+    async def admit(self, key: ApiKeyEntry, estimated_tokens: int) -> Admission:
+        now = time.time()
+        period = spend_period(key.budget_period, now)
+        inflight_ttl = gateway_settings.LIMITS_INFLIGHT_TTL
+        outcome: list = []
+
+        def take(record: Record) -> bool:
+            if now - record[0] >= WINDOW:
+                record[0], record[1] = now, 0
+            if now - record[2] >= WINDOW:
+                record[2], record[3] = now, 0
+            if now - record[5] > inflight_ttl:
+                record[4] = 0  # a process died holding slots: they expire
+            if record[6] != period:
+                record[6], record[7] = period, 0.0
+            reason = ""
+            if key.budget is not None and record[7] >= key.budget:
+                reason = "quota"
+            elif key.max_concurrent and record[4] >= key.max_concurrent:
+                reason = "concurrency"
+            elif key.rpm and record[1] >= key.rpm:
+                reason = "rpm"
+            elif key.tpm and tokens_refused(record[3], estimated_tokens, key.tpm):
+                reason = "tpm"
+            outcome.append(reason)
+            if reason:
+                return False
+            record[1] += 1
+            record[3] += estimated_tokens
+            if key.max_concurrent:
+                record[4] += 1
+                record[5] = now
+            return True
+
+        record = self._update(key.id, take)
+        counters = Counters(record[1], record[0] + WINDOW - now, record[3], record[2] + WINDOW - now)
+        reason = outcome[0]
+        return Admission(
+            key=key,
+            period=period,
+            reserved_tokens=estimated_tokens,
+            holds_slot=bool(key.max_concurrent) and not reason,
+            headers=rate_headers(key, counters),
+            refused=refusal(reason, key, counters) if reason else None,
+        )
+
+    async def release(self, admission: Admission, *, tokens: int, cost: float) -> None:
+        key, now = admission.key, time.time()
+
+        def settle(record: Record) -> bool:
+            if admission.holds_slot:
+                record[4], record[5] = max(0, record[4] - 1), now
+            if key.tpm and now - record[2] < WINDOW:
+                record[3] = max(0, record[3] + tokens - admission.reserved_tokens)
+            if cost and key.budget is not None and record[6] <= admission.period:
+                if record[6] != admission.period:  # the request's period has no spend yet
+                    record[6], record[7] = admission.period, 0.0
+                record[7] += cost
+            return True
+
+        self._update(key.id, settle)
+
+    def spend(self, key: ApiKeyEntry) -> float:
+        record = self._update(key.id, lambda record: False)
+        return record[7] if record[6] == spend_period(key.budget_period, time.time()) else 0.0
