@@ -177,8 +177,8 @@ class StoredResponseConsumer(GatewayHttpConsumer):
     allowed_methods = ("GET", "DELETE")
 
     async def serve(self, body: bytes) -> None:
-        caller = await self.authenticate()
-        self.admit()
+        caller = self.caller = await self.authenticate()
+        await self.admit()
         response_id = self.scope["url_route"]["kwargs"]["response_id"]
         if self.scope["method"] == "DELETE":
             deleted = await database_sync_to_async(store.response_delete)(response_id=response_id, owner=caller.owner)
@@ -197,8 +197,8 @@ class ResponseInputItemsConsumer(GatewayHttpConsumer):
     max_limit = 100
 
     async def serve(self, body: bytes) -> None:
-        caller = await self.authenticate()
-        self.admit()
+        caller = self.caller = await self.authenticate()
+        await self.admit()
         response_id = self.scope["url_route"]["kwargs"]["response_id"]
         query = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
         limit, order, after = self._page(query)
