@@ -39,6 +39,7 @@ CACHE_KEY = "g4f:catalogue:stamp"
 STAMP_SIZE = 32
 RECHECK_SECONDS = 1.0
 VERSION_RECHECK_SECONDS = 1.0
+REDIS_RETRY_SECONDS = 1.0
 
 
 def _stamp_path() -> str:
@@ -113,18 +114,39 @@ def catalogue_version_refresh() -> None:
         logger.warning("Could not read the catalogue version: %s", exc)
 
 
+_cache_stamp_last: object = None
+_cache_retry_at = float("-inf")
+
+
+def _cache_stamp() -> object:
+    """The Redis stamp; while Redis fails, the last one read (asked again once a second), so the
+    snapshot keeps serving and the database version still brings changes in."""
+    global _cache_stamp_last, _cache_retry_at
+    if time.monotonic() < _cache_retry_at:
+        return _cache_stamp_last
+    try:
+        _cache_stamp_last = cache.get(CACHE_KEY)
+    except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when its server is gone
+        _cache_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+        logger.warning("Could not read the catalogue stamp from the cache: %s", exc)
+    return _cache_stamp_last
+
+
 def catalogue_stamp() -> object:
     """The current stamp: any value that changes whenever the catalogue does (the file or Redis
     stamp with the database version last read; `catalogue_version_refresh` renews the latter)."""
     if gateway_settings.CATALOGUE_STAMP == "cache":
-        return (cache.get(CACHE_KEY), _version)
+        return (_cache_stamp(), _version)
     return (_mapped_stamp().map[:STAMP_SIZE], _version)
 
 
 def catalogue_stamp_renew() -> None:
     """Write a new stamp now, without waiting for a commit; `catalogue_invalidate()` is the usual way in."""
     if gateway_settings.CATALOGUE_STAMP == "cache":
-        cache.set(CACHE_KEY, uuid.uuid4().hex, timeout=None)
+        try:
+            cache.set(CACHE_KEY, uuid.uuid4().hex, timeout=None)
+        except Exception as exc:  # noqa: BLE001 - the change is committed; the version row carries it
+            logger.warning("Could not write the catalogue stamp to the cache: %s", exc)
         return
     fd = _open_stamp(_stamp_path())
     try:
