@@ -10,8 +10,16 @@ Readers map the file into memory, so the check on every request is a memory read
 system call (an `os.stat` per request was 5% of the gateway's CPU). Writers rewrite the bytes in
 place, which every mapping sees at once. Once a second a reader checks that the file is still the
 one it mapped, so a stamp file deleted and created anew is picked up too.
+
+The file and Redis stamps reach only processes that share the data directory or the Redis server. A
+writer that shares neither (a `manage.py` command on another machine, or run without `REDIS_URL`)
+still shares the database, so every change also raises `CatalogueVersion.version` in its own
+transaction, and each process reads that row at most once a second (`catalogue_version_refresh`,
+about 0.1 ms on SQLite, off the event loop in the async path): a change reaches every instance within
+about a second wherever it was made. The stamp a snapshot is tagged with is the pair of both.
 """
 
+import logging
 import mmap
 import os
 import threading
@@ -20,13 +28,18 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import F
 
+from catalogue.models import CatalogueVersion
 from g4fsite.conf import gateway_settings
 
+logger = logging.getLogger("g4f.catalogue")
 CACHE_KEY = "g4f:catalogue:stamp"
 STAMP_SIZE = 32
 RECHECK_SECONDS = 1.0
+VERSION_RECHECK_SECONDS = 1.0
+REDIS_RETRY_SECONDS = 1.0
 
 
 def _stamp_path() -> str:
@@ -81,17 +94,59 @@ def _mapped_stamp() -> _MappedStamp:
         return _mapped
 
 
+_version: int | None = None  # the database's catalogue version as last read by this process
+_version_checked = float("-inf")  # time.monotonic() of that read
+
+
+def catalogue_version_due() -> bool:
+    """Whether a second has passed since this process last read the catalogue version row."""
+    return time.monotonic() - _version_checked >= VERSION_RECHECK_SECONDS
+
+
+def catalogue_version_refresh() -> None:
+    """Read the catalogue version row (sync: call it off the event loop). A database error keeps the
+    last version read, so the snapshot in memory keeps serving; the next try is a second later."""
+    global _version, _version_checked
+    _version_checked = time.monotonic()  # first, so concurrent callers do not all query
+    try:
+        _version = CatalogueVersion.objects.filter(pk=1).values_list("version", flat=True).first()
+    except DatabaseError as exc:
+        logger.warning("Could not read the catalogue version: %s", exc)
+
+
+_cache_stamp_last: object = None
+_cache_retry_at = float("-inf")
+
+
+def _cache_stamp() -> object:
+    """The Redis stamp; while Redis fails, the last one read (asked again once a second), so the
+    snapshot keeps serving and the database version still brings changes in."""
+    global _cache_stamp_last, _cache_retry_at
+    if time.monotonic() < _cache_retry_at:
+        return _cache_stamp_last
+    try:
+        _cache_stamp_last = cache.get(CACHE_KEY)
+    except Exception as exc:  # noqa: BLE001 - whatever the cache backend raises when its server is gone
+        _cache_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+        logger.warning("Could not read the catalogue stamp from the cache: %s", exc)
+    return _cache_stamp_last
+
+
 def catalogue_stamp() -> object:
-    """The current stamp: any value that changes whenever the catalogue does."""
+    """The current stamp: any value that changes whenever the catalogue does (the file or Redis
+    stamp with the database version last read; `catalogue_version_refresh` renews the latter)."""
     if gateway_settings.CATALOGUE_STAMP == "cache":
-        return cache.get(CACHE_KEY)
-    return _mapped_stamp().map[:STAMP_SIZE]
+        return (_cache_stamp(), _version)
+    return (_mapped_stamp().map[:STAMP_SIZE], _version)
 
 
 def catalogue_stamp_renew() -> None:
     """Write a new stamp now, without waiting for a commit; `catalogue_invalidate()` is the usual way in."""
     if gateway_settings.CATALOGUE_STAMP == "cache":
-        cache.set(CACHE_KEY, uuid.uuid4().hex, timeout=None)
+        try:
+            cache.set(CACHE_KEY, uuid.uuid4().hex, timeout=None)
+        except Exception as exc:  # noqa: BLE001 - the change is committed; the version row carries it
+            logger.warning("Could not write the catalogue stamp to the cache: %s", exc)
         return
     fd = _open_stamp(_stamp_path())
     try:
@@ -100,6 +155,14 @@ def catalogue_stamp_renew() -> None:
         os.close(fd)
 
 
+def catalogue_version_bump() -> None:
+    """Raise the catalogue version row in the current transaction (created when missing)."""
+    if not CatalogueVersion.objects.filter(pk=1).update(version=F("version") + 1):
+        CatalogueVersion.objects.bulk_create([CatalogueVersion(pk=1, version=1)], ignore_conflicts=True)
+
+
 def catalogue_invalidate() -> None:
-    """Make every process rebuild its catalogue snapshot on its next request (after commit)."""
+    """Make every process rebuild its catalogue snapshot: at once on this machine (or with Redis)
+    after commit, and within about a second anywhere through the version row."""
+    catalogue_version_bump()
     transaction.on_commit(catalogue_stamp_renew)

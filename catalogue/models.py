@@ -328,3 +328,13 @@ class StoredResponse(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class CatalogueVersion(models.Model):
+    """One row whose `version` rises in the same transaction as every catalogue change, so instances
+    that share only the database (no data directory, no Redis) see each other's changes."""
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalogue version {self.version}"

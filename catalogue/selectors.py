@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.db.models import Sum
 
 from catalogue import hooks
-from catalogue.cache import catalogue_stamp
+from catalogue.cache import catalogue_stamp, catalogue_version_due, catalogue_version_refresh
 from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord, api_key_env_problem
 from catalogue.snapshot import ApiKeyEntry, CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 
@@ -30,6 +30,8 @@ def _rebuild(stamp: object) -> CatalogueSnapshot:
 
 def catalogue_snapshot() -> CatalogueSnapshot:
     """The catalogue as of now; rebuilt from the database only when it changed."""
+    if catalogue_version_due():
+        catalogue_version_refresh()
     stamp = catalogue_stamp()
     current = _current
     if current is not None and current.stamp == stamp:
@@ -38,7 +40,10 @@ def catalogue_snapshot() -> CatalogueSnapshot:
 
 
 async def acatalogue_snapshot() -> CatalogueSnapshot:
-    """Async twin of `catalogue_snapshot`: no thread is used unless a rebuild is needed."""
+    """Async twin of `catalogue_snapshot`: no thread is used unless a rebuild or the once-a-second
+    version check is due."""
+    if catalogue_version_due():
+        await database_sync_to_async(catalogue_version_refresh)()
     stamp = catalogue_stamp()
     current = _current
     if current is not None and current.stamp == stamp:

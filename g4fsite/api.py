@@ -16,7 +16,8 @@ their `G4F_*` environment variables so that uvicorn's worker processes (`workers
 import ipaddress
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # AppConfig field -> (environment variable, gateway setting).
@@ -109,8 +110,42 @@ def config_apply() -> None:
     gateway_settings.override(**AppConfig.overrides())
 
 
+MIGRATION_LOCK_ID = 0x6734_6D69_6772  # PostgreSQL advisory lock key: "g4migr"
+
+
+@contextmanager
+def migration_lock() -> Iterator[None]:
+    """Held by one starting instance at a time while it migrates and seeds, so instances started at
+    once on an empty database do not migrate twice: a PostgreSQL session advisory lock, or for SQLite
+    an exclusive `flock` on `<database file>.migrate.lock`. The others wait, then find nothing to do."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
+        return
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor != "sqlite" or name == ":memory:" or name.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    descriptor = os.open(f"{name}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when the descriptor closes, even on a crash
+        yield
+    finally:
+        os.close(descriptor)
+
+
 def database_prepare(say: Callable[[str], None]) -> None:
-    """Apply pending migrations; seed the default catalogue when it is empty. Says what it did."""
+    """Apply pending migrations; seed the default catalogue when it is empty (under
+    `migration_lock`). Says what it did."""
     from django.core.management import call_command
     from django.db import connection, connections
     from django.db.migrations.executor import MigrationExecutor
@@ -118,13 +153,14 @@ def database_prepare(say: Callable[[str], None]) -> None:
     from catalogue import provider_report, services
     from catalogue.models import Provider
 
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        say("Applying database migrations...")
-        call_command("migrate", interactive=False, verbosity=0)
-    if not Provider.objects.exists():
-        result = services.catalogue_seed()
-        say(f"The catalogue was empty: seeded the default catalogue ({result.summary()}).")
+    with migration_lock():
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            say("Applying database migrations...")
+            call_command("migrate", interactive=False, verbosity=0)
+        if not Provider.objects.exists():
+            result = services.catalogue_seed()
+            say(f"The catalogue was empty: seeded the default catalogue ({result.summary()}).")
     say(provider_report.providers_usable_report())
     connections.close_all()
 
