@@ -126,5 +126,5 @@ def test_odd_tool_schema_reaches_gemini_without_a_crash(gateway, parameters):
     response = gateway.post("/v1/chat/completions", body)
     assert response.status_code == 200, response.text
     sent = gateway.fake.requests_for(name)[-1].json
-    declared = sent["tools"][0]["functionDeclarations"][0]["parameters"]
+    declared = sent["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"]
     assert "a" in declared["properties"]
