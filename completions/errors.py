@@ -47,8 +47,9 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   ├── ProviderOutOfCredit (502 provider_out_of_credit)
     │   ├── ProviderImageTooLarge (502 provider_image_too_large)
     │   └── LocalSpeechFailed (502 local_speech_failed)
-    └── ProviderNotWorking (503 provider_not_working)
-        └── LocalSpeechUnavailable (503 local_speech_unavailable)
+    ├── ProviderNotWorking (503 provider_not_working)
+    │   └── LocalSpeechUnavailable (503 local_speech_unavailable)
+    └── NotReady (503 not_ready: GET /readyz, a check failed; the body names which)
 """
 
 from typing import Any
@@ -353,3 +354,10 @@ class TooManyMessages(RequestTooLarge):
 class ConversationFull(InvalidRequest):
     code = "conversation_full"
     default_message = "The conversation holds as many messages as it may; start a new conversation."
+
+
+class NotReady(GatewayError):
+    status_code = 503
+    type = "api_error"
+    code = "not_ready"
+    default_message = "The gateway is not ready to serve requests."

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from completions import gui_views, views
+from completions import gui_views, monitoring_views, usage_views, views
 from completions.conversations import views as conversation_views
 from completions.media import views as media_views
 
@@ -37,6 +37,11 @@ urlpatterns = [
     path("api/<str:provider_name>/models", views.ProviderModelListView.as_view()),
     # Generated media; the view answers 404 for any name the media store did not give out.
     re_path(r"^media/(?P<filename>.*)$", media_views.media_serve),
+    # Usage reports and monitoring (docs/usage-and-metrics.md).
+    path("v1/usage", usage_views.UsageView.as_view()),
+    path("metrics", monitoring_views.MetricsView.as_view()),
+    path("healthz", monitoring_views.HealthzView.as_view()),
+    path("readyz", monitoring_views.ReadyzView.as_view()),
 ]
 
 handler404 = "completions.views.not_found"
