@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from catalogue.admin_dashboard import dashboard_view
 from completions import gui_views, monitoring_views, usage_views, views
 from completions.conversations import views as conversation_views
 from completions.media import views as media_views
@@ -24,6 +25,8 @@ openapi = SpectacularJSONAPIView.as_view(urlconf=["g4fsite.urls", "completions.o
 
 urlpatterns = [
     path("", index),
+    # The operator's usage dashboard, linked from the admin index (before admin/ so it is not its 404).
+    path("admin/dashboard/", dashboard_view, name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("chat/", gui_views.chat_page, name="gui"),
     path("openapi.json", openapi, name="openapi"),
