@@ -292,3 +292,5 @@ from catalogue import admin_conversations  # noqa: E402,F401 - registers the Con
 
 # The admin index links to the usage dashboard (catalogue.admin_dashboard, routed in g4fsite.urls).
 admin.site.index_template = "admin/catalogue/index_with_dashboard.html"
+# No navigation sidebar (the index lists the same): its 300 px are the provider list's health columns'.
+admin.site.enable_nav_sidebar = False

@@ -48,7 +48,7 @@ def cooldown_left(obj: Provider) -> str:
     return format_seconds((obj.cooldown_until - timezone.now()).total_seconds())
 
 
-def short(text: str, length: int = 40) -> str:
+def short(text: str, length: int = 28) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
