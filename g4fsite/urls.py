@@ -3,7 +3,7 @@ Channels consumers routed in `g4fsite/asgi_routes.py`."""
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from catalogue.admin_dashboard import dashboard_view
@@ -25,8 +25,9 @@ openapi = SpectacularJSONAPIView.as_view(urlconf=["g4fsite.urls", "completions.o
 
 urlpatterns = [
     path("", index),
-    # The operator's usage dashboard, linked from the admin index (before admin/ so it is not its 404).
-    path("admin/dashboard/", dashboard_view, name="admin-dashboard"),
+    # The operator's usage dashboard, linked from the admin index (before the admin's own URLs, whose
+    # catch-all would answer 404).
+    path("admin/", include([path("dashboard/", dashboard_view, name="admin-dashboard")])),
     path("admin/", admin.site.urls),
     path("chat/", gui_views.chat_page, name="gui"),
     path("openapi.json", openapi, name="openapi"),
