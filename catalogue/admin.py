@@ -6,10 +6,15 @@ from django.db.models import Count, QuerySet, URLField
 from django.http import HttpRequest
 
 from catalogue import hooks, services
-from catalogue.admin_health import HEALTH_LIST_DISPLAY, HEALTH_READONLY_FIELDS, ProviderHealthAdminMixin
+from catalogue.admin_health import (
+    HEALTH_LIST_DISPLAY,
+    HEALTH_READONLY_FIELDS,
+    ProviderHealthAdminMixin,
+    credential_word,
+)
 from catalogue.admin_secrets import SecretFieldsAdminMixin
-from catalogue.models import Model, Provider, ProviderModel, UsageRecord
-from catalogue.selectors import provider_credential
+from catalogue.formatting import format_ms, format_usd
+from catalogue.models import Capability, Model, Provider, ProviderModel, UsageRecord
 from g4fsite.conf import gateway_settings
 
 
@@ -55,8 +60,24 @@ def _mask(secret: str) -> str:
     return f"{secret[:3]}…{secret[-2:]}" if len(secret) > 8 else "••••"
 
 
+class ProviderModelForm(forms.ModelForm):
+    """Capabilities as checkboxes, stored as the JSON list the catalogue keeps."""
+
+    capabilities = forms.MultipleChoiceField(
+        choices=Capability.choices, widget=forms.CheckboxSelectMultiple(attrs={"class": "g4f-capabilities"})
+    )
+
+    class Meta:
+        model = ProviderModel
+        fields = "__all__"
+
+    class Media:
+        css = {"all": ["catalogue/admin.css"]}
+
+
 class ProviderModelInline(admin.TabularInline):
     model = ProviderModel
+    form = ProviderModelForm
     extra = 0
     autocomplete_fields = ["model"]
     fields = ["model", "upstream_name", "capabilities", "price_input", "price_output", "discovered"]
@@ -72,8 +93,7 @@ class ProviderAdmin(ProviderHealthAdminMixin, SecretFieldsAdminMixin, admin.Mode
         "priority",
         "adapter",
         "model_count",
-        "credential_set",
-        "last_checked_at",
+        "credential",
         *HEALTH_LIST_DISPLAY,
     ]
     list_filter = ["status", "adapter", "needs_auth"]
@@ -143,9 +163,12 @@ class ProviderAdmin(ProviderHealthAdminMixin, SecretFieldsAdminMixin, admin.Mode
     def model_count(self, obj: Provider) -> int:
         return obj._model_count
 
-    @admin.display(description="Credential", boolean=True)
-    def credential_set(self, obj: Provider) -> bool:
-        return bool(provider_credential(obj))
+    @admin.display(description="Credential")
+    def credential(self, obj: Provider) -> str:
+        return credential_word(obj)
+
+    class Media:
+        css = {"all": ["catalogue/admin.css"]}
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet, status: str) -> None:
         count = services.providers_set_status(
@@ -187,16 +210,29 @@ class ModelAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
 
 @admin.register(ProviderModel)
 class ProviderModelAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
-    list_display = ["model", "provider", "upstream_name", "capabilities", "discovered"]
+    form = ProviderModelForm
+    list_display = ["model", "provider", "upstream_name", "capability_list", "discovered"]
     list_filter = ["provider", "discovered"]
     search_fields = ["model__name", "provider__name", "upstream_name"]
     autocomplete_fields = ["model", "provider"]
+
+    @admin.display(description="Capabilities")
+    def capability_list(self, obj: ProviderModel) -> str:
+        return ", ".join(obj.capabilities)
 
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     list_display = [
-        *("created_at", "endpoint", "model", "provider", "success", "status_code", "attempts", "latency_ms", "cost")
+        "created_at",
+        "endpoint",
+        "model",
+        "provider",
+        "success",
+        "status_code",
+        "attempts",
+        "latency",
+        "cost_usd",
     ]
     list_filter = ["success", "endpoint", "provider", "stream"]
     search_fields = ["model", "provider", "error"]
@@ -208,5 +244,18 @@ class UsageRecordAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: UsageRecord | None = None) -> bool:
         return False
 
+    @admin.display(description="Latency", ordering="latency_ms")
+    def latency(self, obj: UsageRecord) -> str:
+        return format_ms(obj.latency_ms)
+
+    @admin.display(description="Cost", ordering="cost")
+    def cost_usd(self, obj: UsageRecord) -> str:
+        return format_usd(obj.cost)
+
 
 from catalogue import admin_conversations, admin_keys  # noqa: E402,F401 - register the Conversation and key admins
+
+# The admin index links to the usage dashboard (catalogue.admin_dashboard, routed in g4fsite.urls).
+admin.site.index_template = "admin/catalogue/index_with_dashboard.html"
+# No navigation sidebar (the index lists the same): its 300 px are the provider list's health columns'.
+admin.site.enable_nav_sidebar = False

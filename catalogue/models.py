@@ -251,6 +251,55 @@ class UsageRecord(models.Model):
         ordering = ["-created_at"]
 
 
+# Upper bounds (ms) of the latency buckets of `UsageRollup`; the last bucket has none.
+LATENCY_BUCKETS_MS = (25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000)
+
+
+class UsageRollup(models.Model):
+    """Usage summed per hour (UTC), key, model, provider and endpoint, kept current by the usage writer
+    in the transaction that writes the raw rows (catalogue.usage_reports). Reports read these, never
+    the raw rows, which `manage.py usage prune` deletes after USAGE_RETENTION_DAYS."""
+
+    date = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    # The ApiKey's id, not a foreign key: a deleted key's usage stays. 0: the master key or auth off.
+    api_key_id = models.BigIntegerField(default=0)
+    model = models.CharField(max_length=200)
+    provider = models.CharField(max_length=100, blank=True)
+    endpoint = models.CharField(max_length=50)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    cost = models.FloatField(default=0)
+    latency_ms_sum = models.FloatField(default=0)
+    # Requests by latency: latency_b<i> counts those up to LATENCY_BUCKETS_MS[i] (and above the bound
+    # before); latency_b11 those above the last bound. p50/p95 are read from these.
+    latency_b0 = models.BigIntegerField(default=0)
+    latency_b1 = models.BigIntegerField(default=0)
+    latency_b2 = models.BigIntegerField(default=0)
+    latency_b3 = models.BigIntegerField(default=0)
+    latency_b4 = models.BigIntegerField(default=0)
+    latency_b5 = models.BigIntegerField(default=0)
+    latency_b6 = models.BigIntegerField(default=0)
+    latency_b7 = models.BigIntegerField(default=0)
+    latency_b8 = models.BigIntegerField(default=0)
+    latency_b9 = models.BigIntegerField(default=0)
+    latency_b10 = models.BigIntegerField(default=0)
+    latency_b11 = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["date", "hour", "api_key_id", "model", "provider", "endpoint"], name="unique_usage_rollup"
+            )
+        ]
+        indexes = [models.Index(fields=["date", "api_key_id"], name="usage_rollup_date_key")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.hour:02d}h {self.model} via {self.provider or '-'}: {self.requests}"
+
+
 class Conversation(models.Model):
     """A chat the server remembers, keyed by the client's `conversation_id`.
 

@@ -62,6 +62,11 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
         ├── LocalSpeechUnavailable (503 local_speech_unavailable)
         └── ProviderBusy (503 provider_busy: no free connection slot in time; sets Retry-After)
             └── LocalSpeechBusy (503 local_speech_busy: every speech process slot is taken)
+
+
+    ├── ProviderNotWorking (503 provider_not_working)
+    │   └── LocalSpeechUnavailable (503 local_speech_unavailable)
+    └── NotReady (503 not_ready: GET /readyz, a check failed; the body names which)
 """
 
 from typing import Any
@@ -417,3 +422,10 @@ class LimitStoreUnavailable(GatewayError):
     status_code = 503
     code = "limit_store_unavailable"
     default_message = "The gateway cannot reach its limit counters; retry shortly."
+
+
+class NotReady(GatewayError):
+    status_code = 503
+    type = "api_error"
+    code = "not_ready"
+    default_message = "The gateway is not ready to serve requests."

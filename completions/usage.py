@@ -1,9 +1,14 @@
 """Token usage estimates, and usage records written off the request path.
 
-`usage_record()` only appends to an in-memory queue; one daemon thread per process writes the queue
-to the database in batches every `USAGE_FLUSH_INTERVAL` seconds, together with API keys' last use.
+`usage_recorder.record()` only appends to an in-memory queue; one daemon thread per process writes
+the queue to the database every `USAGE_FLUSH_INTERVAL` seconds: the raw rows and their hourly
+roll-ups in one transaction (`catalogue.usage_reports`), and API keys' last use. The same thread
+feeds the Prometheus metrics (`completions.metrics`) from the rows, so the request path pays one
+queue append per request. At interpreter exit (a clean stop of the server or a worker) whatever is
+still queued is written.
 """
 
+import atexit
 import logging
 import queue
 import threading
@@ -13,6 +18,7 @@ from typing import Any
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from completions import metrics
 from g4fsite.conf import gateway_settings
 
 logger = logging.getLogger("g4f.usage")
@@ -55,6 +61,7 @@ class UsageRecorder:
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
 
     def record(self, **fields: Any) -> None:
         fields.setdefault("created_at", timezone.now())
@@ -71,6 +78,17 @@ class UsageRecorder:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="g4f-usage", daemon=True)
                     self._thread.start()
+                    atexit.register(self.flush_at_exit)
+
+    def flush_at_exit(self) -> None:
+        """Write what is still queued when the process stops (the daemon thread dies with it)."""
+        try:
+            count = self.flush()
+        except Exception:
+            logger.exception("Writing the last usage records failed")
+            return
+        if count:
+            logger.info("Wrote %d usage record(s) queued at shutdown.", count)
 
     def _run(self) -> None:
         while True:
@@ -84,32 +102,39 @@ class UsageRecorder:
                 close_old_connections()
 
     def flush(self) -> int:
-        """Write everything queued so far; return how many usage rows were written."""
+        """Write everything queued so far, with its roll-ups; return how many usage rows were written."""
         from catalogue.models import UsageRecord
         from catalogue.services import api_keys_touch
+        from catalogue.usage_reports import usage_rollup_add
 
-        rows, touched = [], set()
-        while True:
-            try:
-                kind, item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if kind == "usage":
-                rows.append(item)
-            else:
-                touched.add(item)
-        for start in range(0, len(rows), USAGE_BATCH_ROWS):
-            insert_rows(UsageRecord, rows[start : start + USAGE_BATCH_ROWS])
-            time.sleep(0)  # let the event loop thread have the GIL between batches
-        if touched:
-            api_keys_touch(key_ids=touched)
-        return len(rows)
+        with self._flush_lock:
+            rows, touched = [], set()
+            while True:
+                try:
+                    kind, item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if kind == "usage":
+                    rows.append(item)
+                else:
+                    touched.add(item)
+            if rows:
+                metrics.usage_observe(rows)
+                with transaction.atomic():
+                    for start in range(0, len(rows), USAGE_BATCH_ROWS):
+                        insert_rows(UsageRecord, rows[start : start + USAGE_BATCH_ROWS])
+                        time.sleep(0)  # let the event loop thread have the GIL between batches
+                    usage_rollup_add(rows)
+            if touched:
+                api_keys_touch(key_ids=touched)
+            return len(rows)
 
 
 def insert_rows(model: type, rows: list[dict[str, Any]]) -> None:
     """INSERT `rows` (field attname -> value; missing fields get their defaults) with one
     `executemany`: the values `bulk_create` would write, without its per-row SQL compiler work.
-    Plain values go as they are; datetimes and anything else through the field's own conversion."""
+    Plain values go as they are; datetimes and anything else through the field's own conversion.
+    Keys that are not fields (`ttft_ms`, for the metrics) are left out."""
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(

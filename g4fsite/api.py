@@ -13,9 +13,13 @@ are applied twice before serving: as `gateway_settings` overrides for this proce
 their `G4F_*` environment variables so that uvicorn's worker processes (`workers=N`) read the same.
 """
 
+import atexit
+import glob
 import ipaddress
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -210,6 +214,22 @@ def allowed_hosts_include(host: str) -> None:
     os.environ["ALLOWED_HOSTS"] = " ".join(settings.ALLOWED_HOSTS)
 
 
+def metrics_multiprocess_prepare(workers: int | None) -> str:
+    """With several workers, point prometheus-client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR,
+    inherited by the workers) at an empty directory: the operator's, emptied, or a private one removed
+    at exit. Values left by an earlier run would be counted again. Returns the directory, or ""."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for stale in glob.glob(os.path.join(path, "*.db")):
+            os.remove(stale)
+    elif workers and workers > 1:
+        path = tempfile.mkdtemp(prefix="g4f-metrics-")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
 def run_api(
     host: str | None = None,
     port: int | None = None,
@@ -251,6 +271,7 @@ def run_api(
     _say(f"Serving on {base} ({server}); OpenAI base URL: {base}/v1{gui}")
     if host in ("0.0.0.0", "::"):
         _say(f"Clients must reach it by a name in ALLOWED_HOSTS ({' '.join(settings.ALLOWED_HOSTS)}).")
+    metrics_multiprocess_prepare(workers)
     import uvicorn
 
     uvicorn.run(
@@ -258,7 +279,7 @@ def run_api(
         host=host,
         port=port,
         workers=workers,
-        lifespan="off",
+        lifespan="on",  # g4fsite.asgi.lifespan: queued usage rows are written at shutdown
         access_log=False,
         log_config=None,
         # Behind a TLS proxy (G4F_BEHIND_TLS_PROXY) every request comes through it, wherever it runs:

@@ -32,6 +32,7 @@ class StaticFilesHandler(ASGIStaticFilesHandler):
 # DEBUG off too: no collectstatic step, content types from `mimetypes` (.js -> text/javascript).
 django_application = StaticFilesHandler(django_asgi)
 
+from asgiref.sync import sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.signals import setting_changed  # noqa: E402
@@ -40,6 +41,7 @@ from django.http.request import split_domain_port, validate_host  # noqa: E402
 from completions import errors  # noqa: E402
 from completions.http.cors import origin_allowed  # noqa: E402
 from completions.http.request_log import RequestLogMiddleware  # noqa: E402
+from completions.usage import usage_recorder  # noqa: E402
 from g4fsite.asgi_routes import exact_http_routes, http_routes  # noqa: E402
 from g4fsite.conf import gateway_settings  # noqa: E402
 
@@ -108,12 +110,27 @@ def _single_slashes(scope: dict) -> dict:
     return scope
 
 
+async def lifespan(receive, send) -> None:
+    """ASGI lifespan: at shutdown (after the last request ended) write the queued usage rows. uvicorn
+    ends a process it stopped by SIGTERM by re-raising the signal, so `atexit` never runs there."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await sync_to_async(usage_recorder.flush_at_exit, thread_sensitive=False)()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def application(scope: dict, receive, send) -> None:
     """The ASGI application. `/v1/chat/completions` (the paths in `exact_http_routes`) goes straight
     to its consumer: every await of a request resumes each wrapper in between, so the three layers
     of routing and request logging (when it is off) cost CPU on the hottest path. Everything else,
     and every request while request logging is on, goes through `routed_application`."""
     kind = scope["type"]
+    if kind == "lifespan":
+        return await lifespan(receive, send)
     if kind == "http" or kind == "websocket":
         refusal = request_refusal(scope["headers"])
         if refusal is not None:

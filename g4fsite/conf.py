@@ -5,6 +5,7 @@ is dropped when Django's `setting_changed` fires (tests use `override_settings`)
 `gateway_settings.override(...)` lets the command line set values at start-up.
 """
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -60,8 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "CATALOGUE_STAMP": "file",
     # Largest request body accepted on the chat endpoints, in bytes.
     "MAX_REQUEST_BYTES": 20 * 1024 * 1024,
-    # Seconds between flushes of the usage-record queue.
-    "USAGE_FLUSH_INTERVAL": 0.5,
+    # Seconds between flushes of the usage-record queue (G4F_USAGE_FLUSH_INTERVAL).
+    "USAGE_FLUSH_INTERVAL": float(os.environ.get("G4F_USAGE_FLUSH_INTERVAL") or 0.5),
     # A client-supplied `proxy` is refused unless allowed and on the allow-list.
     "ALLOW_REQUEST_PROXY": False,
     "PROXY_ALLOWLIST": [],
@@ -137,6 +138,12 @@ DEFAULTS: dict[str, Any] = {
     "LIMITS_STORE": "",
     "LIMITS_FILE": "",
     "LIMITS_INFLIGHT_TTL": 3600,
+    # Usage and metrics (docs/usage-and-metrics.md). Raw usage rows older than USAGE_RETENTION_DAYS
+    # (G4F_USAGE_RETENTION_DAYS) are deleted by `manage.py usage prune`; the hourly roll-ups stay.
+    "USAGE_RETENTION_DAYS": float(os.environ.get("G4F_USAGE_RETENTION_DAYS") or 90),
+    # GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (G4F_METRICS_TOKEN) when set; else the
+    # master key; it is open only while auth is off.
+    "METRICS_TOKEN": os.environ.get("G4F_METRICS_TOKEN", ""),
 }
 
 

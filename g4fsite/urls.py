@@ -3,10 +3,11 @@ Channels consumers routed in `g4fsite/asgi_routes.py`."""
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from completions import gui_views, views
+from catalogue.admin_dashboard import dashboard_view
+from completions import gui_views, monitoring_views, usage_views, views
 from completions.conversations import views as conversation_views
 from completions.media import views as media_views
 
@@ -24,6 +25,9 @@ openapi = SpectacularJSONAPIView.as_view(urlconf=["g4fsite.urls", "completions.o
 
 urlpatterns = [
     path("", index),
+    # The operator's usage dashboard, linked from the admin index (before the admin's own URLs, whose
+    # catch-all would answer 404).
+    path("admin/", include([path("dashboard/", dashboard_view, name="admin-dashboard")])),
     path("admin/", admin.site.urls),
     path("chat/", gui_views.chat_page, name="gui"),
     path("openapi.json", openapi, name="openapi"),
@@ -37,6 +41,11 @@ urlpatterns = [
     path("api/<str:provider_name>/models", views.ProviderModelListView.as_view()),
     # Generated media; the view answers 404 for any name the media store did not give out.
     re_path(r"^media/(?P<filename>.*)$", media_views.media_serve),
+    # Usage reports and monitoring (docs/usage-and-metrics.md).
+    path("v1/usage", usage_views.UsageView.as_view()),
+    path("metrics", monitoring_views.MetricsView.as_view()),
+    path("healthz", monitoring_views.HealthzView.as_view()),
+    path("readyz", monitoring_views.ReadyzView.as_view()),
 ]
 
 handler404 = "completions.views.not_found"

@@ -68,6 +68,7 @@ class UpstreamConsumer(GatewayHttpConsumer):
     plan: RoutePlan | None = None
     proxy: str | None = None  # an allowed per-request upstream proxy (chat's `proxy` field)
     started = 0.0
+    first_piece_at = 0.0  # when a stream's first piece was sent (time to first token)
 
     async def serve(self, body: bytes) -> None:
         """The lifecycle (see the module docstring); a GatewayError is recorded, then rendered."""
@@ -118,6 +119,7 @@ class UpstreamConsumer(GatewayHttpConsumer):
         piece = self.stream_piece(opened.first_chunk)
         if piece is not None:
             await self.send_chunk(piece)
+        self.first_piece_at = time.monotonic()
         try:
             async for upstream_chunk in opened.rest:
                 piece = self.stream_piece(upstream_chunk)
@@ -175,6 +177,7 @@ class UpstreamConsumer(GatewayHttpConsumer):
             latency_ms=(time.monotonic() - self.started) * 1000,
             stream=self.is_stream(self.request),
             error=error[:500],
+            ttft_ms=(self.first_piece_at - self.started) * 1000 if self.first_piece_at else None,
         )
 
     def route_of(self, provider: str) -> Route | None:

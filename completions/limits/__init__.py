@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from catalogue.snapshot import ApiKeyEntry
-from completions import errors
+from completions import errors, metrics
 
 WINDOW = 60.0  # seconds of a rate window
 Headers = list[tuple[bytes, bytes]]
@@ -93,6 +93,7 @@ def rate_headers(key: ApiKeyEntry, counters: Counters) -> Headers:
 
 def refusal(reason: str, key: ApiKeyEntry, counters: Counters) -> errors.GatewayError:
     """The error for a refused admission (`reason`: quota, concurrency, rpm or tpm)."""
+    metrics.rate_limited("budget" if reason == "quota" else reason)
     exc: errors.GatewayError
     if reason == "quota":
         exc = errors.InsufficientQuota(

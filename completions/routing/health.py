@@ -38,6 +38,9 @@ could otherwise take a provider away from every other.
 Reasons written to the row (`status_reason`, shown to every client the provider is then skipped
 for) name the class of failure (an error code), never the upstream's or a client's words; the
 admin's `last_error` keeps the (redacted, `completions.upstream.status.redact`) message.
+
+The server log gets one WARNING line (logger `g4f.health`) for each counted failure, each breaker
+opening or closing and each rate-limit cool-down, with the reason; never the provider's credential.
 """
 
 import logging
@@ -94,6 +97,15 @@ def is_client_fault(exc: errors.GatewayError) -> bool:
     An adapter that cannot send a content part (`UnsupportedCapability`) is not the client's fault:
     another provider may."""
     return isinstance(exc, errors.InvalidRequest) and not isinstance(exc, errors.UnsupportedCapability)
+
+
+def _loggable(text: str, provider: ProviderEntry) -> str:
+    """`text` for the server log: one line, at most 300 characters, the provider's credential masked
+    (an upstream's error message may quote the key it was sent)."""
+    if provider.api_key and len(provider.api_key) >= 6:
+        text = text.replace(provider.api_key, "[credential]")
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def _stamp(epoch: float) -> datetime:
@@ -172,10 +184,15 @@ class HealthBoard:
             live.failures.clear()
             live.auth_failures.clear()
             live.dirty = True
-            if provider.status == NOT_WORKING and provider.status_set_by == SET_BY_HEALTH:
+            closed = provider.status == NOT_WORKING and provider.status_set_by == SET_BY_HEALTH
+            if closed:
                 live.cooldown = None  # the probe succeeded
                 self.writer.submit("provider_breaker_close", key=key)
             self._publish(key, live, now)
+        if closed:
+            logger.warning(
+                "Provider %s: circuit breaker closed: the probe after the cool-down succeeded", provider.name
+            )
         self.writer.start()
 
     def record_failure(
@@ -192,48 +209,58 @@ class HealthBoard:
         key = provider.health_key
         message = f"{type(exc).__name__}: {exc.message}"
         window = gateway_settings.BREAKER_WINDOW
+        logger.warning("Provider %s failed: %s", provider.name, _loggable(message, provider))
         with self._lock:
             live = self._live.setdefault(key, _Live())
             live.add(now, False)
             live.last_error = message
             live.dirty = True
             if isinstance(exc, errors.RateLimited):
-                self._rate_limited(key, live, exc, now, message)
+                self._rate_limited(provider, live, exc, now, message)
             elif auth_failed:
                 live.auth_failures = [t for t in live.auth_failures if t > now - window] + [now]
                 count = len(live.auth_failures)
                 if count >= gateway_settings.AUTH_FAILURE_THRESHOLD:
                     live.auth_failures.clear()
                     reason = f"The upstream rejected the credential {count} times within {window:g}s ({exc.code})."
-                    self._open(key, live, now, gateway_settings.AUTH_FAILURE_COOLDOWN, reason, message)
+                    self._open(provider, live, now, gateway_settings.AUTH_FAILURE_COOLDOWN, reason, message)
             else:
                 live.failures = [t for t in live.failures if t > now - window] + [now]
                 threshold = gateway_settings.BREAKER_THRESHOLD
                 if is_half_open(provider, now):
                     reason = f"Circuit breaker: the probe after the cool-down failed ({exc.code})."
-                    self._open(key, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
+                    self._open(provider, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
                 elif len(live.failures) >= threshold:
                     reason = (
                         f"Circuit breaker: {len(live.failures)} failures in a row within {window:g}s "
                         f"(last: {exc.code})."
                     )
-                    self._open(key, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
+                    self._open(provider, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
             self._publish(key, live, now)
         self.writer.start()
 
-    def _open(self, key: Key, live: _Live, now: float, seconds: float, reason: str, message: str) -> None:
+    def _open(
+        self, provider: ProviderEntry, live: _Live, now: float, seconds: float, reason: str, message: str
+    ) -> None:
         until = now + seconds
         live.failures.clear()
         live.cooldown = (until, now, reason, False)
+        key = provider.health_key
         self.writer.submit("provider_breaker_open", key=key, reason=reason, error=message, until=_stamp(until))
+        logger.warning(
+            "Provider %s: circuit breaker open for %gs: %s", provider.name, seconds, _loggable(reason, provider)
+        )
 
-    def _rate_limited(self, key: Key, live: _Live, exc: errors.RateLimited, now: float, message: str) -> None:
+    def _rate_limited(
+        self, provider: ProviderEntry, live: _Live, exc: errors.RateLimited, now: float, message: str
+    ) -> None:
         wait = exc.retry_after if exc.retry_after is not None else gateway_settings.RATE_LIMIT_COOLDOWN
         wait = min(wait, gateway_settings.MAX_RATE_LIMIT_COOLDOWN)
         if wait <= 0:
             return
         live.cooldown = (now + wait, now, "Retry-After", True)
-        self.writer.submit("provider_rate_limited", key=key, until=_stamp(now + wait), error=message)
+        self.writer.submit("provider_rate_limited", key=provider.health_key, until=_stamp(now + wait), error=message)
+        logger.warning("Provider %s: rate limited by the upstream, cooling down for %gs", provider.name, wait)
 
     def _publish(self, key: Key, live: _Live, now: float) -> None:
         live.expire(now)

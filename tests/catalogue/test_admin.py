@@ -78,7 +78,7 @@ def test_credential_is_masked_and_kept_when_left_blank(gateway, admin_session):
             "provider_models-0-provider": str(provider.pk),
             "provider_models-0-model": str(mapping.model_id),
             "provider_models-0-upstream_name": mapping.upstream_name,
-            "provider_models-0-capabilities": '["chat"]',
+            "provider_models-0-capabilities": ["chat"],  # checkboxes
         }
     )
     response = admin_session.post(url, data=form, headers={"referer": url}, timeout=10)
