@@ -3,7 +3,7 @@
 `usage_recorder.record()` only appends to an in-memory queue; one daemon thread per process writes
 the queue to the database every `USAGE_FLUSH_INTERVAL` seconds: the raw rows and their hourly
 roll-ups in one transaction (`catalogue.usage_reports`), and API keys' last use. The same thread
-feeds the Prometheus metrics (`completions.metrics`) from the rows, so the request path pays one
+feeds the Prometheus metrics (`completions.monitoring.metrics`) from the rows, so the request path pays one
 queue append per request. At interpreter exit (a clean stop of the server or a worker) whatever is
 still queued is written.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from completions import metrics
+from completions.monitoring import metrics
 from g4fsite.conf import gateway_settings
 
 logger = logging.getLogger("g4f.usage")

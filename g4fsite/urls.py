@@ -7,9 +7,11 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from catalogue.admin_dashboard import dashboard_view
-from completions import gui_views, monitoring_views, usage_views, views
+from completions import gui_views, views
 from completions.conversations import views as conversation_views
 from completions.media import views as media_views
+from completions.monitoring import usage_views
+from completions.monitoring import views as monitoring_views
 
 
 def index(request):

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from catalogue.snapshot import ApiKeyEntry
-from completions import errors, metrics
+from completions import errors
+from completions.monitoring import metrics
 
 WINDOW = 60.0  # seconds of a rate window
 Headers = list[tuple[bytes, bytes]]

@@ -18,8 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalogue.selectors import catalogue_snapshot
-from completions import errors, metrics
+from completions import errors
 from completions.auth import key_from_headers
+from completions.monitoring import metrics
 from completions.openapi.schemas import OBJECT, error
 from g4fsite.conf import gateway_settings
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics, served by `GET /metrics` (completions.usage_views).
+"""Prometheus metrics, served by `GET /metrics` (completions.monitoring.views).
 
 Request metrics are observed by the usage writer thread from the usage rows it writes
 (`usage_observe`), never on the request path: a request costs one queue append whether metrics are
