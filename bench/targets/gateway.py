@@ -20,11 +20,24 @@ from bench.targets import FLAVOURS, REPO_DIR, WORK_DIR, Server, Unavailable, ups
 SOURCE_DIR = os.environ.get("BENCH_GATEWAY_SRC") or str(REPO_DIR)
 
 
-def gateway_env(data_dir) -> dict[str, str]:
+# The venv installs this checkout in editable mode, whose import hook falls back to this checkout for
+# any module another source tree lacks (a baseline without `completions/admin.py` would import ours).
+# A source tree other than this one runs with that hook removed, from this sitecustomize.
+ISOLATE_SOURCE = """import sys
+sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
+"""
+
+
+def gateway_env(data_dir, source: str = str(REPO_DIR)) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("G4F_", "DJANGO_"))}
     env.update({"G4F_DATA_DIR": str(data_dir), "DJANGO_SETTINGS_MODULE": "g4fsite.settings", "PYTHONUNBUFFERED": "1"})
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    if os.path.realpath(source) != os.path.realpath(REPO_DIR):
+        site_dir = data_dir / "isolate-source"
+        site_dir.mkdir(exist_ok=True)
+        (site_dir / "sitecustomize.py").write_text(ISOLATE_SOURCE)
+        env["PYTHONPATH"] = str(site_dir)
     return env
 
 
@@ -62,7 +75,7 @@ def prepare_data_dir(name: str, upstream_port: int, source: str, *key_args: str)
     data_dir = WORK_DIR / name
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
-    env = gateway_env(data_dir)
+    env = gateway_env(data_dir, source)
     manage(env, source, "migrate", "--noinput")
     path = data_dir / "catalogue.json"
     path.write_text(json.dumps(catalogue_file(upstream_port), indent=2))
