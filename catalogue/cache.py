@@ -15,8 +15,10 @@ The file and Redis stamps reach only processes that share the data directory or 
 writer that shares neither (a `manage.py` command on another machine, or run without `REDIS_URL`)
 still shares the database, so every change also raises `CatalogueVersion.version` in its own
 transaction, and each process reads that row at most once a second (`catalogue_version_refresh`,
-about 0.1 ms on SQLite, off the event loop in the async path): a change reaches every instance within
-about a second wherever it was made. The stamp a snapshot is tagged with is the pair of both.
+about 0.1 ms on SQLite). The async path never waits for it: `catalogue_version_refresh_soon` hands the
+read to one background thread that keeps its database connection (opening a connection per read, as
+`database_sync_to_async` does, cost more CPU than the rest of a request). A change reaches every
+instance within about a second wherever it was made. The stamp a snapshot is tagged with is the pair of both.
 """
 
 import logging
@@ -25,10 +27,11 @@ import os
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
 from catalogue.models import CatalogueVersion
@@ -106,12 +109,29 @@ def catalogue_version_due() -> bool:
 def catalogue_version_refresh() -> None:
     """Read the catalogue version row (sync: call it off the event loop). A database error keeps the
     last version read, so the snapshot in memory keeps serving; the next try is a second later."""
-    global _version, _version_checked
+    global _version_checked
     _version_checked = time.monotonic()  # first, so concurrent callers do not all query
+    _version_read()
+
+
+def _version_read() -> None:
+    global _version
     try:
         _version = CatalogueVersion.objects.filter(pk=1).values_list("version", flat=True).first()
     except DatabaseError as exc:
         logger.warning("Could not read the catalogue version: %s", exc)
+        connection.close()  # a connection the database dropped is not reused
+
+
+_version_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="g4f-catalogue-version")
+
+
+def catalogue_version_refresh_soon() -> None:
+    """Start reading the catalogue version row in the background thread and return at once (for the
+    event loop); the new version applies to the requests that come after the read."""
+    global _version_checked
+    _version_checked = time.monotonic()
+    _version_reader.submit(_version_read)
 
 
 _cache_stamp_last: object = None

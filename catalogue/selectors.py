@@ -11,7 +11,12 @@ from channels.db import database_sync_to_async
 from django.db.models import Sum
 
 from catalogue import hooks
-from catalogue.cache import catalogue_stamp, catalogue_version_due, catalogue_version_refresh
+from catalogue.cache import (
+    catalogue_stamp,
+    catalogue_version_due,
+    catalogue_version_refresh,
+    catalogue_version_refresh_soon,
+)
 from catalogue.models import ApiKey, Model, Provider, ProviderModel, UsageRecord, api_key_env_problem
 from catalogue.snapshot import ApiKeyEntry, CatalogueSnapshot, ModelEntry, ProviderEntry, Route
 
@@ -40,10 +45,10 @@ def catalogue_snapshot() -> CatalogueSnapshot:
 
 
 async def acatalogue_snapshot() -> CatalogueSnapshot:
-    """Async twin of `catalogue_snapshot`: no thread is used unless a rebuild or the once-a-second
-    version check is due."""
+    """Async twin of `catalogue_snapshot`: no thread is used unless a rebuild is due (the
+    once-a-second version check runs in the background, without waiting for it)."""
     if catalogue_version_due():
-        await database_sync_to_async(catalogue_version_refresh)()
+        catalogue_version_refresh_soon()
     stamp = catalogue_stamp()
     current = _current
     if current is not None and current.stamp == stamp:

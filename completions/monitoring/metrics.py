@@ -12,6 +12,8 @@ whichever worker answers it, sums them (prometheus-client's multiprocess mode).
 
 import os
 import time
+from collections import Counter as Tally
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,25 +69,44 @@ def _model_label(model: str, provider: str, known: Any) -> str:
 
 
 def usage_observe(rows: Iterable[dict[str, Any]]) -> None:
-    """Observe the metrics of written usage rows (the usage writer calls this)."""
+    """Observe the metrics of written usage rows (the usage writer calls this). Rows are grouped by
+    label values first: one `labels()` lookup per series and batch, not several per row."""
     known = catalogue_snapshot().model
+    requests: Tally[tuple[str, ...]] = Tally()
+    tokens: Tally[tuple[str, ...]] = Tally()
+    cost: Tally[tuple[str, ...]] = Tally()
+    durations: defaultdict[tuple[str, ...], list[float]] = defaultdict(list)
+    first_tokens: defaultdict[tuple[str, ...], list[float]] = defaultdict(list)
+    upstream_limited = 0
     for row in rows:
         provider, endpoint = row.get("provider") or "", row.get("endpoint") or ""
         model = _model_label(row.get("model") or "", provider, known)
         status = row.get("status_code") or 0
-        REQUESTS.labels(endpoint, provider, model, str(status)).inc()
-        DURATION.labels(endpoint, provider).observe((row.get("latency_ms") or 0) / 1000)
+        requests[endpoint, provider, model, str(status)] += 1
+        durations[endpoint, provider].append((row.get("latency_ms") or 0) / 1000)
         ttft = row.get("ttft_ms")
         if ttft is not None:
-            TIME_TO_FIRST_TOKEN.labels(endpoint, provider).observe(ttft / 1000)
+            first_tokens[endpoint, provider].append(ttft / 1000)
         if row.get("prompt_tokens"):
-            TOKENS.labels("prompt", provider, model).inc(row["prompt_tokens"])
+            tokens["prompt", provider, model] += row["prompt_tokens"]
         if row.get("completion_tokens"):
-            TOKENS.labels("completion", provider, model).inc(row["completion_tokens"])
+            tokens["completion", provider, model] += row["completion_tokens"]
         if row.get("cost"):
-            COST.labels(provider, model).inc(row["cost"])
-        if status == 429:
-            RATE_LIMITED.labels("upstream").inc()
+            cost[provider, model] += row["cost"]
+        upstream_limited += status == 429
+    for labels, count in requests.items():
+        REQUESTS.labels(*labels).inc(count)
+    for histogram, series in ((DURATION, durations), (TIME_TO_FIRST_TOKEN, first_tokens)):
+        for labels, values in series.items():
+            child = histogram.labels(*labels)
+            for value in values:
+                child.observe(value)
+    for labels, count in tokens.items():
+        TOKENS.labels(*labels).inc(count)
+    for labels, amount in cost.items():
+        COST.labels(*labels).inc(amount)
+    if upstream_limited:
+        RATE_LIMITED.labels("upstream").inc(upstream_limited)
 
 
 class ProviderUpCollector:
