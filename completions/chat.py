@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from completions import errors
-from completions.serializers import ChatCompletionRequestSerializer, json_object, upstream_payload
+from completions.serializers import ChatCompletionRequestSerializer, json_object, upstream_payload, validation_error
 from completions.usage import message_text, usage_estimate
 from g4fsite.conf import gateway_settings
 
@@ -35,7 +34,7 @@ class ChatRequest:
             raw = {**raw, "conversation_id": conversation_id}  # the URL's id is validated like the body's
         serializer = ChatCompletionRequestSerializer(data=raw)
         if not serializer.is_valid():
-            raise errors.validation_error(serializer.errors)
+            raise validation_error(serializer.errors)
         valid = serializer.validated_data
         stream_options = valid.get("stream_options") or {}
         return cls(

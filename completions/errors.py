@@ -1,10 +1,12 @@
-"""Gateway errors and their OpenAI-style rendering.
+"""Every error a client can see, and its OpenAI-style rendering.
 
-Every error a client can see is one of these classes; they only set attributes. `error_body()`
-renders any of them as `{"error": {"message", "type", "param", "code"}}`; the consumers and
-the DRF exception handler (`completions.http.drf_errors`) use it.
+The classes only set attributes (`status_code`, `type`, `code`, `default_message`); a subclass
+inherits what it does not set. `error_body()` renders any of them as
+`{"error": {"message", "type", "param", "code"}}`; the consumers and the DRF exception handler
+(`completions.http.drf_errors`) use it; `completions.serializers.validation_error` turns a
+serializer's errors into `ValidationFailed`.
 
-    GatewayError (500 api_error)
+    GatewayError (500 api_error / internal_error)
     ├── InvalidRequest (400 invalid_request_error)
     │   ├── InvalidJSON (400 invalid_json)
     │   ├── ValidationFailed (400 invalid_value; `param` names the field)
@@ -21,15 +23,11 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   ├── ImageUrlTooLarge (400 image_url_too_large)
     │   ├── RequestTooLarge (413 request_too_large)
     │   │   └── TooManyMessages (413 too_many_messages: more than CONVERSATION_MAX_SENT_MESSAGES sent)
-    │   └── ConversationFull (400 conversation_full: CONVERSATION_MAX_STORED_MESSAGES reached)
-
-
+    │   ├── ConversationFull (400 conversation_full: CONVERSATION_MAX_STORED_MESSAGES reached)
     │   └── HostNotAllowed (400 host_not_allowed: the Host header is not in ALLOWED_HOSTS)
     ├── AuthenticationFailed (401 authentication_error / invalid_api_key)
     ├── PermissionDenied (403 permission_error)
-    │   └── CrossOriginRefused (403 cross_origin_refused: an Origin not allowed by G4F_CORS_ORIGINS)
-
-
+    │   ├── CrossOriginRefused (403 cross_origin_refused: an Origin not allowed by G4F_CORS_ORIGINS)
     │   └── ModelNotAllowed (403 model_not_allowed: the key may not use this model or provider)
     ├── NotFound (404 invalid_request_error / not_found)
     │   ├── ModelNotFound (404 model_not_found)
@@ -40,7 +38,7 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   └── ConversationBusy (409 conversation_busy; sets Retry-After)
-    ├── RateLimited (429 rate_limit_error; sets Retry-After)
+    ├── RateLimited (429 rate_limit_error / rate_limit_exceeded; sets Retry-After)
     │   ├── KeyRateLimited (429 rate_limit_exceeded: the key's rpm, tpm or max-concurrent)
     │   └── InsufficientQuota (429 insufficient_quota: the key's budget for the period is spent)
     ├── LimitStoreUnavailable (503 limit_store_unavailable: a limited key's counters cannot be reached)
@@ -58,14 +56,10 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   │                         that is not a public address)
     │   ├── UpstreamResponseTooLarge (502 provider_response_too_large: past the size caps)
     │   └── LocalSpeechFailed (502 local_speech_failed)
-    └── ProviderNotWorking (503 provider_not_working)
-        ├── LocalSpeechUnavailable (503 local_speech_unavailable)
-        └── ProviderBusy (503 provider_busy: no free connection slot in time; sets Retry-After)
-            └── LocalSpeechBusy (503 local_speech_busy: every speech process slot is taken)
-
-
     ├── ProviderNotWorking (503 provider_not_working)
-    │   └── LocalSpeechUnavailable (503 local_speech_unavailable)
+    │   ├── LocalSpeechUnavailable (503 local_speech_unavailable)
+    │   └── ProviderBusy (503 provider_busy: no free connection slot in time; sets Retry-After)
+    │       └── LocalSpeechBusy (503 local_speech_busy: every speech process slot is taken)
     └── NotReady (503 not_ready: GET /readyz, a check failed; the body names which)
 """
 
@@ -109,6 +103,16 @@ class ValidationFailed(InvalidRequest):
     code = "invalid_value"
 
 
+class InvalidFileType(ValidationFailed):
+    code = "invalid_file_type"
+    default_message = "The uploaded file is not of a type this endpoint takes."
+
+
+class NestingTooDeep(ValidationFailed):
+    code = "nesting_too_deep"
+    default_message = "The request's JSON is nested too deeply."
+
+
 class UnsupportedCapability(InvalidRequest):
     code = "unsupported_capability"
     default_message = "No provider for this model supports what the request needs."
@@ -129,14 +133,14 @@ class InvalidMultipart(InvalidRequest):
     default_message = "The multipart/form-data body is malformed."
 
 
-class InvalidFileType(ValidationFailed):
-    code = "invalid_file_type"
-    default_message = "The uploaded file is not of a type this endpoint takes."
-
-
 class InvalidCookieFile(InvalidRequest):
     code = "invalid_cookie_file"
     default_message = "The cookie file could not be read."
+
+
+class CookieLimitExceeded(InvalidRequest):
+    code = "cookie_limit_exceeded"
+    default_message = "The upload would store more cookies for a domain than the gateway keeps."
 
 
 class ImageUrlRefused(InvalidRequest):
@@ -158,6 +162,16 @@ class RequestTooLarge(InvalidRequest):
     status_code = 413
     code = "request_too_large"
     default_message = "The request body is too large."
+
+
+class TooManyMessages(RequestTooLarge):
+    code = "too_many_messages"
+    default_message = "The request sends more messages than a conversation turn may."
+
+
+class ConversationFull(InvalidRequest):
+    code = "conversation_full"
+    default_message = "The conversation holds as many messages as it may; start a new conversation."
 
 
 class HostNotAllowed(InvalidRequest):
@@ -184,6 +198,11 @@ class CrossOriginRefused(PermissionDenied):
     default_message = "Requests from other web origins are refused; allow the origin with G4F_CORS_ORIGINS."
 
 
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+    default_message = "This key may not use this model or provider."
+
+
 class NotFound(GatewayError):
     status_code = 404
     type = "invalid_request_error"
@@ -201,9 +220,19 @@ class ProviderNotFound(NotFound):
     default_message = "The provider does not exist."
 
 
+class ConversationNotFound(NotFound):
+    code = "conversation_not_found"
+    default_message = "The conversation does not exist."
+
+
 class MediaNotFound(NotFound):
     code = "media_not_found"
     default_message = "No such media file."
+
+
+class UpstreamNotFound(NotFound):
+    code = "upstream_not_found"
+    default_message = "The provider has no such model or endpoint."
 
 
 class MethodNotAllowed(GatewayError):
@@ -220,11 +249,6 @@ class Conflict(GatewayError):
     default_message = "The request conflicts with another one in progress."
 
 
-class ConversationNotFound(NotFound):
-    code = "conversation_not_found"
-    default_message = "The conversation does not exist."
-
-
 class ConversationBusy(Conflict):
     code = "conversation_busy"
     default_message = "Another request on this conversation is in progress; retry when it has finished."
@@ -237,9 +261,24 @@ class RateLimited(GatewayError):
     default_message = "Rate limited by the provider."
 
 
+class KeyRateLimited(RateLimited):
+    default_message = "This key's rate limit is reached; retry after the time Retry-After says."
+
+
+class InsufficientQuota(RateLimited):
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+    default_message = "This key's budget for the period is spent."
+
+
+class LimitStoreUnavailable(GatewayError):
+    status_code = 503
+    code = "limit_store_unavailable"
+    default_message = "The gateway cannot reach its limit counters; retry shortly."
+
+
 class ProviderError(GatewayError):
     status_code = 502
-    type = "api_error"
     code = "provider_error"
     default_message = "The provider failed to answer."
 
@@ -290,94 +329,6 @@ class ProviderImageTooLarge(ProviderError):
     default_message = "The provider's image is too large."
 
 
-class LocalSpeechFailed(ProviderError):
-    code = "local_speech_failed"
-    default_message = "The local speech program failed."
-
-
-class ProviderNotWorking(GatewayError):
-    status_code = 503
-    type = "api_error"
-    code = "provider_not_working"
-    default_message = "The provider is not working."
-
-
-def error_body(exc: GatewayError) -> dict[str, Any]:
-    """The OpenAI `ErrorResponse` for an error."""
-    return {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
-
-
-def error_headers(exc: GatewayError) -> list[tuple[bytes, bytes]]:
-    """ASGI response headers for an error (JSON, plus Retry-After on a 429)."""
-    headers = [(b"content-type", b"application/json")]
-    if exc.retry_after is not None:
-        headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
-    return headers
-
-
-def error_json(exc: GatewayError) -> bytes:
-    return orjson.dumps(error_body(exc))
-
-
-def validation_error(detail: Any) -> ValidationFailed:
-    """Turn a DRF serializer's `errors` into one ValidationFailed naming the first bad field."""
-    param, message = _first_error(detail, path="")
-    return ValidationFailed(f"Invalid value for '{param}': {message}" if param else message, param=param or None)
-
-
-def _first_error(detail: Any, path: str) -> tuple[str, str]:
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            if key == "non_field_errors":
-                return _first_error(value, path)
-            sub = f"{path}.{key}" if path else str(key)
-            if isinstance(value, (dict, list)) and value and not _is_message_list(value):
-                return _first_error(value, sub)
-            return sub, _message(value)
-    if isinstance(detail, list):
-        if _is_message_list(detail):
-            return path, _message(detail)
-        for index, value in enumerate(detail):
-            if value:
-                return _first_error(value, f"{path}[{index}]")
-    return path, _message(detail)
-
-
-def _is_message_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _message(value: Any) -> str:
-    if isinstance(value, list):
-        return " ".join(str(item) for item in value)
-    return str(value)
-
-
-class LocalSpeechUnavailable(ProviderNotWorking):
-    code = "local_speech_unavailable"
-    default_message = "The local speech program is not installed."
-
-
-class CookieLimitExceeded(InvalidRequest):
-    code = "cookie_limit_exceeded"
-    default_message = "The upload would store more cookies for a domain than the gateway keeps."
-
-
-class TooManyMessages(RequestTooLarge):
-    code = "too_many_messages"
-    default_message = "The request sends more messages than a conversation turn may."
-
-
-class ConversationFull(InvalidRequest):
-    code = "conversation_full"
-    default_message = "The conversation holds as many messages as it may; start a new conversation."
-
-
-class UpstreamNotFound(NotFound):
-    code = "upstream_not_found"
-    default_message = "The provider has no such model or endpoint."
-
-
 class ProviderImageRefused(ProviderError):
     code = "provider_image_refused"
     default_message = "The provider's image URL points where the gateway does not fetch from."
@@ -386,6 +337,22 @@ class ProviderImageRefused(ProviderError):
 class UpstreamResponseTooLarge(ProviderError):
     code = "provider_response_too_large"
     default_message = "The provider's answer is larger than the gateway accepts."
+
+
+class LocalSpeechFailed(ProviderError):
+    code = "local_speech_failed"
+    default_message = "The local speech program failed."
+
+
+class ProviderNotWorking(GatewayError):
+    status_code = 503
+    code = "provider_not_working"
+    default_message = "The provider is not working."
+
+
+class LocalSpeechUnavailable(ProviderNotWorking):
+    code = "local_speech_unavailable"
+    default_message = "The local speech program is not installed."
 
 
 class ProviderBusy(ProviderNotWorking):
@@ -398,34 +365,25 @@ class LocalSpeechBusy(ProviderBusy):
     default_message = "Every local speech process is busy; retry shortly."
 
 
-class NestingTooDeep(ValidationFailed):
-    code = "nesting_too_deep"
-    default_message = "The request's JSON is nested too deeply."
-
-
-class ModelNotAllowed(PermissionDenied):
-    code = "model_not_allowed"
-    default_message = "This key may not use this model or provider."
-
-
-class KeyRateLimited(RateLimited):
-    default_message = "This key's rate limit is reached; retry after the time Retry-After says."
-
-
-class InsufficientQuota(RateLimited):
-    type = "insufficient_quota"
-    code = "insufficient_quota"
-    default_message = "This key's budget for the period is spent."
-
-
-class LimitStoreUnavailable(GatewayError):
-    status_code = 503
-    code = "limit_store_unavailable"
-    default_message = "The gateway cannot reach its limit counters; retry shortly."
-
-
 class NotReady(GatewayError):
     status_code = 503
-    type = "api_error"
     code = "not_ready"
     default_message = "The gateway is not ready to serve requests."
+
+
+def error_body(exc: GatewayError) -> dict[str, Any]:
+    """The OpenAI `ErrorResponse` for an error."""
+    return {"error": {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}}
+
+
+def error_headers(exc: GatewayError) -> list[tuple[bytes, bytes]]:
+    """ASGI response headers for an error (JSON, plus Retry-After when the error carries one)."""
+    headers = [(b"content-type", b"application/json")]
+    if exc.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
+    return headers
+
+
+def error_json(exc: GatewayError) -> bytes:
+    """`error_body()` as JSON bytes."""
+    return orjson.dumps(error_body(exc))

@@ -62,6 +62,40 @@ def nesting_exceeds(value: dict | list, limit: int) -> bool:
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}]})
+def validation_error(detail: Any) -> errors.ValidationFailed:
+    """A serializer's `errors` as one ValidationFailed (400) naming the first bad field."""
+    param, message = _first_error(detail, path="")
+    return errors.ValidationFailed(f"Invalid value for '{param}': {message}" if param else message, param=param or None)
+
+
+def _first_error(detail: Any, path: str) -> tuple[str, str]:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                return _first_error(value, path)
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(value, (dict, list)) and value and not _is_message_list(value):
+                return _first_error(value, sub)
+            return sub, _message(value)
+    if isinstance(detail, list):
+        if _is_message_list(detail):
+            return path, _message(detail)
+        for index, value in enumerate(detail):
+            if value:
+                return _first_error(value, f"{path}[{index}]")
+    return path, _message(detail)
+
+
+def _is_message_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _message(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    return str(value)
+
+
 class StopField(serializers.Field):
     """`stop`: a string or a list of up to 4 strings."""
 

@@ -111,3 +111,12 @@ def daphne_server(env: dict[str, str], timeout: float = 60.0) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(process)
+
+
+def add_local_speech(*models: str, priority: int = 0) -> None:
+    """The built-in espeak-ng provider "LocalSpeech" in the catalogue, serving each of `models` for speech."""
+    from catalogue import services  # the catalogue's models need Django set up
+
+    entries = [{"name": model, "upstream": "espeak-ng", "capabilities": ["speech"]} for model in models]
+    provider = {"name": "LocalSpeech", "adapter": "espeak", "base_url": "http://localhost/espeak", "priority": priority}
+    services.catalogue_import(data={"providers": [{**provider, "models": entries}]})

@@ -5,11 +5,12 @@ chat requests for each upstream flavour ("fast", "slow": 1 s delay, "hold": a 10
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.loadgen import Target
-from bench.procs import Processes
+from bench.procs import Processes, wait_for_port
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = BENCH_DIR.parent
@@ -27,6 +28,16 @@ class Unavailable(Exception):
 
 def upstream_base(port: int, flavour: str) -> str:
     return f"http://127.0.0.1:{port}{FLAVOURS[flavour][1]}/v1"
+
+
+def uvicorn_command(app: str, port: int) -> list[str]:
+    """The uvicorn command line of the gateway's recommended settings, shared by the bare forwarder so
+    the floor runs on exactly the same server settings."""
+    return [
+        *(sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)),
+        *("--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log"),
+        *("--log-level", "warning", "--backlog", "4096"),
+    ]
 
 
 @dataclass
@@ -47,6 +58,16 @@ class Server:
 
     def start(self, procs: Processes, upstream_port: int, cores: set[int] | None) -> None:
         raise NotImplementedError
+
+    def launch(self, procs: Processes, argv: list[str], *, env, cores, cwd, timeout: float, what: str) -> None:
+        """Start `argv` as the measured process and wait until it listens on `self.port`; `Unavailable`
+        naming `what` (e.g. "litellm") with the log's tail if it exits or does not listen in time."""
+        proc, log = procs.start(self.name, argv, env=env, cores=cores, cwd=cwd)
+        self.procs, self.pid = procs, proc.pid
+        try:
+            wait_for_port(self.port, timeout=timeout, proc=proc, log=log)
+        except RuntimeError as exc:
+            raise Unavailable(f"{what} {exc}") from None
 
     def stop(self) -> None:
         if self.procs is not None and self.pid is not None:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bench.peers import ensure_venv
-from bench.procs import free_port, wait_for_port
-from bench.targets import WORK_DIR, Server, Unavailable, upstream_base
+from bench.procs import free_port
+from bench.targets import WORK_DIR, Server, upstream_base
 
 G4F_REQUIREMENT = "g4f[api]==8.8.6"
 
@@ -58,12 +58,7 @@ class G4F(Server):
             "--workers",
             "1",
         ]
-        proc, log = procs.start(self.name, argv, env=env, cores=cores, cwd=home)
-        self.procs, self.pid = procs, proc.pid
-        try:
-            wait_for_port(self.port, timeout=90, proc=proc, log=log)
-        except RuntimeError as exc:
-            raise Unavailable(f"g4f api {exc}") from None
+        self.launch(procs, argv, env=env, cores=cores, cwd=home, timeout=90, what="g4f api")
 
     def body_extra(self, flavour: str) -> dict:
         return {"provider": upstream_base(self.upstream_port, flavour)}

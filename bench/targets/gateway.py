@@ -12,8 +12,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from bench.procs import free_port, wait_for_port
-from bench.targets import FLAVOURS, REPO_DIR, WORK_DIR, Server, Unavailable, upstream_base
+from bench.procs import free_port
+from bench.targets import FLAVOURS, REPO_DIR, WORK_DIR, Server, Unavailable, upstream_base, uvicorn_command
 
 # The source tree the gateway runs from: this checkout, or another one (e.g. `git archive` of an
 # older commit) to compare before and after a change.
@@ -91,27 +91,7 @@ class Gateway(Server):
     note: str = "uvicorn --loop uvloop --http httptools, 1 worker, auth on"
 
     def command(self, port: int) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "g4fsite.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--lifespan",
-            "off",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--backlog",
-            "4096",
-        ]
+        return uvicorn_command("g4fsite.asgi:application", port)
 
     def source(self) -> str:
         return SOURCE_DIR
@@ -122,12 +102,8 @@ class Gateway(Server):
         env, self.api_key = prepare_data_dir(self.name, upstream_port, self.source(), *self.key_args)
         env.update(self.extra_env())
         self.port = free_port()
-        proc, log = procs.start(self.name, self.command(self.port), env=env, cores=cores, cwd=self.source())
-        self.procs, self.pid = procs, proc.pid
-        try:
-            wait_for_port(self.port, timeout=60, proc=proc, log=log)
-        except RuntimeError as exc:
-            raise Unavailable(f"the gateway {exc}") from None
+        argv = self.command(self.port)
+        self.launch(procs, argv, env=env, cores=cores, cwd=self.source(), timeout=60, what="the gateway")
 
     def extra_env(self) -> dict[str, str]:
         return {}

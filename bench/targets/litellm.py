@@ -13,8 +13,8 @@ import shutil
 from dataclasses import dataclass
 
 from bench.peers import ensure_venv
-from bench.procs import free_port, wait_for_port
-from bench.targets import FLAVOURS, WORK_DIR, Server, Unavailable, upstream_base
+from bench.procs import free_port
+from bench.targets import FLAVOURS, WORK_DIR, Server, upstream_base
 
 LITELLM_REQUIREMENT = "litellm[proxy]==1.108.7"
 MASTER_KEY = "sk-bench-litellm"
@@ -74,9 +74,4 @@ class LiteLLM(Server):
             "--num_workers",
             "1",
         ]
-        proc, log = procs.start(self.name, argv, env=env, cores=cores, cwd=home)
-        self.procs, self.pid = procs, proc.pid
-        try:
-            wait_for_port(self.port, timeout=120, proc=proc, log=log)
-        except RuntimeError as exc:
-            raise Unavailable(f"litellm {exc}") from None
+        self.launch(procs, argv, env=env, cores=cores, cwd=home, timeout=120, what="litellm")

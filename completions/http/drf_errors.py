@@ -17,8 +17,8 @@ from completions.errors import (
     UnsupportedMediaType,
     error_body,
     error_headers,
-    validation_error,
 )
+from completions.serializers import validation_error
 
 
 def drf_exception_handler(exc: Exception, context: dict) -> Any:

@@ -109,3 +109,39 @@ def last_sent(gateway, name: str):
     requests = gateway.fake.requests_for(name)
     assert requests, f"the fake upstream received nothing for {name}"
     return requests[-1]
+
+
+def image_question(gateway, adapter: str, name: str, image_url: Any = None) -> dict[str, Any]:
+    """Ask "what is this" about a PNG data URL (the `image_url` part's value: by default the object
+    `{"url": ...}`) and check the answer counts the image; returns the body the upstream received."""
+    data_url = f"data:image/png;base64,{PNG}"
+    content = [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": data_url} if image_url is None else image_url},
+    ]
+    response = chat(gateway, adapter, [{"role": "user", "content": content}])
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == f"Hello from {name}: what is this [images: 1]"
+    return last_sent(gateway, name).json
+
+
+def tool_round_trip(gateway, adapter: str, name: str) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """Ask "find x" with TOOLS through the openai SDK, check the client gets a `lookup` call, answer it
+    with "42" and check the final answer. Returns the body the upstream received for the question, the
+    call's id, and the body it received for the answer."""
+    client = gateway.openai()
+    question = {"role": "user", "content": "find x"}
+    first = client.chat.completions.create(model=MODELS[adapter], messages=[question], tools=TOOLS)
+    assert_valid("CreateChatCompletionResponse", first.model_dump(exclude_unset=True))
+    asked = last_sent(gateway, name).json
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    call = choice.message.tool_calls[0]
+    assert call.type == "function" and call.function.name == "lookup"
+    assert json.loads(call.function.arguments) == {"echo": "find x"}
+    answer = {"role": "tool", "tool_call_id": call.id, "content": "42"}
+    messages = [question, choice.message.model_dump(exclude_none=True), answer]
+    second = client.chat.completions.create(model=MODELS[adapter], tools=TOOLS, messages=messages)
+    assert second.choices[0].message.content == "Tool said: 42"
+    assert second.choices[0].finish_reason == "stop"
+    return asked, call.id, last_sent(gateway, name).json

@@ -5,22 +5,14 @@ import json
 from functools import cache
 from typing import Any
 
+from tests.api import protocol_helpers
 from tests.openapi import SCHEMAS_FILE, assert_valid
 
-MODELS = {"openai": "fake-model", "anthropic": "claude-fake", "gemini": "gemini-fake"}
-KEYS = {"openai": "sk-openai-test", "anthropic": "sk-ant-test", "gemini": "gm-test-key"}
+MODELS = {"openai": "fake-model", **protocol_helpers.MODELS}
+KEYS = {"openai": "sk-openai-test", **protocol_helpers.KEYS}
 TRANSLATED = ("openai", "anthropic", "gemini")
-LOOKUP = {
-    "type": "function",
-    "name": "lookup",
-    "description": "Look a word up.",
-    "parameters": {
-        "type": "object",
-        "properties": {"echo": {"type": "string"}},
-        "required": ["echo"],
-        "additionalProperties": False,
-    },
-}
+# The chat protocol tests' `lookup` tool, in the Responses API's flat function shape.
+LOOKUP = {"type": "function", **protocol_helpers.TOOLS[0]["function"]}
 
 
 def add_provider(gateway, adapter: str, name: str | None = None, *, native: bool = False, **fields: Any) -> str:

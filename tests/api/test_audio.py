@@ -8,8 +8,8 @@ import wave
 import openai
 import pytest
 
-from catalogue import services
 from tests.fake_upstream.assets import TINY_WAV
+from tests.helpers import add_local_speech
 from tests.openapi import assert_valid
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -25,25 +25,6 @@ def ears(gateway):
 def voice(gateway):
     gateway.add_provider("voice", models=["tts-fake"], capabilities=("speech",))
     return gateway
-
-
-def add_local_speech(priority: int = 0) -> None:
-    services.catalogue_import(
-        data={
-            "providers": [
-                {
-                    "name": "LocalSpeech",
-                    "adapter": "espeak",
-                    "base_url": "http://localhost/espeak",
-                    "priority": priority,
-                    "models": [
-                        {"name": "tts-local", "upstream": "espeak-ng", "capabilities": ["speech"]},
-                        {"name": "tts-fake", "upstream": "espeak-ng", "capabilities": ["speech"]},
-                    ],
-                }
-            ]
-        }
-    )
 
 
 def frames_of(data: bytes) -> int:
@@ -179,7 +160,7 @@ def test_speech_bad_requests(voice, body, param):
 
 @needs_espeak
 def test_local_espeak_speech_for_real(gateway):
-    add_local_speech()
+    add_local_speech("tts-local", "tts-fake")
     response = gateway.openai().audio.speech.create(
         model="tts-local", voice="alloy", input="The gateway speaks offline.", response_format="wav"
     )
@@ -190,7 +171,7 @@ def test_local_espeak_speech_for_real(gateway):
 
 @needs_espeak
 def test_local_espeak_is_the_fallback_when_the_upstream_fails(voice):
-    add_local_speech(priority=-10)
+    add_local_speech("tts-local", "tts-fake", priority=-10)
     voice.fake.set_fault("voice", "500")
     response = voice.post(
         "/v1/audio/speech", {"model": "tts-fake", "input": "Fallback works.", "response_format": "wav"}
@@ -202,7 +183,7 @@ def test_local_espeak_is_the_fallback_when_the_upstream_fails(voice):
 @needs_espeak
 @pytest.mark.skipif(shutil.which("sox") is None and shutil.which("ffmpeg") is None, reason="no audio converter")
 def test_local_espeak_mp3(gateway):
-    add_local_speech()
+    add_local_speech("tts-local", "tts-fake")
     response = gateway.post(
         "/v1/audio/speech", {"model": "tts-local", "input": "mp3 please", "voice": "nova", "response_format": "mp3"}
     )
@@ -212,7 +193,7 @@ def test_local_espeak_mp3(gateway):
 
 @needs_espeak
 def test_local_espeak_format_it_cannot_make_is_400(gateway):
-    add_local_speech()
+    add_local_speech("tts-local", "tts-fake")
     response = gateway.post("/v1/audio/speech", {"model": "tts-local", "input": "x", "response_format": "aac"})
     if shutil.which("ffmpeg"):
         assert response.status_code == 200

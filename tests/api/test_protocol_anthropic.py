@@ -15,12 +15,13 @@ from tests.api.protocol_helpers import (
     add_provider,
     chat,
     finish_reasons,
+    image_question,
     last_sent,
     stream_events,
     streamed_text,
     streamed_tool_calls,
+    tool_round_trip,
 )
-from tests.openapi import assert_valid
 
 
 def test_headers_path_system_prompt_and_parameters(gateway):
@@ -74,47 +75,19 @@ def test_consecutive_turns_merge_so_roles_alternate(gateway):
 
 def test_vision_data_url_becomes_a_base64_image_block(gateway):
     name = add_provider(gateway, "anthropic")
-    content = [
-        {"type": "text", "text": "what is this"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-    ]
-    completion = gateway.openai().chat.completions.create(
-        model=MODELS["anthropic"], messages=[{"role": "user", "content": content}]
-    )
-    assert completion.choices[0].message.content == f"Hello from {name}: what is this [images: 1]"
-    blocks = last_sent(gateway, name).json["messages"][0]["content"]
+    blocks = image_question(gateway, "anthropic", name)["messages"][0]["content"]
     assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
 
 
 def test_tools_round_trip(gateway):
     name = add_provider(gateway, "anthropic")
-    client = gateway.openai()
-    question = {"role": "user", "content": "find x"}
-    first = client.chat.completions.create(model=MODELS["anthropic"], messages=[question], tools=TOOLS)
-    assert_valid("CreateChatCompletionResponse", first.model_dump(exclude_unset=True))
-    sent = last_sent(gateway, name).json
-    assert sent["tools"] == [
+    asked, call_id, answered = tool_round_trip(gateway, "anthropic", name)
+    assert asked["tools"] == [
         {"name": "lookup", "description": "Look a word up.", "input_schema": TOOLS[0]["function"]["parameters"]}
     ]
-    assert sent["tool_choice"] == {"type": "auto"}
-    choice = first.choices[0]
-    assert choice.finish_reason == "tool_calls" and choice.message.content is None
-    call = choice.message.tool_calls[0]
-    assert call.id == "toolu_fake1" and call.type == "function" and call.function.name == "lookup"
-    assert json.loads(call.function.arguments) == {"echo": "find x"}
-
-    second = client.chat.completions.create(
-        model=MODELS["anthropic"],
-        tools=TOOLS,
-        messages=[
-            question,
-            choice.message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "42"},
-        ],
-    )
-    assert second.choices[0].message.content == "Tool said: 42"
-    assert second.choices[0].finish_reason == "stop"
-    turns = last_sent(gateway, name).json["messages"]
+    assert asked["tool_choice"] == {"type": "auto"}
+    assert call_id == "toolu_fake1"
+    turns = answered["messages"]
     assert [turn["role"] for turn in turns] == ["user", "assistant", "user"]
     assert turns[1]["content"] == [
         {"type": "tool_use", "id": "toolu_fake1", "name": "lookup", "input": {"echo": "find x"}}

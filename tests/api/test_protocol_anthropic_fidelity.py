@@ -16,6 +16,7 @@ from tests.api.protocol_helpers import (
     add_provider,
     chat,
     finish_reasons,
+    image_question,
     last_sent,
     stream_events,
     streamed_text,
@@ -28,11 +29,8 @@ STRUCTURED_MODEL = "claude-sonnet-4-5"  # a model with native structured output
 
 def test_an_image_url_given_as_a_string_is_sent_as_an_image(gateway):
     name = add_provider(gateway, "anthropic")
-    content = [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": f"data:image/png;base64,{PNG}"}]
-    response = chat(gateway, "anthropic", [{"role": "user", "content": content}])
-    assert response.status_code == 200, response.text
-    assert response.json()["choices"][0]["message"]["content"] == f"Hello from {name}: look [images: 1]"
-    block = last_sent(gateway, name).json["messages"][0]["content"][1]
+    sent = image_question(gateway, "anthropic", name, image_url=f"data:image/png;base64,{PNG}")
+    block = sent["messages"][0]["content"][1]
     assert block == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
 
 

@@ -15,10 +15,12 @@ from tests.api.protocol_helpers import (
     add_provider,
     chat,
     finish_reasons,
+    image_question,
     last_sent,
     stream_events,
     streamed_text,
     streamed_tool_calls,
+    tool_round_trip,
 )
 from tests.openapi import assert_valid
 
@@ -85,48 +87,20 @@ def test_consecutive_turns_merge(gateway):
 
 def test_vision_data_url_becomes_inline_data(gateway):
     name = add_provider(gateway, "gemini")
-    content = [
-        {"type": "text", "text": "what is this"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-    ]
-    completion = gateway.openai().chat.completions.create(
-        model=MODELS["gemini"], messages=[{"role": "user", "content": content}]
-    )
-    assert completion.choices[0].message.content == f"Hello from {name}: what is this [images: 1]"
-    parts = last_sent(gateway, name).json["contents"][0]["parts"]
+    parts = image_question(gateway, "gemini", name)["contents"][0]["parts"]
     assert parts == [{"text": "what is this"}, {"inlineData": {"mimeType": "image/png", "data": PNG}}]
 
 
 def test_tools_round_trip(gateway):
     name = add_provider(gateway, "gemini")
-    client = gateway.openai()
-    question = {"role": "user", "content": "find x"}
-    first = client.chat.completions.create(model=MODELS["gemini"], messages=[question], tools=TOOLS)
-    assert_valid("CreateChatCompletionResponse", first.model_dump(exclude_unset=True))
-    sent = last_sent(gateway, name).json
+    asked, call_id, answered = tool_round_trip(gateway, "gemini", name)
     # The JSON Schema goes as it is, in the plain JSON Schema field (no conversion to Gemini's Schema).
     declaration = {"name": "lookup", "description": "Look a word up."}
     declaration["parametersJsonSchema"] = TOOLS[0]["function"]["parameters"]
-    assert sent["tools"] == [{"functionDeclarations": [declaration]}]
-    assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
-    choice = first.choices[0]
-    assert choice.finish_reason == "tool_calls" and choice.message.content is None
-    call = choice.message.tool_calls[0]
-    assert call.id.startswith("call_") and call.function.name == "lookup"
-    assert json.loads(call.function.arguments) == {"echo": "find x"}
-
-    second = client.chat.completions.create(
-        model=MODELS["gemini"],
-        tools=TOOLS,
-        messages=[
-            question,
-            choice.message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "42"},
-        ],
-    )
-    assert second.choices[0].message.content == "Tool said: 42"
-    assert second.choices[0].finish_reason == "stop"
-    contents = last_sent(gateway, name).json["contents"]
+    assert asked["tools"] == [{"functionDeclarations": [declaration]}]
+    assert asked["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+    assert call_id.startswith("call_")
+    contents = answered["contents"]
     assert [content["role"] for content in contents] == ["user", "model", "user"]
     replayed_call = {"name": "lookup", "args": {"echo": "find x"}}
     signature = "skip_thought_signature_validator"  # Gemini's documented placeholder

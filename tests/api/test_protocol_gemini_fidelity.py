@@ -10,7 +10,7 @@ from collections import defaultdict
 import openai
 import pytest
 
-from tests.api.protocol_helpers import MODELS, PNG, add_provider, chat, last_sent, stream_events
+from tests.api.protocol_helpers import MODELS, PNG, add_provider, chat, image_question, last_sent, stream_events
 from tests.openapi import assert_valid
 
 USER = [{"role": "user", "content": "one two three"}]
@@ -31,13 +31,8 @@ def test_each_streamed_candidate_keeps_its_finish_reason(gateway):
 
 def test_an_image_url_given_as_a_string_is_sent_inline(gateway):
     name = add_provider(gateway, "gemini")
-    content = [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": f"data:image/png;base64,{PNG}"}]
-    response = chat(gateway, "gemini", [{"role": "user", "content": content}])
-    assert response.status_code == 200, response.text
-    assert response.json()["choices"][0]["message"]["content"] == f"Hello from {name}: look [images: 1]"
-    assert last_sent(gateway, name).json["contents"][0]["parts"][1] == {
-        "inlineData": {"mimeType": "image/png", "data": PNG}
-    }
+    sent = image_question(gateway, "gemini", name, image_url=f"data:image/png;base64,{PNG}")
+    assert sent["contents"][0]["parts"][1] == {"inlineData": {"mimeType": "image/png", "data": PNG}}
 
 
 def test_schemas_with_non_string_enums_go_as_plain_json_schema(gateway):

@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import datetime
 import os
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -104,13 +103,6 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str
 def chunk(data: bytes) -> bytes:
     """`data` as one chunk of a `Transfer-Encoding: chunked` body."""
     return b"%x\r\n%s\r\n" % (len(data), data)
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def errors_of(attempts: dict[str, Callable[[], Awaitable]]) -> dict[str, Exception]:

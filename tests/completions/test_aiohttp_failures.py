@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 
 from completions.upstream.aiohttp_transport import AiohttpTransport
-from tests.completions.loopback import TIMEOUT, RawServer, chunk, errors_of, free_port, read_request, run, web_server
+from tests.completions.loopback import TIMEOUT, RawServer, chunk, errors_of, read_request, run, web_server
+from tests.helpers import free_port
 
 # --- error translation ---------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from aiohttp import web
 
 from completions.upstream.aiohttp_transport import AiohttpResponse, AiohttpTransport
 from completions.upstream.client import build_http_client
-from tests.completions.loopback import TIMEOUT, RawServer, free_port, read_request, run, web_server
+from tests.completions.loopback import TIMEOUT, RawServer, read_request, run, web_server
+from tests.helpers import free_port
 
 # --- cookies -------------------------------------------------------------------------------------
 

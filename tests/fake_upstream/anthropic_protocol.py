@@ -5,22 +5,18 @@ would ``https://api.anthropic.com/v1/messages``. Like the real API:
 
 - every request needs ``x-api-key`` (401 ``authentication_error`` without it) and ``anthropic-version``
   (400 ``invalid_request_error`` without it, which is what Anthropic answers);
-- ``POST v1/messages`` requires ``model``, ``max_tokens`` and ``messages``; messages must alternate
-  ``user`` / ``assistant`` starting with ``user`` (no ``system`` role: the system prompt is the top-level
-  ``system``), every ``tool_result`` must answer a ``tool_use`` of the assistant turn just before it and
-  come first in its user turn, and image blocks must be ``base64`` (a supported media type and valid
-  data) or ``url`` sources. A violation is a 400 naming it, so tests prove the translation is valid;
+- ``POST v1/messages`` refuses what the real API refuses (``anthropic_validation.py``: required fields,
+  alternating roles, tool results, image sources, thinking budgets) with a 400 naming the problem, so
+  tests prove the translation is valid;
 - errors are ``{"type": "error", "error": {"type", "message"}}``;
 - ``stream: true`` sends the documented events: ``message_start``, ``content_block_start``, ``ping``,
   ``content_block_delta`` (``text_delta``, ``input_json_delta``, or ``thinking_delta`` then
   ``signature_delta``), ``content_block_stop``, ``message_delta`` (``stop_reason``,
   ``usage.output_tokens``), ``message_stop``;
-- ``thinking: {"type": "enabled", "budget_tokens": N}`` needs 1024 <= N < ``max_tokens``, no
-  ``temperature`` but 1, no ``top_p`` under 0.95, no forced tool, and (as the real API) a final
-  assistant ``tool_use`` turn that starts with a thinking block; the answer then starts with a
-  ``thinking`` block ``"Thinking about: {last user text}"`` signed ``SIGNATURE`` (its words count as
-  output tokens); thinking blocks in the history are accepted in assistant turns (the real API checks
-  their signatures; tests check they arrive byte for byte);
+- with ``thinking: {"type": "enabled", "budget_tokens": N}`` the answer starts with a ``thinking`` block
+  ``"Thinking about: {last user text}"`` signed ``SIGNATURE`` (its words count as output tokens);
+  thinking blocks in the history are accepted in assistant turns (the real API checks their signatures;
+  tests check they arrive byte for byte);
 - ``GET v1/models`` pages option ``models`` with ``limit`` / ``after_id``, ``has_more`` and ``last_id``;
 - ``POST v1/messages/count_tokens`` answers ``{"input_tokens": N}`` (words of system and messages).
 
@@ -31,17 +27,14 @@ stop_reason ``tool_use``; after a ``tool_result``, ``"Tool said: {its content}"`
 JSON mode, so a system prompt that asks for JSON is obeyed with ``{"echo": "<last user text>"}``.
 ``max_tokens`` below the word count truncates (``max_tokens``); a stop sequence in the answer cuts it
 there (``stop_sequence``). Tokens are words. Native structured output (``output_config.format``) is
-answered with ``{"echo": "<last user text>"}`` too. Like current Claude models, ``temperature`` and
-``top_p`` together are a 400. Option ``server_tool_blocks`` puts a web search's ``server_tool_use`` and
-``web_search_tool_result`` blocks before the text. Every body without an ``anthropic-beta`` header (a
-client's own beta body, passed through natively) is also checked against the anthropic SDK's types
-(``sdk_types.py``).
+answered with ``{"echo": "<last user text>"}`` too. Option ``server_tool_blocks`` puts a web search's
+``server_tool_use`` and ``web_search_tool_result`` blocks before the text. Every body without an
+``anthropic-beta`` header (a client's own beta body, passed through natively) is also checked against the
+anthropic SDK's types (``sdk_types.py``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 import json
 from collections.abc import Callable
@@ -50,17 +43,16 @@ from typing import Any
 import orjson
 
 from . import sdk_types
-from .openai_protocol import split_text, word_count
+from .anthropic_validation import Invalid, content_blocks, validate
 from .wire import Reply, Request, json_reply, sse_reply
+from .words import split_text, word_count
 
 NAME = "anthropic"
 SEGMENT = "anthropic"
 
-IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 TOOL_USE_ID = "toolu_fake1"
 SIGNATURE = "EqQBCkYIBxgCKkBfake/sig+nature=="
 THINKING_SIGNATURE = SIGNATURE
-THINKING_BLOCKS = ("thinking", "redacted_thinking")
 _ids = itertools.count(1)
 
 _ERRORS: dict[int, tuple[str, str]] = {
@@ -73,10 +65,6 @@ _ERRORS: dict[int, tuple[str, str]] = {
     500: ("api_error", "Internal server error (fake upstream)."),
     529: ("overloaded_error", "Overloaded (fake upstream)."),
 }
-
-
-class _Invalid(Exception):
-    """A request the real API would refuse with 400 invalid_request_error."""
 
 
 # --- the protocol contract (see wire.ProtocolModule) ------------------------------------------
@@ -92,7 +80,7 @@ def handle(request: Request) -> Reply:
         return error_reply(request, 404, message=f"Unknown route: {request.method} /{request.route}")
     try:
         return handler(request)
-    except _Invalid as exc:
+    except Invalid as exc:
         return error_reply(request, 400, message=str(exc))
 
 
@@ -105,13 +93,13 @@ def error_reply(request: Request, status: int, *, retry_after: int | None = None
 
 def empty_reply(request: Request) -> Reply:
     """A message without content, or a stream that pings and never starts a message."""
-    if _body(request).get("stream"):
+    if request.json_object.get("stream"):
         return sse_reply((_event("ping", {}),))
     return json_reply({"type": "message"})
 
 
 def model_name(request: Request) -> str | None:
-    model = _body(request).get("model")
+    model = request.json_object.get("model")
     return model if isinstance(model, str) else None
 
 
@@ -119,14 +107,14 @@ def model_name(request: Request) -> str | None:
 
 
 def _messages(request: Request) -> Reply:
-    body = _body(request)
-    _validate(body)
+    body = request.json_object
+    validate(body)
     # A body with `anthropic-beta` is a client's own, passed through natively: beta fields (e.g.
     # context_management) are not in the SDK's stable types, and the gateway must not drop them.
     problem = None if request.headers.get("anthropic-beta") else sdk_types.anthropic_problem(body)
     if problem:
         sdk_types.record(f"anthropic {request.path}: {problem}")
-        raise _Invalid(f"The body is not an anthropic.types.MessageCreateParams: {problem}")
+        raise Invalid(f"The body is not an anthropic.types.MessageCreateParams: {problem}")
     blocks, stop_reason, stop_sequence = _answer(request.provider, body, request.options)
     if (body.get("thinking") or {}).get("type") == "enabled":
         thought = "Thinking about: " + _text_and_images(body["messages"][-1])[0]
@@ -155,99 +143,11 @@ def _messages(request: Request) -> Reply:
     return json_reply(message)
 
 
-def _validate(body: dict[str, Any]) -> None:
-    for name, kind in (("model", str), ("max_tokens", int), ("messages", list)):
-        if not isinstance(body.get(name), kind) or isinstance(body.get(name), bool):
-            raise _Invalid(f"{name}: Field required (fake upstream).")
-    if body["max_tokens"] < 1:
-        raise _Invalid("max_tokens: must be at least 1.")
-    messages = body["messages"]
-    if not messages:
-        raise _Invalid("messages: at least one message is required.")
-    previous: dict[str, Any] | None = None
-    for index, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        if role not in ("user", "assistant"):
-            raise _Invalid(f"messages.{index}.role: Input should be 'user' or 'assistant', not {role!r}.")
-        expected = "user" if previous is None or previous["role"] == "assistant" else "assistant"
-        if role != expected:
-            raise _Invalid(f"messages.{index}: roles must alternate between 'user' and 'assistant'.")
-        _validate_content(index, message, previous)
-        previous = message
-    if "temperature" in body and not 0 <= body["temperature"] <= 1:
-        raise _Invalid("temperature: must be between 0 and 1.")
-    if "temperature" in body and "top_p" in body:
-        raise _Invalid("`temperature` and `top_p` cannot both be specified for this model. Please use only one.")
-    _validate_thinking(body)
-
-
-def _validate_thinking(body: dict[str, Any]) -> None:
-    thinking = body.get("thinking")
-    if thinking is None or thinking.get("type") == "disabled":
-        return
-    budget = thinking.get("budget_tokens")
-    if thinking.get("type") != "enabled" or not isinstance(budget, int) or budget < 1024:
-        raise _Invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024.")
-    if body["max_tokens"] <= budget:
-        raise _Invalid("`max_tokens` must be greater than `thinking.budget_tokens`.")
-    if body.get("temperature", 1) != 1 or body.get("top_p", 1) < 0.95:
-        raise _Invalid("`temperature` may only be set to 1 and `top_p` to 0.95 or more when thinking is enabled.")
-    if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
-        raise _Invalid("Thinking may not be enabled when tool_choice forces tool use.")
-    assistant = [m for m in body["messages"] if m["role"] == "assistant"]
-    blocks = _blocks(assistant[-1]) if assistant else []
-    if any(b.get("type") == "tool_use" for b in blocks) and blocks[0].get("type") not in THINKING_BLOCKS:
-        raise _Invalid(
-            "Expected `thinking` or `redacted_thinking`, but found `tool_use`: with thinking enabled,"
-            " a final assistant message must start with a thinking block."
-        )
-
-
-def _validate_content(index: int, message: dict[str, Any], previous: dict[str, Any] | None) -> None:
-    content = message.get("content")
-    if isinstance(content, str):
-        return
-    if not isinstance(content, list) or not content:
-        raise _Invalid(f"messages.{index}.content: a non-empty string or list of blocks is required.")
-    tool_uses = {b.get("id") for b in _blocks(previous) if b.get("type") == "tool_use"}
-    seen_other = False
-    for block in content:
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "tool_result":
-            if seen_other:
-                raise _Invalid(f"messages.{index}: tool_result blocks must come first in the user turn.")
-            if block.get("tool_use_id") not in tool_uses:
-                raise _Invalid(f"messages.{index}: tool_result {block.get('tool_use_id')!r} answers no tool_use.")
-            continue
-        seen_other = True
-        if kind == "image":
-            _validate_image(index, block.get("source") or {})
-        elif kind == "tool_use" and message["role"] != "assistant":
-            raise _Invalid(f"messages.{index}: tool_use blocks belong to assistant turns.")
-        elif kind in THINKING_BLOCKS and message["role"] != "assistant":
-            raise _Invalid(f"messages.{index}: thinking blocks belong to assistant turns.")
-        elif kind not in ("text", "image", "tool_use", "document", *THINKING_BLOCKS):
-            raise _Invalid(f"messages.{index}: unknown content block type {kind!r}.")
-
-
-def _validate_image(index: int, source: dict[str, Any]) -> None:
-    if source.get("type") == "url":
-        if not str(source.get("url", "")).startswith(("http://", "https://")):
-            raise _Invalid(f"messages.{index}: image url source needs an http(s) url.")
-        return
-    if source.get("type") != "base64" or source.get("media_type") not in IMAGE_MEDIA_TYPES:
-        raise _Invalid(f"messages.{index}: image source must be base64 with media_type in {sorted(IMAGE_MEDIA_TYPES)}.")
-    try:
-        base64.b64decode(source.get("data") or "", validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise _Invalid(f"messages.{index}: image data is not valid base64.") from exc
-
-
 def _answer(provider: str, body: dict[str, Any], options: dict[str, Any]) -> tuple[list[dict], str, str | None]:
     """The content blocks, stop_reason and stop_sequence of the answer."""
     last = body["messages"][-1]
     user_text, images = _text_and_images(last)
-    tool_results = [b for b in _blocks(last) if b.get("type") == "tool_result"]
+    tool_results = [b for b in content_blocks(last) if b.get("type") == "tool_result"]
     tool_name = None if tool_results or last["role"] != "user" else _chosen_tool(body)
     if tool_name is not None:
         call = {"type": "tool_use", "id": TOOL_USE_ID, "name": tool_name, "input": {"echo": user_text}}
@@ -327,7 +227,7 @@ def _list_models(request: Request) -> Reply:
     names = list(request.options["models"])
     limit = int(request.query.get("limit") or 20)
     if not 1 <= limit <= 1000:
-        raise _Invalid("limit: must be between 1 and 1000.")
+        raise Invalid("limit: must be between 1 and 1000.")
     after = request.query.get("after_id")
     start = names.index(after) + 1 if after in names else 0
     page = names[start : start + limit]
@@ -346,29 +246,20 @@ def _list_models(request: Request) -> Reply:
 
 
 def _count_tokens(request: Request) -> Reply:
-    body = _body(request)
+    body = request.json_object
     if not isinstance(body.get("model"), str) or not isinstance(body.get("messages"), list) or not body["messages"]:
-        raise _Invalid("model and messages: Field required (fake upstream).")
+        raise Invalid("model and messages: Field required (fake upstream).")
     return json_reply({"input_tokens": _prompt_tokens(body)})
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _body(request: Request) -> dict[str, Any]:
-    return request.json if isinstance(request.json, dict) else {}
-
-
-def _blocks(message: dict[str, Any] | None) -> list[dict[str, Any]]:
-    content = (message or {}).get("content")
-    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
-
-
 def _text_and_images(message: dict[str, Any]) -> tuple[str, int]:
     content = message.get("content")
     if isinstance(content, str):
         return content, 0
-    blocks = _blocks(message)
+    blocks = content_blocks(message)
     text = " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
     return text, sum(1 for b in blocks if b.get("type") == "image")
 

@@ -46,8 +46,9 @@ from typing import Any
 import orjson
 
 from . import sdk_types
-from .openai_protocol import fake_embedding, split_text, word_count
+from .openai_protocol import fake_embedding
 from .wire import Reply, Request, json_reply, sse_reply
+from .words import split_text, word_count
 
 NAME = "gemini"
 SEGMENT = "v1beta"
@@ -125,7 +126,7 @@ def model_name(request: Request) -> str | None:
 
 def _generate(request: Request, model: str) -> tuple[dict[str, Any], list[dict[str, Any]], str, dict[str, int]]:
     """The whole response, and its answer parts, finish reason and usage (for streaming)."""
-    body = request.json if isinstance(request.json, dict) else {}
+    body = request.json_object
     _validate(body)
     problem = sdk_types.gemini_problem(body)
     if problem:
@@ -272,7 +273,7 @@ def _stream(request: Request, model: str) -> Reply:
 
 
 def _batch_embed(request: Request, model: str) -> Reply:
-    requests = (request.json or {}).get("requests") if isinstance(request.json, dict) else None
+    requests = request.json_object.get("requests")
     if not isinstance(requests, list) or not requests:
         raise _Invalid("* BatchEmbedContentsRequest.requests: requests is not specified")
     embeddings = []

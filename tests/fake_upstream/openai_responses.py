@@ -25,7 +25,7 @@ _ids = itertools.count(1)
 
 
 def create(request: Request, error_reply: Any) -> Reply:
-    body = request.json if isinstance(request.json, dict) else {}
+    body = request.json_object
     items = body.get("input")
     if isinstance(items, str):
         items = [{"role": "user", "content": items}]

@@ -1,6 +1,6 @@
 """Plain data passed between the fake upstream's server and its protocol modules.
 
-A protocol module (``openai_protocol``, later ``anthropic_protocol``, ``gemini_protocol``) never touches
+A protocol module (``openai_protocol``, ``anthropic_protocol``, ``gemini_protocol``) never touches
 ASGI: it receives a parsed :class:`Request` and returns a :class:`Reply`. The server does all I/O, the
 timing (delays, chunk pacing, hangs) and the fault transformations (cut, malformed), so those behave the
 same for every protocol. See :class:`ProtocolModule` for what a module must define.
@@ -46,6 +46,11 @@ class Request:
     form: dict[str, Any] | None
     options: dict[str, Any]
     base_url: str
+
+    @property
+    def json_object(self) -> dict[str, Any]:
+        """The parsed body when it is a JSON object, else an empty dict."""
+        return self.json if isinstance(self.json, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,19 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from catalogue import services
+from tests.helpers import add_local_speech, wait_until
 from tests.security.gateways import own_gateway  # noqa: F401
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-def wait_until(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def test_a_provider_that_hangs_holds_only_its_own_connections(own_gateway):  # noqa: F811
@@ -61,18 +52,7 @@ def espeak_processes() -> int:
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_local_speech_runs_a_bounded_number_of_processes(gateway, settings):
     settings.G4F = {**settings.G4F, "LOCAL_SPEECH_MAX_PROCESSES": 1, "LOCAL_SPEECH_QUEUE_TIMEOUT": 0.2}
-    services.catalogue_import(
-        data={
-            "providers": [
-                {
-                    "name": "LocalSpeech",
-                    "adapter": "espeak",
-                    "base_url": "http://localhost/espeak",
-                    "models": [{"name": "tts-local", "upstream": "espeak-ng", "capabilities": ["speech"]}],
-                }
-            ]
-        }
-    )
+    add_local_speech("tts-local")
     body = {
         "model": "tts-local",
         "voice": "alloy",

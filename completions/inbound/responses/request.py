@@ -15,7 +15,12 @@ import orjson
 from completions import errors
 from completions.chat import ChatRequest
 from completions.routing.plan import required_capabilities
-from completions.serializers import GATEWAY_FIELDS, ChatCompletionRequestSerializer, upstream_payload
+from completions.serializers import (
+    GATEWAY_FIELDS,
+    ChatCompletionRequestSerializer,
+    upstream_payload,
+    validation_error,
+)
 from g4fsite.conf import gateway_settings
 
 RESPONSES = "responses"  # the capability of a provider-model that serves /responses itself
@@ -144,7 +149,7 @@ class ResponsesRequest:
             return
         serializer = ChatCompletionRequestSerializer(data=chat)
         if not serializer.is_valid():
-            raise errors.validation_error(serializer.errors)
+            raise validation_error(serializer.errors)
         self.chat = ChatRequest(
             payload=upstream_payload(chat, serializer.validated_data),
             model=self.model,
