@@ -52,7 +52,15 @@ class ProviderForm(forms.ModelForm):
         if data.get("clear_api_key"):
             data["api_key"] = ""
         elif not data.get("api_key") and self.instance.pk:
-            data["api_key"] = Provider.objects.filter(pk=self.instance.pk).values_list("api_key", flat=True).first()
+            stored = Provider.objects.filter(pk=self.instance.pk).values_list("api_key", "base_url").first()
+            if stored is not None:
+                data["api_key"] = stored[0]
+                if stored[0] and "base_url" in data and data["base_url"] != stored[1]:
+                    # The kept credential would go to the new address: whoever moves it must know it.
+                    self.add_error(
+                        "api_key",
+                        "The base URL changed: enter the credential again (it is sent to the new URL) or clear it.",
+                    )
         return data
 
 
