@@ -15,7 +15,10 @@ Answer timing comes from the base URL's path, so each target can be pointed at a
 
 `POST .../chat/completions` answers a `chat.completion`, or with `"stream": true` the same text as
 `--chunks` `chat.completion.chunk` events (+ a usage chunk when `stream_options.include_usage`) and
-`data: [DONE]`. `GET .../models` lists the model. Anything else is a 404 in OpenAI's error shape.
+`data: [DONE]`. `POST .../v1/messages` (Anthropic) and `POST .../responses` (OpenAI's Responses
+API) answer the same text in their own shapes, streamed as that many text deltas in their own event
+sequences (`fake_protocols.py`). `GET .../models` lists the model. Anything else is a 404 in
+OpenAI's error shape.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import os
 import time
 
 import orjson
+
+from bench import fake_protocols
 
 WORDS = "The quick brown fox jumps over the lazy dog and keeps running far away".split()
 USAGE = {"prompt_tokens": 8, "completion_tokens": 20, "total_tokens": 28}
@@ -58,6 +63,23 @@ class Answers:
     def __init__(self, chunks: int) -> None:
         self.chunks = chunks
         self.pieces = _answer_text(chunks)
+        self.texts = tuple(self.pieces)
+
+    def whole(self, protocol: str, model: str) -> bytes:
+        """A whole HTTP response in `protocol` ("chat", "messages" or "responses")."""
+        if protocol == "messages":
+            return fake_protocols.messages_answer(model, self.texts)
+        if protocol == "responses":
+            return fake_protocols.responses_answer(model, self.texts)
+        return self.completion(model)
+
+    def events(self, protocol: str, model: str, include_usage: bool) -> list[bytes] | tuple[bytes, ...]:
+        """A stream's events in `protocol`, without HTTP framing."""
+        if protocol == "messages":
+            return fake_protocols.messages_events(model, self.texts)
+        if protocol == "responses":
+            return fake_protocols.responses_events(model, self.texts)
+        return self.stream_events(model, include_usage)
 
     def completion(self, model: str) -> bytes:
         body = orjson.dumps(
@@ -204,7 +226,8 @@ class UpstreamProtocol(asyncio.Protocol):
         return method, target.split("?", 1)[0], body
 
     def dispatch(self, method: str, path: str, body: bytes) -> None:
-        if method == "POST" and path.endswith("/chat/completions"):
+        protocol = _protocol(path) if method == "POST" else None
+        if protocol is not None:
             try:
                 request = orjson.loads(body)
                 model = str(request.get("model", ""))
@@ -216,12 +239,12 @@ class UpstreamProtocol(asyncio.Protocol):
             delay, span = timing(path)
             if delay or (stream and span):
                 self.busy = True
-                asyncio.ensure_future(self.answer_later(model, stream, include_usage, delay, span))
+                asyncio.ensure_future(self.answer_later(protocol, model, stream, include_usage, delay, span))
             elif stream:
-                events = self.answers.stream_events(model, include_usage)
+                events = self.answers.events(protocol, model, include_usage)
                 self.transport.write(STREAM_HEAD + b"".join(_http_chunk(e) for e in events) + b"0\r\n\r\n")
             else:
-                self.transport.write(self.answers.completion(model))
+                self.transport.write(self.answers.whole(protocol, model))
         elif method == "GET" and path.endswith("/models"):
             body = orjson.dumps(
                 {
@@ -233,16 +256,18 @@ class UpstreamProtocol(asyncio.Protocol):
         else:
             self.transport.write(NOT_FOUND)
 
-    async def answer_later(self, model: str, stream: bool, include_usage: bool, delay: float, span: float) -> None:
+    async def answer_later(
+        self, protocol: str, model: str, stream: bool, include_usage: bool, delay: float, span: float
+    ) -> None:
         try:
             if delay:
                 await asyncio.sleep(delay)
             if self.transport is None:
                 return
             if not stream:
-                self.transport.write(self.answers.completion(model))
+                self.transport.write(self.answers.whole(protocol, model))
                 return
-            events = self.answers.stream_events(model, include_usage)
+            events = self.answers.events(protocol, model, include_usage)
             self.transport.write(STREAM_HEAD)
             gap = span / max(1, len(events) - 1)
             for index, event in enumerate(events):
@@ -256,6 +281,17 @@ class UpstreamProtocol(asyncio.Protocol):
             self.busy = False
             if self.transport is not None and self.buffer:
                 self.process()
+
+
+def _protocol(path: str) -> str | None:
+    """Which API a POST to `path` speaks: "chat", "messages", "responses", or None (a 404)."""
+    if path.endswith("/chat/completions"):
+        return "chat"
+    if path.endswith("/v1/messages"):
+        return "messages"
+    if path.endswith("/responses"):
+        return "responses"
+    return None
 
 
 def _dechunk(buffer: bytes, start: int) -> tuple[bytes, int] | None:

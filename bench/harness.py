@@ -112,6 +112,8 @@ def _run(config: RunConfig, load_cores: set[int] | None, target_cores: set[int] 
                 scenario = sc.BY_KEY[key]
                 shift = (index + round_index) % max(1, len(servers))
                 for server in servers[shift:] + servers[:shift]:
+                    if not sc.applies(scenario, server):  # a peer that is not asked this client API
+                        continue
                     row = run_async(
                         sc.measure(
                             server, scenario, upstream_pid=upstream_pid, duration=config.duration, warmup=config.warmup

@@ -9,7 +9,8 @@ Two shapes of load:
 
 Each result reports requests/s, latency p50/p95/p99, time to first chunk for streams (first body
 bytes after the headers) and errors by kind. A request counts as an error unless it got a 200 and a
-complete body (a JSON answer with `choices`, or a stream ending with `data: [DONE]`).
+complete body in its client protocol (`Answer`: for chat, a JSON answer with `choices`, or a stream
+ending with `data: [DONE]`; for the Messages and Responses APIs, their own final answer or event).
 """
 
 from __future__ import annotations
@@ -26,11 +27,38 @@ clock = time.perf_counter
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What makes an answer complete in one client protocol: a non-streaming answer holds one of
+    `whole`; a stream holds one of `ends` and none of `failures`."""
+
+    whole: tuple[bytes, ...]
+    ends: tuple[bytes, ...]
+    failures: tuple[bytes, ...]
+
+    def problem(self, body: bytes, *, stream: bool) -> str:
+        """Why `body` is not a complete answer, or "" when it is."""
+        if not stream:
+            return "" if any(marker in body for marker in self.whole) else "incomplete answer"
+        if not any(marker in body for marker in self.ends):
+            return "stream without its end"
+        return "error event in stream" if any(marker in body for marker in self.failures) else ""
+
+
+CHAT_ANSWER = Answer((b'"choices"',), (b"data: [DONE]", b"data:[DONE]"), (b'"error"',))
+MESSAGES_ANSWER = Answer((b'"type":"message"',), (b'"type":"message_stop"',), (b'"type":"error"',))
+RESPONSES_ANSWER = Answer(
+    (b'"status":"completed"',), (b'"type":"response.completed"',), (b'"type":"response.failed"', b'"type":"error"')
+)
+
+
+@dataclass(frozen=True)
 class Target:
-    """Where to send chat requests and how: the full URL of `chat/completions` and extra headers."""
+    """Where to send requests and how: the full URL (`chat/completions` unless a scenario of another
+    client protocol changed it), extra headers, and what a complete answer looks like."""
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
+    answer: Answer = CHAT_ANSWER
 
     def raw_request(self, body: dict) -> bytes:
         parts = urlsplit(self.url)
@@ -51,9 +79,23 @@ class Target:
         return parts.hostname or "127.0.0.1", parts.port or 80
 
 
+PROMPT = "Say something short."
+
+
 def chat_body(model: str, *, stream: bool, extra: dict | None = None) -> dict:
-    body = {"model": model, "messages": [{"role": "user", "content": "Say something short."}], "stream": stream}
+    body = {"model": model, "messages": [{"role": "user", "content": PROMPT}], "stream": stream}
     return {**body, **(extra or {})}
+
+
+def messages_body(model: str, *, stream: bool) -> dict:
+    """An Anthropic Messages API request with the same prompt."""
+    return {"model": model, "max_tokens": 256, "messages": [{"role": "user", "content": PROMPT}], "stream": stream}
+
+
+def responses_body(model: str, *, stream: bool) -> dict:
+    """A Responses API request with the same prompt; `store: false` (as Codex sends), so the gateway
+    writes no stored response and the figure compares with chat's."""
+    return {"model": model, "input": PROMPT, "stream": stream, "store": False}
 
 
 class Outcome:
@@ -214,14 +256,9 @@ class Client:
         ttfc = (conn.first_body - sent) if (stream and conn.first_body is not None) else None
         if conn.status != 200:
             return Outcome(False, f"HTTP {conn.status}", done - sent)
-        body = bytes(conn.body)
-        if stream:
-            if b"data: [DONE]" not in body and b"data:[DONE]" not in body:
-                return Outcome(False, "stream without [DONE]", done - sent, ttfc)
-            if b'"error"' in body:
-                return Outcome(False, "error event in stream", done - sent, ttfc)
-        elif b'"choices"' not in body:
-            return Outcome(False, "answer without choices", done - sent)
+        problem = self.target.answer.problem(bytes(conn.body), stream=stream)
+        if problem:
+            return Outcome(False, problem, done - sent, ttfc)
         return Outcome(True, "", done - sent, ttfc)
 
 

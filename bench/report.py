@@ -8,7 +8,7 @@ import statistics
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from bench.scenarios import BY_KEY
+from bench.scenarios import BY_KEY, chat_counterpart
 
 GATEWAY = "gateway"
 NUMERIC = (
@@ -188,6 +188,42 @@ def goals_table(merged: dict) -> list[str]:
     return lines
 
 
+PROTOCOL_BUDGET_MS = 0.3  # issue 15: translation costs at most this much CPU per request more than chat
+
+
+def protocols_table(merged: dict) -> list[str]:
+    """Issue 15's figures: the gateway's CPU per Messages / Responses request against the chat
+    scenario with the same streaming and concurrency, measured in the same run. Translation may cost
+    at most PROTOCOL_BUDGET_MS more; a native pass-through stream no more than a chat stream."""
+    lines = []
+    for key, scenario in BY_KEY.items():
+        row = merged.get((key, GATEWAY))
+        if scenario.protocol == "chat" or row is None:
+            continue
+        cpu = row.get("cpu_ms_per_req")
+        counterpart = chat_counterpart(scenario)
+        chat = (merged.get((counterpart, GATEWAY)) or {}).get("cpu_ms_per_req")
+        extra = None if cpu is None or chat is None else cpu - chat
+        if not scenario.model:  # translated
+            goal, ok = f"≤ chat + {PROTOCOL_BUDGET_MS} ms", None if extra is None else extra <= PROTOCOL_BUDGET_MS
+        elif scenario.stream:
+            goal, ok = "≤ chat stream", None if extra is None else extra <= 0
+        else:
+            goal, ok = "(none)", None
+        met = "–" if ok is None else ("yes" if ok else "no")
+        lines.append(
+            f"| {scenario.title} | {_f(cpu, 2)} | {counterpart or 'none'}: {_f(chat, 2)} | "
+            f"{'–' if extra is None else f'{extra:+.2f}'} | {goal} | {met} |"
+        )
+    if not lines:
+        return []
+    head = [
+        "| Scenario | Gateway CPU ms/req | Chat, same run | Difference ms | Goal | Met |",
+        "|---|---|---|---|---|---|",
+    ]
+    return ["", "## Messages and Responses against chat (issue 15)", "", *head, *lines]
+
+
 def render(result, *, machine: str, command: str) -> str:
     merged = merge_rounds(result.rows)
     targets = [t for t in result.config.targets if t not in result.missing]
@@ -223,4 +259,5 @@ def render(result, *, machine: str, command: str) -> str:
         lines.append(f"- **{labels.get(name, name)} not measured:** {why}")
     lines += ["", "## Results", ""] + results_table(merged, targets, labels)
     lines += ["", "## The issue's targets, for the gateway", ""] + goals_table(merged)
+    lines += protocols_table(merged)
     return "\n".join(lines) + "\n"

@@ -1,5 +1,12 @@
 """The benchmark's scenarios and how one is measured against one target.
 
+Most scenarios speak chat completions. The Messages and Responses scenarios (issue 15) send those
+APIs' requests to the gateway, to a model served by a chat upstream (translated both ways) or by an
+upstream speaking the same API (native pass-through: `bench-claude` on an `anthropic` provider,
+`bench-responses` on a provider with the `responses` capability; `targets/gateway.py` imports them).
+They run against the gateway targets and, as the floor, `direct` and `forwarder` (where the fake
+upstream answers the same API itself); the peers are skipped (`applies`).
+
 A measurement runs the load, and meanwhile reads the target's process tree from /proc: CPU time
 before and after the measured window (divided by the requests served: CPU per request, the figure
 that does not depend on how fast the shared load generator is) and resident memory every 50 ms
@@ -9,11 +16,15 @@ that does not depend on how fast the shared load generator is) and resident memo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 from bench import loadgen
 from bench.system import cpu_seconds, load_average, process_tree, rss_bytes
 from bench.targets import Server
+
+CHAT, MESSAGES, RESPONSES = "chat", "messages", "responses"
+ANTHROPIC_VERSION = ("anthropic-version", "2023-06-01")
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,31 @@ class Scenario:
     stream: bool
     concurrency: int
     wave: bool = False  # all requests at once on open connections, instead of a closed loop
+    protocol: str = CHAT  # the client API: chat, messages (Anthropic) or responses
+    model: str = ""  # the model to ask for, when not the target's model for the flavour (native routes)
+
+
+def _protocol_scenarios() -> list[Scenario]:
+    """Messages and Responses, translated and native, streaming and not, at concurrency 16."""
+    routes = [
+        (MESSAGES, "messages", "Messages → chat upstream (translated)", ""),
+        (MESSAGES, "messages-native", "Messages → Anthropic upstream (native)", "bench-claude"),
+        (RESPONSES, "responses", "Responses → chat upstream (translated)", ""),
+        (RESPONSES, "responses-native", "Responses → Responses upstream (native)", "bench-responses"),
+    ]
+    return [
+        Scenario(
+            f"{prefix}{'-stream' if stream else ''}-c16",
+            f"{title}, {'streaming (20 deltas)' if stream else 'non-streaming'}, concurrency 16",
+            "fast",
+            stream,
+            16,
+            protocol=protocol,
+            model=model,
+        )
+        for protocol, prefix, title, model in routes
+        for stream in (False, True)
+    ]
 
 
 SCENARIOS = [
@@ -35,8 +71,55 @@ SCENARIOS = [
     Scenario("stream-c64", "streaming (20 chunks), concurrency 64", "fast", True, 64),
     Scenario("burst-200", "200 concurrent requests, upstream answers after 1 s", "slow", False, 200, wave=True),
     Scenario("hold-1000", "1,000 concurrent streams held 10 s", "hold", True, 1000, wave=True),
+    *_protocol_scenarios(),
 ]
 BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}
+PROTOCOL_FLOORS = ("direct", "forwarder")  # they pass any API through to the fake upstream
+
+
+def applies(scenario: Scenario, server: Server) -> bool:
+    """Whether `scenario` is measured against `server`: chat everywhere; the other client APIs on
+    the gateway targets and the floors."""
+    return scenario.protocol == CHAT or server.name in PROTOCOL_FLOORS or server.name.startswith("gateway")
+
+
+def chat_counterpart(scenario: Scenario) -> str | None:
+    """The chat scenario a Messages or Responses one is read against: same streaming, concurrency
+    and upstream timing, closed loop."""
+    for key, other in BY_KEY.items():
+        if (
+            other.protocol == CHAT
+            and not other.wave
+            and (other.stream, other.concurrency, other.flavour)
+            == (
+                scenario.stream,
+                scenario.concurrency,
+                scenario.flavour,
+            )
+        ):
+            return key
+    return None
+
+
+def protocol_target(target: loadgen.Target, protocol: str) -> loadgen.Target:
+    """`target` (a server's chat completions URL) moved to the same base's Messages or Responses API."""
+    if protocol == CHAT:
+        return target
+    base = target.url.removesuffix("/chat/completions")
+    if protocol == MESSAGES:
+        headers = (*target.headers, ANTHROPIC_VERSION)
+        return dataclasses.replace(target, url=base + "/messages", headers=headers, answer=loadgen.MESSAGES_ANSWER)
+    return dataclasses.replace(target, url=base + "/responses", answer=loadgen.RESPONSES_ANSWER)
+
+
+def request_body(server: Server, scenario: Scenario) -> dict:
+    """One request of `scenario` as `server` takes it."""
+    model = scenario.model or server.model(scenario.flavour)
+    if scenario.protocol == MESSAGES:
+        return loadgen.messages_body(model, stream=scenario.stream)
+    if scenario.protocol == RESPONSES:
+        return loadgen.responses_body(model, stream=scenario.stream)
+    return loadgen.chat_body(model, stream=scenario.stream, extra=server.body_extra(scenario.flavour))
 
 
 class Sampler:
@@ -78,10 +161,8 @@ class Sampler:
 
 async def measure(server: Server, scenario: Scenario, *, upstream_pid: int, duration: float, warmup: float) -> dict:
     """Run one scenario against one started target; return a result row (plain data)."""
-    target = server.target(scenario.flavour)
-    body = loadgen.chat_body(
-        server.model(scenario.flavour), stream=scenario.stream, extra=server.body_extra(scenario.flavour)
-    )
+    target = protocol_target(server.target(scenario.flavour), scenario.protocol)
+    body = request_body(server, scenario)
     load_before = load_average()
     sampler = Sampler({"target": server.pid, "upstream": upstream_pid})
     with sampler:

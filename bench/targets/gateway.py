@@ -41,21 +41,40 @@ def gateway_env(data_dir, source: str = str(REPO_DIR)) -> dict[str, str]:
     return env
 
 
+# The models the Messages and Responses scenarios name for native pass-through (bench/scenarios.py):
+# one served by an `anthropic` provider, one by an OpenAI-compatible provider serving /responses.
+NATIVE_PROVIDERS = {
+    "bench-claude": ("BenchAnthropic", "anthropic", ["chat"]),
+    "bench-responses": ("BenchResponses", "openai", ["chat", "responses"]),
+}
+
+
 def catalogue_file(upstream_port: int) -> dict:
+    def provider(name: str, adapter: str, base_url: str, model: str, capabilities: list[str]) -> dict:
+        return {
+            "name": name,
+            "adapter": adapter,
+            "base_url": base_url,
+            "status": "working",
+            "priority": 10,
+            "needs_auth": False,
+            "timeout": 60,
+            "description": "The benchmark's fake upstream.",
+            "models": [{"name": model, "upstream": model, "capabilities": capabilities}],
+        }
+
+    fast = upstream_base(upstream_port, "fast")
     return {
         "providers": [
-            {
-                "name": f"Bench{flavour.title()}",
-                "adapter": "openai",
-                "base_url": upstream_base(upstream_port, flavour),
-                "status": "working",
-                "priority": 10,
-                "needs_auth": False,
-                "timeout": 60,
-                "description": "The benchmark's fake upstream.",
-                "models": [{"name": model, "upstream": model, "capabilities": ["chat"]}],
-            }
-            for flavour, (model, _) in FLAVOURS.items()
+            *(
+                provider(f"Bench{flavour.title()}", "openai", upstream_base(upstream_port, flavour), model, ["chat"])
+                for flavour, (model, _) in FLAVOURS.items()
+            ),
+            *(
+                # The anthropic adapter adds `v1/messages` to its base URL.
+                provider(name, adapter, fast.removesuffix("/v1") if adapter == "anthropic" else fast, model, caps)
+                for model, (name, adapter, caps) in NATIVE_PROVIDERS.items()
+            ),
         ]
     }
 

@@ -101,7 +101,9 @@ class UpstreamConsumer(GatewayHttpConsumer):
             if self.is_stream(request):
                 await self.relay(plan, request)
                 return
-            result, route, _ = await failover.first_success(plan, self.attempts, self.attempt, proxy=self.proxy)
+            result, route, _ = await failover.first_success(
+                plan, self.attempts, self.attempt, proxy=self.proxy, answers_locally=self.answers_locally
+            )
             provider = route.provider.name
             usage = await self.respond(result, provider, plan)
             self.record(success=True, status=200, provider=provider, usage=usage)
@@ -209,6 +211,11 @@ class UpstreamConsumer(GatewayHttpConsumer):
     def attempt(self, adapter: Adapter, route: Route) -> Awaitable[Any]:
         """One attempt of the endpoint's capability call on `route`; raises a GatewayError to fail over."""
         raise NotImplementedError
+
+    def answers_locally(self, route: Route) -> bool:
+        """Whether `attempt` on `route` answers without calling the upstream (then nothing is recorded
+        in the provider's health: count_tokens' estimate for a provider that cannot count)."""
+        return False
 
     async def respond(self, result: Any, provider: str, plan: RoutePlan) -> dict[str, Any] | None:
         """Send the answer built from `result`; return its token usage, if it has any."""

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from catalogue.snapshot import Route
 from completions import errors
 from completions.cookies.jar import cookies_for
-from completions.routing.health import HealthBoard, health_board, is_client_fault
+from completions.routing.health import Admission, HealthBoard, health_board, is_client_fault
 from completions.routing.plan import RoutePlan
 from completions.upstream.adapters import Adapter, UpstreamTarget, adapter_for
 from g4fsite.conf import gateway_settings
@@ -106,15 +106,19 @@ async def first_success(
     proxy: str | None = None,
     record_success: bool = True,
     eligible: Callable[[Route], bool] = lambda route: True,
+    answers_locally: Callable[[Route], bool] = lambda route: False,
     board: HealthBoard = health_board,
 ) -> tuple[T, Route, float]:
     """Run `attempt(adapter, route)` on each eligible route in order until one returns; return its
     result, the route and the seconds it took. Every outcome is recorded in `board` (a success only
-    when `record_success`: a stream's is recorded when it ends)."""
+    when `record_success`: a stream's is recorded when it ends), except on a route where the attempt
+    `answers_locally` (never calls the upstream, e.g. count_tokens' estimate): that one says nothing of
+    the provider's health, so it is neither recorded nor admitted as a half-open probe."""
     for route in plan.routes:
         if not eligible(route):
             continue
-        admission = await board.admit(route.provider)
+        local = answers_locally(route)
+        admission = Admission(None) if local else await board.admit(route.provider)
         if admission is None:
             attempts.pass_over(route, "another request is probing it after its cool-down")
             continue
@@ -123,7 +127,8 @@ async def first_success(
             result = await attempt(adapter_for(route.provider.adapter, proxy=proxy), route)
         except errors.GatewayError as exc:
             attempts.failed(route, exc, started)
-            board.record_failure(route.provider, exc, catalogue_routed=not plan.pinned)
+            if not local:
+                board.record_failure(route.provider, exc, catalogue_routed=not plan.pinned)
             if not fails_over(exc):
                 raise
             continue
@@ -131,7 +136,7 @@ async def first_success(
             await admission.release()
         elapsed = time.monotonic() - started
         attempts.succeeded(route, started)
-        if record_success:
+        if record_success and not local:
             board.record_success(route.provider, elapsed * 1000)
         return result, route, elapsed
     raise attempts.all_failed_error()

@@ -18,6 +18,25 @@ def tiny_scenarios(monkeypatch):
         "burst-200": Scenario(
             "burst-200", "20 concurrent requests, upstream answers after 1 s", "slow", False, 20, wave=True
         ),
+        # The other client APIs: a native Messages stream (an `anthropic` provider on the fake
+        # upstream's /v1/messages) and a translated Responses answer (a chat provider).
+        "messages-native-stream-c16": Scenario(
+            "messages-native-stream-c16",
+            "Messages (native), streaming, concurrency 4",
+            "fast",
+            True,
+            4,
+            protocol="messages",
+            model="bench-claude",
+        ),
+        "responses-c16": Scenario(
+            "responses-c16",
+            "Responses (translated), non-streaming, concurrency 4",
+            "fast",
+            False,
+            4,
+            protocol="responses",
+        ),
     }
     for key, scenario in small.items():
         monkeypatch.setitem(BY_KEY, key, scenario)
@@ -47,6 +66,9 @@ def test_harness_measures_direct_and_the_gateway(tiny_scenarios):
     text = report.render(result, machine=machine_description(), command="smoke")
     assert "| streaming (20 chunks), concurrency 4 | this gateway (uvicorn) |" in text
     assert "## The issue's targets, for the gateway" in text
+    assert "| Messages (native), streaming, concurrency 4 | " in text  # read against the chat stream
+    assert "| Responses (translated), non-streaming, concurrency 4 | " in text
+    assert "| stream-c16: " in text and "| chat-c16: " in text
 
 
 def test_harness_reports_a_target_that_cannot_start(tiny_scenarios, monkeypatch):

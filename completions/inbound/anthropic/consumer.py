@@ -163,6 +163,9 @@ class CountTokensConsumer(AnthropicErrorsMixin, UpstreamConsumer):
     def needs(self, request: MessagesRequest) -> frozenset[str]:
         return request.needs()
 
+    def answers_locally(self, route: Route) -> bool:
+        return not is_native(route)  # an estimate: the upstream is never asked
+
     def attempt(self, adapter: Adapter, route: Route) -> Any:
         if is_native(route):
             body = self.request.native_body(route.upstream_name)
