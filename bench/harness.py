@@ -137,6 +137,8 @@ def describe(row: dict) -> str:
         parts.append(f"ttfc p50 {row['ttfc_p50_ms']} ms")
     if row.get("cpu_ms_per_req") is not None:
         parts.append(f"cpu {row['cpu_ms_per_req']} ms/req")
+    if row.get("nginx_cpu_ms_per_req") is not None:
+        parts.append(f"nginx cpu {row['nginx_cpu_ms_per_req']} ms/req")
     if row.get("peak_rss_mb") is not None:
         parts.append(f"rss {row['peak_rss_mb']} MB")
     if row["errors"]:

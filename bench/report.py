@@ -22,6 +22,7 @@ NUMERIC = (
     "peak_rss_mb",
     "elapsed_s",
     "upstream_cpu_share",
+    "nginx_cpu_ms_per_req",
 )
 
 
@@ -258,6 +259,12 @@ def render(result, *, machine: str, command: str) -> str:
     for name, why in result.missing.items():
         lines.append(f"- **{labels.get(name, name)} not measured:** {why}")
     lines += ["", "## Results", ""] + results_table(merged, targets, labels)
+    proxied = [(key, row) for key, row in sorted(merged.items()) if row.get("nginx_cpu_ms_per_req") is not None]
+    if proxied:
+        lines += ["", "nginx in front of `gateway-pair`, CPU ms per request (not in the table's figure): "]
+        lines[-1] += "; ".join(
+            f"{BY_KEY[scenario].title}: {_f(row['nginx_cpu_ms_per_req'], 2)}" for (scenario, _), row in proxied
+        )
     lines += ["", "## The issue's targets, for the gateway", ""] + goals_table(merged)
     lines += protocols_table(merged)
     return "\n".join(lines) + "\n"

@@ -123,11 +123,15 @@ def request_body(server: Server, scenario: Scenario) -> dict:
 
 
 class Sampler:
-    """CPU time and peak memory of a set of process trees over a window."""
+    """CPU time and peak memory of named groups of process trees over a window (a group's trees summed)."""
 
-    def __init__(self, pids: dict[str, int | None]) -> None:
-        self.roots = {name: pid for name, pid in pids.items() if pid}
-        self.trees = {name: process_tree(pid) for name, pid in self.roots.items()}
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.roots = {name: [pid for pid in roots if pid] for name, roots in pids.items()}
+        self.trees = {
+            name: [member for pid in roots for member in process_tree(pid)]
+            for name, roots in self.roots.items()
+            if roots
+        }
         self.cpu_start: dict[str, float] = {}
         self.cpu_end: dict[str, float] = {}
         self.peak_rss: dict[str, int] = {name: rss_bytes(tree) for name, tree in self.trees.items()}
@@ -164,7 +168,8 @@ async def measure(server: Server, scenario: Scenario, *, upstream_pid: int, dura
     target = protocol_target(server.target(scenario.flavour), scenario.protocol)
     body = request_body(server, scenario)
     load_before = load_average()
-    sampler = Sampler({"target": server.pid, "upstream": upstream_pid})
+    measured = server.measured_pids()
+    sampler = Sampler({**measured, "upstream": [upstream_pid]})
     with sampler:
         if scenario.wave:
             if warmup:  # a few requests first, so connection pools and lazy imports are warm
@@ -199,6 +204,9 @@ async def measure(server: Server, scenario: Scenario, *, upstream_pid: int, dura
     if target_cpu is not None and server.name != "direct":
         row["cpu_ms_per_req"] = round(target_cpu * 1000 / served, 3)
         row["peak_rss_mb"] = round(sampler.peak_rss["target"] / 2**20, 1)
+    for name in measured.keys() - {"target"}:  # helpers measured apart, e.g. the reverse proxy
+        if sampler.cpu(name) is not None:
+            row[f"{name}_cpu_ms_per_req"] = round(sampler.cpu(name) * 1000 / served, 3)
     if upstream_cpu is not None:
         row["upstream_cpu_ms_per_req"] = round(upstream_cpu * 1000 / served, 3)
         row["upstream_cpu_share"] = round(upstream_cpu / result.elapsed, 3) if result.elapsed else None

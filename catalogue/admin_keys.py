@@ -1,20 +1,60 @@
-"""The API key admin: create a key (the plain key is shown once), set its limits, revoke it."""
+"""The API key admin: create a key (the plain key is shown once), set its limits, revoke it; a key's
+page shows its spend against its budget and its recent usage (never a credential)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from catalogue import hooks, services
 from catalogue.admin_secrets import SecretFieldsAdminMixin
+from catalogue.formatting import NONE, format_count, format_ms, format_percent, format_usd
 from catalogue.key_services import KEY_SETTINGS
 from catalogue.models import ApiKey
 from catalogue.selectors import api_auth_enabled
+from catalogue.usage_reports import key_recent_requests, key_recent_usage
 from g4fsite.conf import gateway_settings
 
 AUTH_RULE = "Auth is on exactly when the master key (G4F_API_KEY) is set or at least one key is active."
 AUTH_ON = "Auth is on: every /v1 and /api request needs a key. " + AUTH_RULE
 AUTH_OFF = "Auth is off: requests need no key. " + AUTH_RULE + " Revoked keys do not count."
+
+
+READ_ONLY = ["name", "prefix", "created_at", "last_used_at", "revoked_at", "spend"]
+
+
+def recent_usage_context(key: ApiKey) -> dict:
+    """The key page's usage tables, every number formatted: the last 24 hours by model and provider
+    (from the roll-ups) and the last 20 requests (raw rows; no error text, no credential)."""
+    by_route = [
+        {
+            "model": row["model"] or NONE,
+            "provider": row["provider"] or "(not routed)",
+            "requests": format_count(row["requests"]),
+            "errors": format_count(row["errors"]),
+            "error_rate": format_percent(row["errors"] / row["requests"]) if row["requests"] else NONE,
+            "tokens": format_count(row["prompt_tokens"] + row["completion_tokens"]),
+            "cost": format_usd(row["cost"]),
+            "p50": format_ms(row["p50_ms"]),
+        }
+        for row in key_recent_usage(api_key_id=key.pk)
+    ]
+    recent = [
+        {
+            "at": timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+            "endpoint": row.endpoint,
+            "model": row.model or NONE,
+            "provider": row.provider or "(not routed)",
+            "status": row.status_code,
+            "stream": row.stream,
+            "tokens": format_count(row.prompt_tokens + row.completion_tokens),
+            "cost": format_usd(row.cost),
+            "latency": format_ms(row.latency_ms),
+        }
+        for row in key_recent_requests(api_key_id=key.pk)
+    ]
+    return {"usage_by_route": by_route, "recent_requests": recent}
 
 
 class NameListField(forms.CharField):
@@ -46,17 +86,23 @@ class ApiKeyAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
     actions = ["revoke"]
     fieldsets = [
         (None, {"fields": ["name", "prefix", "created_at", "last_used_at", "revoked_at"]}),
-        ("Limits", {"fields": ["rpm", "tpm", "max_concurrent", "budget", "budget_period", "expires_at"]}),
+        ("Limits", {"fields": ["rpm", "tpm", "max_concurrent", "budget", "budget_period", "spend", "expires_at"]}),
         ("Allowed", {"fields": ["allowed_models", "allowed_providers"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
-        return ["name", "prefix", "created_at", "last_used_at", "revoked_at"] if obj else []
+        return READ_ONLY if obj else []
 
     def get_fieldsets(self, request: HttpRequest, obj: ApiKey | None = None) -> list:
         if obj is None:
-            return [(None, {"fields": ["name"]}), *self.fieldsets[1:]]
+            limits = [name for name in self.fieldsets[1][1]["fields"] if name != "spend"]
+            return [(None, {"fields": ["name"]}), ("Limits", {"fields": limits}), *self.fieldsets[2:]]
         return self.fieldsets
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
+        key = self.get_object(request, object_id)
+        usage = recent_usage_context(key) if key is not None else {}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **usage})
 
     @admin.display(description="Limits")
     def limits(self, obj: ApiKey) -> str:

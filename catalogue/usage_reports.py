@@ -202,3 +202,20 @@ def usage_dashboard(*, now: dt.datetime | None = None) -> dict[str, Any]:
             "by_key": _summed(queryset, ["api_key_id"]),
         }
     return figures
+
+
+def key_recent_usage(*, api_key_id: int, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """One key's last 24 hours (the current UTC hour and the 23 before it) from the roll-ups, summed
+    by model and provider, busiest first."""
+    now = timezone.localtime(now or timezone.now(), dt.UTC)
+    since = now - dt.timedelta(hours=23)
+    queryset = UsageRollup.objects.filter(
+        Q(date__gt=since.date()) | Q(date=since.date(), hour__gte=since.hour), api_key_id=api_key_id
+    )
+    return sorted(_summed(queryset, ["model", "provider"]), key=lambda row: (-row["requests"], row["model"]))
+
+
+def key_recent_requests(*, api_key_id: int, limit: int = 20) -> list[UsageRecord]:
+    """One key's last `limit` raw usage rows, newest first (the key page's list; the rows the
+    `api_key` index finds, not a scan)."""
+    return list(UsageRecord.objects.filter(api_key_id=api_key_id).order_by("-created_at")[:limit])

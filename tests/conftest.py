@@ -1,4 +1,5 @@
-"""Shared fixtures: the fake upstream (`fake`) and the live gateway (`gateway`)."""
+"""Shared fixtures: the fake upstream (`fake`), the live gateway (`gateway`) and a real Redis server
+(`redis_server`, from `tests/services.py`)."""
 
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ from catalogue.cache import catalogue_stamp_renew
 from completions.usage import usage_recorder
 from tests.fake_upstream.fixtures import fake, fake_upstream  # noqa: F401
 from tests.live_gateway import Gateway, GatewayServer
+from tests.services import redis_server  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,11 @@ class Server:
                     self.procs.stop(proc)
         self.pid = None
 
+    def measured_pids(self) -> dict[str, list[int]]:
+        """The process trees to measure: "target" (summed: CPU per request), and any others reported
+        apart (a reverse proxy in front of several instances)."""
+        return {"target": [self.pid] if self.pid else []}
+
     def target(self, flavour: str) -> Target:
         headers = (("authorization", f"Bearer {self.api_key}"),) if self.api_key else ()
         return Target(f"http://127.0.0.1:{self.port}/v1/chat/completions", headers)
@@ -90,12 +95,11 @@ class Server:
 
 def all_servers() -> dict[str, type[Server]]:
     from bench.targets.direct import Direct
+    from bench.targets.fleet import GatewayPair, GatewayTwoWorkers
     from bench.targets.forwarder import Forwarder
     from bench.targets.g4f import G4F
     from bench.targets.gateway import Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited
     from bench.targets.litellm import LiteLLM
 
-    return {
-        cls.name: cls
-        for cls in (Direct, Forwarder, Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited, LiteLLM, G4F)
-    }
+    classes = (Direct, Forwarder, Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited, GatewayTwoWorkers)
+    return {cls.name: cls for cls in (*classes, GatewayPair, LiteLLM, G4F)}
