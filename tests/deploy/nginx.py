@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.helpers import free_port, port_open, stop_process, wait_until
@@ -15,6 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE_CONFIG = ROOT / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 MIME_TYPES = "/etc/nginx/mime.types"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A request as nginx logged it: wall-clock start and end, status, the replica ports it tried."""
+
+    started: float
+    ended: float
+    status: int
+    replicas: list[int]
 
 
 def upstream_servers(site: str) -> list[str]:
@@ -42,7 +53,8 @@ def main_config(directory: Path, site: str) -> Path:
         "events { worker_connections 1024; }\n"
         "http {\n"
         f"  include {MIME_TYPES};\n"
-        f"  access_log {directory}/access.log;\n"
+        "  log_format upstreams '$msec $request_time $status $upstream_addr';\n"
+        f"  access_log {directory}/access.log upstreams;\n"
         + "".join(f"  {name}_temp_path {path};\n" for name, path in temp.items())
         + f"  include {directory}/site.conf;\n"
         "}\n"
@@ -76,6 +88,15 @@ class NginxServer:
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_until(lambda: port_open(self.port), timeout=10), "nginx did not start"
         return self
+
+    def log(self) -> list[LogEntry]:
+        """The requests nginx has logged so far."""
+        entries = []
+        for line in (self.config.parent / "access.log").read_text().splitlines():
+            ended, duration, status, addresses = line.split(" ", 3)
+            replicas = [int(address.rsplit(":", 1)[1]) for address in addresses.split(", ") if ":" in address]
+            entries.append(LogEntry(float(ended) - float(duration), float(ended), int(status), replicas))
+        return entries
 
     def stop(self) -> None:
         if self.process is not None:
