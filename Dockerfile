@@ -21,8 +21,8 @@ RUN pip install -r requirements.txt -c constraints.txt
 COPY . .
 RUN pip install --no-deps -e . \
     && useradd --system --uid 1000 --home-dir /data g4f \
-    && mkdir -p /data \
-    && chown g4f /data \
+    && mkdir -p /data/media \
+    && chown -R g4f /data \
     && chmod 700 /data
 
 USER g4f

@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         gateway.start(procs, upstream_port, target_cores)
         warm = loadgen.chat_body(gateway.model("fast"), stream=scenario.stream)
         run_async(loadgen.closed_loop(gateway.target("fast"), warm, concurrency=4, duration=0, warmup=1.0))
-        body = loadgen.chat_body(gateway.model(scenario.flavour), stream=scenario.stream)
-        target = gateway.target(scenario.flavour)
+        body = sc.request_body(gateway, scenario)
+        target = sc.protocol_target(gateway.target(scenario.flavour), scenario.protocol)
         spy = subprocess.Popen(
             [
                 str(py_spy),

@@ -1,12 +1,17 @@
-"""Real backing services a test starts itself: a Redis server on loopback.
+"""Real PostgreSQL and Redis servers from the Debian packages, on loopback, for the tests that need
+shared services. Each can be stopped and started again on the same port (and data), as an outage.
 
 `redis_server` (a fixture) yields the URL of a fresh `redis-server` for one test; `redis_running()`
 does the same as a context manager, for fixtures of a wider scope. Both skip when Debian's
-`redis-server` is not installed (`scripts/test` installs it) and stop the process on the way out.
+`redis-server` is not installed (`scripts/test` installs it).
 """
 
+import glob
+import os
 import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,25 +19,119 @@ import pytest
 
 from tests.helpers import free_port, port_open, stop_process, wait_until
 
+POSTGRES_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 REDIS = shutil.which("redis-server")
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as the `postgres` user when we are root."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster with database `g4f` owned by user `g4f` (trust auth)."""
+
+    def __init__(self) -> None:
+        self.bindir = POSTGRES_BIN[-1]
+        self.port = free_port()
+        self.data = tempfile.mkdtemp(prefix="g4f-pg-", dir="/tmp")
+        self.process: subprocess.Popen | None = None
+        os.chmod(self.data, 0o755)
+        if os.geteuid() == 0:
+            shutil.chown(self.data, "postgres", "postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://g4f@127.0.0.1:{self.port}/g4f"
+
+    def create(self) -> "PostgresServer":
+        """initdb, start, create the `g4f` database."""
+        self._bin("initdb", "-D", self.data, "-A", "trust", "-U", "g4f", "--no-sync")
+        self.start()
+        self._bin("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "g4f", "g4f")
+        return self
+
+    def start(self) -> None:
+        """Start the server on its port and data; return once it accepts connections."""
+        command = [f"{self.bindir}/postgres", "-D", self.data, "-p", str(self.port), "-k", self.data]
+        command += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]
+        self.process = subprocess.Popen(_as_postgres(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not self._ready():
+            assert time.monotonic() < deadline and self.process.poll() is None, "PostgreSQL did not start"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Stop the server with a fast shutdown, which cuts open connections (the gateways keep
+        theirs open, so the default smart shutdown would wait for them)."""
+        if self.process is not None:
+            command = [f"{self.bindir}/pg_ctl", "stop", "-D", self.data, "-m", "fast", "-w", "-t", "20"]
+            subprocess.run(_as_postgres(command), capture_output=True, timeout=60)
+            stop_process(self.process, timeout=20)
+            self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    def _ready(self) -> bool:
+        command = [f"{self.bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(command, capture_output=True).returncode == 0
+
+    def _bin(self, name: str, *args: str) -> None:
+        subprocess.run(_as_postgres([f"{self.bindir}/{name}", *args]), check=True, capture_output=True, timeout=120)
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """A running PostgreSQL server, removed with its data on the way out."""
+    server = PostgresServer()
+    try:
+        yield server.create()
+    finally:
+        server.remove()
+
+
+class RedisServer:
+    """redis-server on a loopback port, without persistence."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        command = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_until(lambda: port_open(self.port), timeout=10), "redis-server did not start"
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+@contextmanager
+def redis_service() -> Iterator[RedisServer]:
+    """A running redis-server, stopped on the way out."""
+    if REDIS is None:
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    server = RedisServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 @contextmanager
 def redis_running() -> Iterator[str]:
-    """A throw-away `redis-server` on 127.0.0.1 (no persistence); yields `redis://127.0.0.1:PORT/0`."""
-    if REDIS is None:
-        pytest.skip("redis-server is not installed (scripts/test installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_until(lambda: port_open(port), timeout=10), "redis-server did not start"
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop_process(process)
+    """A throw-away `redis-server` on 127.0.0.1; yields `redis://127.0.0.1:PORT/0`."""
+    with redis_service() as server:
+        yield server.url
 
 
 @pytest.fixture
