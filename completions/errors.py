@@ -44,6 +44,7 @@ the DRF exception handler (`completions.http.drf_errors`) use it.
     │   ├── KeyRateLimited (429 rate_limit_exceeded: the key's rpm, tpm or max-concurrent)
     │   └── InsufficientQuota (429 insufficient_quota: the key's budget for the period is spent)
     ├── LimitStoreUnavailable (503 limit_store_unavailable: a limited key's counters cannot be reached)
+    ├── MediaStorageUnavailable (503 media_storage_unavailable: the media storage failed to save or read)
     ├── ProviderError (502 api_error / provider_error)
     │   ├── UpstreamAuthFailed (502 provider_auth_failed)
     │   ├── UpstreamMalformed (502 provider_malformed_response)
@@ -422,6 +423,12 @@ class LimitStoreUnavailable(GatewayError):
     status_code = 503
     code = "limit_store_unavailable"
     default_message = "The gateway cannot reach its limit counters; retry shortly."
+
+
+class MediaStorageUnavailable(GatewayError):
+    status_code = 503
+    code = "media_storage_unavailable"
+    default_message = "The gateway's media storage is unavailable; retry shortly."
 
 
 class NotReady(GatewayError):
