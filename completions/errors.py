@@ -42,6 +42,7 @@ serializer's errors into `ValidationFailed`.
     │   ├── KeyRateLimited (429 rate_limit_exceeded: the key's rpm, tpm or max-concurrent)
     │   └── InsufficientQuota (429 insufficient_quota: the key's budget for the period is spent)
     ├── LimitStoreUnavailable (503 limit_store_unavailable: a limited key's counters cannot be reached)
+    ├── MediaStorageUnavailable (503 media_storage_unavailable: the media storage failed to save or read)
     ├── ProviderError (502 api_error / provider_error)
     │   ├── UpstreamAuthFailed (502 provider_auth_failed)
     │   ├── UpstreamMalformed (502 provider_malformed_response)
@@ -363,6 +364,12 @@ class ProviderBusy(ProviderNotWorking):
 class LocalSpeechBusy(ProviderBusy):
     code = "local_speech_busy"
     default_message = "Every local speech process is busy; retry shortly."
+
+
+class MediaStorageUnavailable(GatewayError):
+    status_code = 503
+    code = "media_storage_unavailable"
+    default_message = "The gateway's media storage is unavailable; retry shortly."
 
 
 class NotReady(GatewayError):

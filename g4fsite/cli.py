@@ -8,7 +8,10 @@ Flags win over the `G4F_*` environment variables, which win over the defaults.
 """
 
 import argparse
+import sys
 from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
 
 from g4fsite.api import DEFAULT_HOST, DEFAULT_PORT, AppConfig, run_api
 
@@ -115,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         run_from_options(vars(args))
     except KeyboardInterrupt:
         pass
+    except ImproperlyConfigured as exc:  # a bad setting in the environment (G4F_PUBLIC_BASE_URL=ftp://...)
+        print(f"g4f: configuration error: {exc}", file=sys.stderr, flush=True)
+        return 2
     return 0
 
 

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from g4fsite.media_settings import media_storage, public_base_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The data directory holds the database, the generated keys and the media: readable by its owner only.
 DATA_DIR = Path(os.environ.get("G4F_DATA_DIR", BASE_DIR / "var"))
@@ -182,6 +184,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = Path(os.environ.get("G4F_MEDIA_DIR", BASE_DIR / "media"))
+MEDIA_URL = "/media/"
+# Generated media go through the "media" storage (completions/media/store.py): files under MEDIA_ROOT
+# by default, or one S3-compatible bucket shared by every instance (G4F_MEDIA_STORAGE=s3, G4F_S3_*).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "media": media_storage(os.environ),
+}
 
 # Web origins allowed to call the gateway from a browser: G4F["CORS_ORIGINS"] decides for every endpoint
 # (completions/http/cors.py), so django-cors-headers' own lists stay empty. None by default.
@@ -238,6 +248,7 @@ G4F = {
     "CATALOGUE_STAMP": "cache" if REDIS_URL else "file",
     # `*` for any origin; CORS_ALLOWED_ORIGINS is the older name.
     "CORS_ORIGINS": _env_list("G4F_CORS_ORIGINS", _env_list("CORS_ALLOWED_ORIGINS", [])),
+    "PUBLIC_BASE_URL": public_base_url(os.environ),
 }
 
 # Behind a proxy that terminates TLS (docs/security.md). G4F_CSRF_TRUSTED_ORIGINS lists the public
@@ -274,6 +285,10 @@ LOGGING = {
         # httpx2 logs every upstream request at INFO: a log line per request on the hot path.
         "httpx2": {"level": "WARNING"},
         "httpcore2": {"level": "WARNING"},
+        # boto3 (the S3 media storage) logs each request's signed headers at DEBUG.
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "s3transfer": {"level": "WARNING"},
         "g4f": {"level": "DEBUG" if G4F["DEBUG"] else "INFO"},
     },
 }

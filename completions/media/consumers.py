@@ -44,12 +44,13 @@ class ImageGenerationsConsumer(MediaConsumer):
         self.base_url = public_base_url(self.scope, self.headers)
         return images.ImageRequest.parse(body, provider=self.url_provider())
 
-    def attempt(self, adapter: Adapter, route: Route) -> Awaitable[dict[str, Any]]:
-        return images.generate(adapter, upstream_target(route), self.request, self.base_url)
+    def attempt(self, adapter: Adapter, route: Route) -> Awaitable[images.GeneratedImages]:
+        return images.generate(adapter, upstream_target(route), self.request)
 
-    async def respond(self, result: dict[str, Any], provider: str, plan: RoutePlan) -> None:
+    async def respond(self, result: images.GeneratedImages, provider: str, plan: RoutePlan) -> None:
+        answer = await images.deliver(result, self.request, self.base_url)
         await self.send_json(
-            200, {**result, "model": plan.model, "provider": provider}, [self.provider_header(provider)]
+            200, {**answer, "model": plan.model, "provider": provider}, [self.provider_header(provider)]
         )
 
 

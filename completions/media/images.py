@@ -1,13 +1,13 @@
 """Image generation: validate the request, fail over across image providers, deliver URL or base64.
 
 Whatever a provider answers (base64, an http(s) URL, a `data:` URL), the client gets what it asked
-for: with `response_format` "url" the image is stored in the media store and the URL is this
-server's `/media/{filename}`; with "b64_json" the bytes, base64-encoded. Images at provider URLs are
-downloaded with a size cap (`MEDIA_FETCH_MAX_BYTES`) and the provider's timeout: from the provider's
-own origin (its base URL as the operator configured it) directly, from anywhere else only through
-`safe_fetch.fetch_public` (public addresses only, every redirect re-checked), so a provider's answer
-cannot aim the gateway at its own network. Sizes: "auto" or WIDTHxHEIGHT with both sides from 256 to
-4096 pixels.
+for (`deliver`, once an attempt succeeded): with `response_format` "url" the image is stored in the
+media store and the URL is this server's `/media/{filename}`; with "b64_json" the bytes,
+base64-encoded. Images at provider URLs are downloaded with a size cap (`MEDIA_FETCH_MAX_BYTES`) and
+the provider's timeout: from the provider's own origin (its base URL as the operator configured it)
+directly, from anywhere else only through `safe_fetch.fetch_public` (public addresses only, every
+redirect re-checked), so a provider's answer cannot aim the gateway at its own network. Sizes: "auto"
+or WIDTHxHEIGHT with both sides from 256 to 4096 pixels.
 """
 
 import base64
@@ -115,26 +115,43 @@ def image_type(data: bytes) -> str | None:
     return None
 
 
-async def generate(adapter: Adapter, target: UpstreamTarget, request: ImageRequest, base_url: str) -> dict[str, Any]:
-    """One attempt: ask the provider, then turn each image into what the client asked for."""
+@dataclass
+class GeneratedImages:
+    """What one provider answered: the images' bytes (checked) and revised prompts, in order."""
+
+    created: int
+    images: list[tuple[bytes, str | None]]
+
+
+async def generate(adapter: Adapter, target: UpstreamTarget, request: ImageRequest) -> GeneratedImages:
+    """One attempt: ask the provider and fetch the bytes of each image it made."""
     answer = await adapter.images(target, request.upstream_payload(target.upstream_model))
     items = answer.get("data") if isinstance(answer, dict) else None
     if not isinstance(items, list) or not items:
         raise errors.UpstreamMalformed("The provider's image answer has no images.")
-    data = []
+    images = []
     for item in items[: request.n]:
-        image = await image_bytes(item, target)
+        revised = item.get("revised_prompt") if isinstance(item, dict) else None
+        images.append((await image_bytes(item, target), revised if isinstance(revised, str) else None))
+    created = answer.get("created")
+    return GeneratedImages(created=created if isinstance(created, int) else int(time.time()), images=images)
+
+
+async def deliver(generated: GeneratedImages, request: ImageRequest, base_url: str) -> dict[str, Any]:
+    """The client's answer: each image as base64, or stored in the media store and linked. Runs
+    after failover: a media storage that fails (MediaStorageUnavailable) is no provider's fault."""
+    data = []
+    for image, revised_prompt in generated.images:
         entry: dict[str, Any] = {}
         if request.response_format == "b64_json":
             entry["b64_json"] = base64.b64encode(image).decode("ascii")
         else:
             media = await amedia_store(data=image, content_type=image_type(image) or "application/octet-stream")
             entry["url"] = media_url(base_url, media.filename)
-        if isinstance(item, dict) and isinstance(item.get("revised_prompt"), str):
-            entry["revised_prompt"] = item["revised_prompt"]
+        if revised_prompt is not None:
+            entry["revised_prompt"] = revised_prompt
         data.append(entry)
-    created = answer.get("created")
-    return {"created": created if isinstance(created, int) else int(time.time()), "data": data}
+    return {"created": generated.created, "data": data}
 
 
 async def image_bytes(item: Any, target: UpstreamTarget) -> bytes:

@@ -1,7 +1,9 @@
-"""`manage.py cleanmedia [--older-than SECONDS]`: remove generated media files and their records."""
+"""`manage.py cleanmedia [--older-than SECONDS]`: remove generated media files and their records,
+from the media storage in use (the media directory, or the shared S3 bucket)."""
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from completions import errors
 from completions.media.store import media_clean
 from g4fsite.conf import gateway_settings
 
@@ -14,5 +16,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, older_than: float | None, **options) -> None:
         age = gateway_settings.MEDIA_RETENTION if older_than is None else older_than
-        removed = media_clean(older_than=age)
+        try:
+            removed = media_clean(older_than=age)
+        except errors.MediaStorageUnavailable:
+            raise CommandError(
+                "The media storage could not be reached (the log line above says why); the rest was left in place."
+            ) from None
         self.stdout.write(f"Removed {removed} media file(s) older than {age:g} seconds.")
