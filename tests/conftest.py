@@ -1,4 +1,4 @@
-"""Shared fixtures: the fake upstream (`fake`) and the live gateway (`gateway`)."""
+"""Shared fixtures: the fake upstream (`fake`), the live gateway (`gateway`), a real Redis (`redis_server`)."""
 
 from collections.abc import Iterator
 
@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from catalogue.cache import catalogue_stamp_renew
 from completions.usage import usage_recorder
 from tests.fake_upstream.fixtures import fake, fake_upstream  # noqa: F401
+from tests.helpers import REDIS_SERVER, RedisServer
 from tests.live_gateway import Gateway, GatewayServer
 
 
@@ -51,3 +52,16 @@ def admin_session(gateway) -> requests.Session:
     )
     assert response.status_code == 200 and "Log out" in response.text
     return session
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, started for the test and stopped after it (the
+    test may stop, restart or pause it); skipped where redis-server is not installed."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,6 +1,9 @@
 """Helpers shared by several test modules: ports, polling, SSE bodies, catalogue entries, servers."""
 
 import json
+import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +17,7 @@ from catalogue.snapshot import ProviderEntry
 
 ROOT = Path(__file__).resolve().parents[1]
 DAPHNE = str(Path(sys.executable).with_name("daphne"))
+REDIS_SERVER = shutil.which("redis-server")
 
 
 def free_port() -> int:
@@ -111,3 +115,44 @@ def daphne_server(env: dict[str, str], timeout: float = 60.0) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(process)
+
+
+class RedisServer:
+    """A real redis-server on 127.0.0.1 (no persistence) for one test: `start()` (again on the same
+    port after `stop()`), `stop()`, `pause()` / `resume()` (SIGSTOP / SIGCONT: a hung server)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        assert REDIS_SERVER is not None, "redis-server is not installed (scripts/test installs it)"
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+        self.paused = False
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if not wait_until(lambda: port_open(self.port), timeout=10):
+            self.stop()
+            raise RuntimeError("redis-server did not start")
+        return self
+
+    def pause(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused and self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+        self.paused = False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.resume()  # a stopped process would not handle SIGTERM
+            stop_process(self.process)
+            self.process = None

@@ -2,41 +2,22 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import requests
 
-from tests.helpers import daphne_server, free_port, port_open, stop_process, wait_until
+from tests.helpers import daphne_server
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (scripts/test installs it)")
 
 
-@pytest.fixture
-def redis_url():
-    port = free_port()
-    process = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_until(lambda: port_open(port), timeout=10), "redis-server did not start"
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop_process(process)
-
-
-def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_url, fake):
+def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_server, fake):
     database = tmp_path / "shared.sqlite3"
     base = {
         **os.environ,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": redis_server.url,
         "G4F_DB_PATH": str(database),
         "DJANGO_SETTINGS_MODULE": "g4fsite.settings",
     }

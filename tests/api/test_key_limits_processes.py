@@ -4,7 +4,6 @@ their shared data directory) and two instances that share only a real Redis serv
 One key with `--rpm 50`; 200 requests at once, spread over both servers: exactly 50 succeed."""
 
 import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,10 +11,8 @@ import pytest
 import requests
 
 from tests.cli.servers import G4F, ServerProcess, data_dir_with, fake_catalogue, manage
-from tests.helpers import free_port, port_open, stop_process, wait_until
 
 pytestmark = pytest.mark.slow
-REDIS = shutil.which("redis-server")
 CHAT = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -70,28 +67,11 @@ def test_rpm_is_exact_across_two_processes_of_one_machine(template, tmp_path):
     assert (data_dir / "key-limits.bin").exists()
 
 
-@pytest.fixture
-def redis_url():
-    if REDIS is None:
-        pytest.skip("redis-server is not installed (scripts/test installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_until(lambda: port_open(port), timeout=10), "redis-server did not start"
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop_process(process)
-
-
-def test_limits_are_exact_across_two_instances_sharing_redis(template, tmp_path, redis_url):
+def test_limits_are_exact_across_two_instances_sharing_redis(template, tmp_path, redis_server):
     machine_a, machine_b = tmp_path / "a", tmp_path / "b"
     shutil.copytree(template, machine_a)
     shutil.copytree(template, machine_b)
-    shared = {"REDIS_URL": redis_url, "G4F_DB_PATH": str(machine_a / "db.sqlite3")}
+    shared = {"REDIS_URL": redis_server.url, "G4F_DB_PATH": str(machine_a / "db.sqlite3")}
     key = create_key(machine_a, "burst", "--rpm", "50", **shared)
     servers = started(
         [ServerProcess([G4F, "api"], machine_a, env=shared), ServerProcess([G4F, "api"], machine_b, env=shared)]
