@@ -42,16 +42,22 @@ def test_models_and_key_checks_answer_while_redis_is_stopped(tmp_path, redis_ser
 
     manage_here("migrate", "--noinput")
     key = manage_here("apikey", "create", "client").strip().splitlines()[-1]
+    doomed = manage_here("apikey", "create", "doomed").strip().splitlines()[-1]
     with daphne_server(env) as base_url:
 
         def status(bearer: str) -> int:
             headers = {"Authorization": f"Bearer {bearer}"}
             return requests.get(f"{base_url}/v1/models", headers=headers, timeout=10).status_code
 
-        assert status(key) == 200
+        assert status(key) == 200 and status(doomed) == 200
         redis_server.stop()
         statuses = [(status(key), status("sk-wrong")) for _ in range(5)]
         assert statuses == [(200, 401)] * 5
+        # Bounded staleness: a key revoked while Redis is away is refused within 2 s (the version row).
+        manage_here("apikey", "revoke", "doomed")
+        revoked_at = time.monotonic()
+        assert wait_until(lambda: status(doomed) == 401, timeout=10)
+        assert time.monotonic() - revoked_at < 2.5
         redis_server.start()
         assert wait_until(lambda: status(key) == 200 and status("sk-wrong") == 401, timeout=5)
 
@@ -159,4 +165,3 @@ def test_hung_redis_costs_a_request_well_under_a_second(instance, redis_server):
     assert slowest < 1.5, slowest
     assert wait_until(lambda: readyz(server)["degraded"] is False, timeout=10)
     assert burst(server, keys["load"][0], 3) == [200] * 3
-
