@@ -26,9 +26,12 @@ def main() -> None:
 
     key = ApiKeyEntry(id=7, name="bench", prefix="", rpm=10**9, tpm=10**12, max_concurrent=10**5, budget=10.0**6)
     if options.redis:
+        from completions.limits.file_store import FileKeyLimiter
         from completions.limits.redis_store import RedisKeyLimiter
+        from completions.redis_link import redis_link
 
-        limiter, label = RedisKeyLimiter(options.redis), f"redis ({options.redis})"
+        fallback = FileKeyLimiter(os.path.join(tempfile.mkdtemp(), "fallback.bin"))
+        limiter, label = RedisKeyLimiter(redis_link(options.redis), fallback), f"redis ({options.redis})"
     else:
         from completions.limits.file_store import FileKeyLimiter
 

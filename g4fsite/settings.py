@@ -157,14 +157,15 @@ DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Short timeouts: a stopped or hung Redis costs a request at most this long, not the client's 5 s
+# (the Django cache here, the limit and breaker counters in `completions.redis_link`).
+REDIS_TIMEOUT = float(os.environ.get("G4F_REDIS_TIMEOUT", "0.5"))
 if REDIS_URL:
-    # Short timeouts: a stopped or hung Redis costs a request at most this long, not the client's 5 s.
-    _REDIS_TIMEOUT = float(os.environ.get("G4F_REDIS_TIMEOUT", "0.5"))
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": _REDIS_TIMEOUT, "socket_timeout": _REDIS_TIMEOUT},
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
         }
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}

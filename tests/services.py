@@ -1,14 +1,15 @@
 """Real PostgreSQL and Redis servers from the Debian packages, on loopback, for the tests that need
 shared services. Each can be stopped and started again on the same port (and data), as an outage.
 
-`redis_server` (a fixture) yields the URL of a fresh `redis-server` for one test; `redis_running()`
-does the same as a context manager, for fixtures of a wider scope. Both skip when Debian's
+`redis_server` (a fixture) yields a fresh `RedisServer` for one test; `redis_running()` yields the
+URL of one as a context manager, for fixtures of a wider scope. Both skip when Debian's
 `redis-server` is not installed (`scripts/test` installs it).
 """
 
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -93,11 +94,13 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 class RedisServer:
-    """redis-server on a loopback port, without persistence."""
+    """A real redis-server on 127.0.0.1 (no persistence): `start()` (again on the same port after
+    `stop()`), `stop()`, `pause()` / `resume()` (SIGSTOP / SIGCONT: a hung server)."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.process: subprocess.Popen | None = None
+        self.paused = False
 
     @property
     def url(self) -> str:
@@ -106,18 +109,30 @@ class RedisServer:
     def start(self) -> "RedisServer":
         command = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_until(lambda: port_open(self.port), timeout=10), "redis-server did not start"
+        if not wait_until(lambda: port_open(self.port), timeout=10):
+            self.stop()
+            raise RuntimeError("redis-server did not start")
         return self
+
+    def pause(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused and self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+        self.paused = False
 
     def stop(self) -> None:
         if self.process is not None:
+            self.resume()  # a stopped process would not handle SIGTERM
             stop_process(self.process)
             self.process = None
 
 
 @contextmanager
 def redis_service() -> Iterator[RedisServer]:
-    """A running redis-server, stopped on the way out."""
+    """A running redis-server, stopped on the way out; skips where redis-server is not installed."""
     if REDIS is None:
         pytest.skip("redis-server is not installed (scripts/test installs it)")
     server = RedisServer()
@@ -129,13 +144,13 @@ def redis_service() -> Iterator[RedisServer]:
 
 @contextmanager
 def redis_running() -> Iterator[str]:
-    """A throw-away `redis-server` on 127.0.0.1; yields `redis://127.0.0.1:PORT/0`."""
+    """A throw-away redis-server; yields `redis://127.0.0.1:PORT/0` (for fixtures of a wider scope)."""
     with redis_service() as server:
         yield server.url
 
 
 @pytest.fixture
-def redis_server() -> Iterator[str]:
-    """The URL of a fresh Redis server for this test."""
-    with redis_running() as url:
-        yield url
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server for this test (which may stop, restart or pause it)."""
+    with redis_service() as server:
+        yield server

@@ -6,21 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.helpers import daphne_server
-from tests.services import REDIS
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (scripts/test installs it)")
 
 
 def test_a_change_made_on_another_machine_is_seen_through_redis(tmp_path, redis_server, fake):
     database = tmp_path / "shared.sqlite3"
     base = {
         **os.environ,
-        "REDIS_URL": redis_server,
+        "REDIS_URL": redis_server.url,
         "G4F_DB_PATH": str(database),
         "DJANGO_SETTINGS_MODULE": "g4fsite.settings",
     }

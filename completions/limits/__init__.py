@@ -9,6 +9,9 @@ Rate windows are fixed windows of 60 seconds that start at the window's first re
 then PEXPIRE on the first). `admit` checks and takes in one atomic step: budget, then concurrency,
 then requests, then tokens (the request's estimate is reserved and corrected by `release` to the
 tokens the usage reports). `release` also adds the request's cost to the period's spend.
+
+While Redis is unreachable the Redis store counts in a file store of its own, per instance (see
+`completions.limits.redis_store`); shared counting resumes when Redis answers again.
 """
 
 import math
@@ -34,6 +37,7 @@ class Admission:
     holds_slot: bool  # counted in the key's requests in flight
     headers: Headers  # the rate headers for every answer of the request
     refused: errors.GatewayError | None = None  # why it may not go ahead (nothing was taken then)
+    local: bool = False  # counted in this data directory's file (the file store, or Redis's fallback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +139,12 @@ def key_limiter() -> KeyLimiter:
     config = (store, path, getattr(settings, "REDIS_URL", ""))
     if _limiter is None or _limiter[0] != config:
         if store == "redis":
+            from completions.limits.file_store import FileKeyLimiter
             from completions.limits.redis_store import RedisKeyLimiter
+            from completions.redis_link import redis_link
 
-            _limiter = (config, RedisKeyLimiter(config[2]))
+            fallback = FileKeyLimiter(str(settings.DATA_DIR / "key-limits-fallback.bin"))
+            _limiter = (config, RedisKeyLimiter(redis_link(config[2] or "redis://127.0.0.1:6379/0"), fallback))
         else:
             from completions.limits.file_store import FileKeyLimiter
 

@@ -58,7 +58,9 @@ class FileKeyLimiter:
                 fcntl.lockf(fd, fcntl.LOCK_UN, RECORD.size, offset, os.SEEK_SET)
         return record
 
-    async def admit(self, key: ApiKeyEntry, estimated_tokens: int) -> Admission:
+    async def admit(self, key: ApiKeyEntry, estimated_tokens: int, *, spent_elsewhere: float = 0.0) -> Admission:
+        """KeyLimiter.admit; `spent_elsewhere` (USD) counts against the budget on top of the file's
+        spend (the Redis store's fallback passes what Redis last said)."""
         now = time.time()
         period = spend_period(key.budget_period, now)
         inflight_ttl = gateway_settings.LIMITS_INFLIGHT_TTL
@@ -74,7 +76,7 @@ class FileKeyLimiter:
             if record[6] != period:
                 record[6], record[7] = period, 0.0
             reason = ""
-            if key.budget is not None and record[7] >= key.budget:
+            if key.budget is not None and record[7] + spent_elsewhere >= key.budget:
                 reason = "quota"
             elif key.max_concurrent and record[4] >= key.max_concurrent:
                 reason = "concurrency"
@@ -102,6 +104,7 @@ class FileKeyLimiter:
             holds_slot=bool(key.max_concurrent) and not reason,
             headers=rate_headers(key, counters),
             refused=refusal(reason, key, counters) if reason else None,
+            local=True,
         )
 
     async def release(self, admission: Admission, *, tokens: int, cost: float) -> None:

@@ -4,18 +4,23 @@ One Lua script checks and takes an admission atomically, another settles a reque
 each. Keys carry the key id in a hash tag (`g4f:key:{7}:rpm`) so one key's counters share a slot.
 Windows: INCR, then PEXPIRE 60 s on the window's first request. In flight: INCR/DECR with a safety
 TTL (LIMITS_INFLIGHT_TTL, renewed at each admission) so slots a dead process held expire.
+
+While Redis cannot be reached (`completions.redis_link`: short timeouts, one try a second), admissions
+are counted per instance in a fallback file store (`<data dir>/key-limits-fallback.bin`, shared by
+the processes of one data directory), and released there. A budget counts the spend this process
+last saw in Redis for the key plus the spend counted in the fallback, so a spent budget stays spent.
 """
 
-import asyncio
 import logging
 import time
+from dataclasses import replace
 
 import redis
 
 from catalogue.snapshot import ApiKeyEntry
-from completions import errors
 from completions.limits import WINDOW, Admission, Counters, rate_headers, refusal, spend_period
-from completions.limits.resp import RedisReplyError, RespConnection, Script
+from completions.limits.file_store import FileKeyLimiter
+from completions.redis_link import RedisLink, RedisReplyError, RedisUnavailable, Script
 from g4fsite.conf import gateway_settings
 
 logger = logging.getLogger("g4f.limits")
@@ -25,10 +30,11 @@ local rpm, tpm, maxc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local budget, est, ttl, window = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local rc = tonumber(redis.call('GET', KEYS[1]) or '0')
 local tc = tonumber(redis.call('GET', KEYS[2]) or '0')
+local spent = redis.call('GET', KEYS[4]) or '0'
 local function answer(reason)
-  return {reason, rc, redis.call('PTTL', KEYS[1]), tc, redis.call('PTTL', KEYS[2])}
+  return {reason, rc, redis.call('PTTL', KEYS[1]), tc, redis.call('PTTL', KEYS[2]), spent}
 end
-if budget >= 0 and tonumber(redis.call('GET', KEYS[4]) or '0') >= budget then return answer('quota') end
+if budget >= 0 and tonumber(spent) >= budget then return answer('quota') end
 if maxc > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= maxc then return answer('concurrency') end
 if rpm > 0 and rc >= rpm then return answer('rpm') end
 if tpm > 0 and (tc >= tpm or (tc > 0 and tc + est > tpm)) then return answer('tpm') end
@@ -69,22 +75,16 @@ def _keys(key: ApiKeyEntry, period: int) -> tuple[str, str, str, str]:
 
 
 class RedisKeyLimiter:
-    """The KeyLimiter over Redis; see the module docstring. One connection per event loop
-    (`completions.limits.resp`)."""
+    """The KeyLimiter over Redis, with `fallback` counting while Redis is unreachable; see the module
+    docstring."""
 
     admit_script = Script(ADMIT)
     release_script = Script(RELEASE)
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._connections: dict[int, RespConnection] = {}
-
-    def _connection(self) -> RespConnection:
-        loop_id = id(asyncio.get_running_loop())
-        connection = self._connections.get(loop_id)
-        if connection is None:
-            connection = self._connections[loop_id] = RespConnection(self.url)
-        return connection
+    def __init__(self, link: RedisLink, fallback: FileKeyLimiter) -> None:
+        self.link = link
+        self.fallback = fallback
+        self._spent: dict[int, tuple[int, float]] = {}  # key id: (period, spend) as last read from Redis
 
     async def admit(self, key: ApiKeyEntry, estimated_tokens: int) -> Admission:
         period = spend_period(key.budget_period, time.time())
@@ -92,11 +92,16 @@ class RedisKeyLimiter:
         args = [key.rpm or 0, key.tpm or 0, key.max_concurrent or 0, repr(float(budget)), estimated_tokens]
         args += [int(gateway_settings.LIMITS_INFLIGHT_TTL), int(WINDOW * 1000)]
         try:
-            answer = await self.admit_script(self._connection(), _keys(key, period), args)
-            reason, requests, requests_ttl, tokens, tokens_ttl = answer
-        except (OSError, TimeoutError, RedisReplyError) as exc:
-            logger.error("Key limits: Redis failed: %s", type(exc).__name__)
-            raise errors.LimitStoreUnavailable() from exc
+            answer = await self.admit_script(self.link, _keys(key, period), args)
+            reason, requests, requests_ttl, tokens, tokens_ttl, spent = answer
+        except (RedisUnavailable, RedisReplyError) as exc:
+            if isinstance(exc, RedisReplyError):
+                logger.error("Key limits: Redis refused the admission: %s", exc)
+            known_period, known_spent = self._spent.get(key.id, (period, 0.0))
+            spent_elsewhere = known_spent if known_period == period else 0.0
+            return await self.fallback.admit(key, estimated_tokens, spent_elsewhere=spent_elsewhere)
+        if key.budget is not None:
+            self._spent[key.id] = (period, float(spent))
         reason = reason.decode() if isinstance(reason, bytes) else reason
         counters = Counters(int(requests), _seconds(requests_ttl), int(tokens), _seconds(tokens_ttl))
         return Admission(
@@ -109,18 +114,25 @@ class RedisKeyLimiter:
         )
 
     async def release(self, admission: Admission, *, tokens: int, cost: float) -> None:
+        if admission.local:
+            await self.fallback.release(admission, tokens=tokens, cost=cost)
+            return
         key = admission.key
         delta = tokens - admission.reserved_tokens if key.tpm else 0
         spent = cost if key.budget is not None else 0.0
         args = ["1" if admission.holds_slot else "0", delta, f"{spent:.12f}", SPEND_TTL.get(key.budget_period, 0)]
         _, tpm_key, inflight_key, spend_key = _keys(key, admission.period)
         try:
-            await self.release_script(self._connection(), (tpm_key, inflight_key, spend_key), args)
-        except (OSError, TimeoutError, RedisReplyError) as exc:
-            logger.error("Key limits: Redis failed releasing a request: %s", type(exc).__name__)
+            await self.release_script(self.link, (tpm_key, inflight_key, spend_key), args)
+        except (RedisUnavailable, RedisReplyError) as exc:
+            # The slot expires with LIMITS_INFLIGHT_TTL; the spend is counted in the fallback.
+            logger.warning("Key limits: could not release a request in Redis: %s", type(exc).__name__)
+            if spent:
+                settled = replace(admission, reserved_tokens=0, holds_slot=False, local=True)
+                await self.fallback.release(settled, tokens=0, cost=spent)
 
     def spend(self, key: ApiKeyEntry) -> float:
-        client = redis.Redis.from_url(self.url, socket_timeout=5)
+        client = redis.Redis.from_url(self.link.url, socket_timeout=5)
         try:
             value = client.get(_keys(key, spend_period(key.budget_period, time.time()))[3])
         finally:

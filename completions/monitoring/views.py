@@ -2,6 +2,11 @@
 
 `/healthz` and `/readyz` need no key and say nothing secret: a failed check is named with the
 exception's class only (the detail, which may name a database host or user, goes to the log).
+
+`/readyz` fails (503) only for what the instance cannot serve without: the database and a loaded
+catalogue. An unreachable cache (Redis with `REDIS_URL`) leaves it serving, degraded (catalogue
+snapshot, key checks and limits counted per instance): 200 with `"degraded": true`, so a load
+balancer keeps it in rotation.
 """
 
 import hmac
@@ -100,10 +105,12 @@ def _catalogue() -> dict:
 
 
 CHECKS: dict[str, Callable[[], dict]] = {"database": _database, "cache": _cache, "catalogue": _catalogue}
+DEGRADABLE = frozenset({"cache"})  # checks whose failure leaves the instance serving, degraded
 
 
 class ReadyzView(APIView):
-    """`GET /readyz`: the database and cache answer and the catalogue is loaded; 503 otherwise."""
+    """`GET /readyz`: the database answers and the catalogue is loaded (else 503); an unreachable
+    cache is reported as degraded."""
 
     permission_classes = ()
 
@@ -114,17 +121,21 @@ class ReadyzView(APIView):
         tags=["meta"],
     )
     def get(self, request: Request) -> Response:
-        checks, ready = {}, True
+        checks, ready, degraded = {}, True, False
         for name, check in CHECKS.items():
             try:
                 checks[name] = {"status": "ok", **check()}
-            except Exception as exc:  # noqa: BLE001 - any failure means not ready, and is reported
-                ready = False
+            except Exception as exc:  # noqa: BLE001 - any failure is reported
                 logger.warning("Readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
                 reason = str(exc) if isinstance(exc, LookupError) else type(exc).__name__
-                checks[name] = {"status": "failed", "reason": reason}
+                if name in DEGRADABLE:
+                    degraded = True
+                    checks[name] = {"status": "unreachable", "reason": reason}
+                else:
+                    ready = False
+                    checks[name] = {"status": "failed", "reason": reason}
         if ready:
-            return Response({"status": "ok", "checks": checks})
-        failed = ", ".join(name for name, check in checks.items() if check["status"] != "ok")
+            return Response({"status": "degraded" if degraded else "ok", "degraded": degraded, "checks": checks})
+        failed = ", ".join(name for name, check in checks.items() if check["status"] == "failed")
         body = errors.error_body(errors.NotReady(f"Not ready: {failed} failed."))
-        return Response({"status": "not_ready", "checks": checks, **body}, status=503)
+        return Response({"status": "not_ready", "degraded": degraded, "checks": checks, **body}, status=503)

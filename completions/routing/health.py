@@ -13,13 +13,16 @@ Where each piece of state lives, and which is the source of truth:
   success rate and latency, failures in a row) and a provisional copy of each transition until its
   row write lands: routing honours a local cool-down only while it is newer than the row
   (`ProviderEntry.updated_at`), so the row wins once written and an operator's later change always
-  wins. Keeping the statistics in memory keeps the request path free of I/O (the Django cache would
-  be a blocking Redis round trip per attempt). The price: each process counts failures on its own, so
-  with K processes a breaker opens after at most K x (threshold - 1) + 1 failures; once any process
-  opens it, all of them see it.
+  wins. Keeping the statistics in memory keeps the request path free of I/O.
+- **Redis** (with `REDIS_URL`) holds the failure counts that open the breaker, so the threshold
+  means the same for one process or twenty; without Redis, or while it is unreachable, each process
+  counts alone (with K processes a breaker then opens after at most K x (threshold - 1) + 1
+  failures). Counting happens after the failure is answered, never for successes but for a reset
+  now and then (`completions.routing.health_shared`).
 - **The Django cache** holds the half-open probe token (`cache.aadd` is atomic in Redis and in
   locmem): when a cool-down ends, exactly one request (one per process with the default locmem
-  cache) is let through to probe the provider; success restores `working`, failure reopens it.
+  cache, or while Redis is unreachable) is let through to probe the provider; success restores
+  `working`, failure reopens it.
 - **The admin** reads recent success rate and latency from the row, where each process writes its
   own every `HEALTH_FLUSH_INTERVAL` seconds (the last to write wins).
 
@@ -43,8 +46,8 @@ The server log gets one WARNING line (logger `g4f.health`) for each counted fail
 opening or closing and each rate-limit cool-down, with the reason; never the provider's credential.
 """
 
+import asyncio
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -54,11 +57,11 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from django.core.cache import cache
-from django.db import close_old_connections
-
 from catalogue.snapshot import ProviderEntry
 from completions import errors
+from completions.redis_link import RedisReplyError, RedisUnavailable
+from completions.routing.health_shared import AUTH, FAILURES, ProbeToken, SharedFailureCounts, probe_take
+from completions.routing.health_writer import HealthWriter
 from completions.routing.plan import NOT_WORKING, SET_BY_HEALTH, is_half_open
 from g4fsite.conf import gateway_settings
 
@@ -67,7 +70,6 @@ logger = logging.getLogger("g4f.health")
 Key = tuple[int, datetime | None]
 MAX_OUTCOMES = 100
 LATENCY_SAMPLES = 20  # a provider's latency is the mean of its last 20 successes in the window
-PROBE_KEY = "g4f:health:probe:{id}:{created}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +159,9 @@ class _Live:
 class HealthBoard:
     """This process's live health of every provider, and the transitions it asks the writer for."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, shared: SharedFailureCounts | None = None) -> None:
         self.clock = clock
+        self.shared = shared or SharedFailureCounts()
         self.writer = HealthWriter(self)
         self._lock = threading.Lock()
         self._live: dict[Key, _Live] = {}
@@ -181,6 +184,7 @@ class HealthBoard:
         with self._lock:
             live = self._live.setdefault(key, _Live())
             live.add(now, True, latency_ms)
+            counted_here = bool(live.failures or live.auth_failures)
             live.failures.clear()
             live.auth_failures.clear()
             live.dirty = True
@@ -189,6 +193,7 @@ class HealthBoard:
                 live.cooldown = None  # the probe succeeded
                 self.writer.submit("provider_breaker_close", key=key)
             self._publish(key, live, now)
+        self.shared.success(key, counted_here=counted_here)
         if closed:
             logger.warning(
                 "Provider %s: circuit breaker closed: the probe after the cool-down succeeded", provider.name
@@ -210,6 +215,7 @@ class HealthBoard:
         message = f"{type(exc).__name__}: {exc.message}"
         window = gateway_settings.BREAKER_WINDOW
         logger.warning("Provider %s failed: %s", provider.name, _loggable(message, provider))
+        kind = ""  # the count this failure adds to, when it is one that may open the breaker
         with self._lock:
             live = self._live.setdefault(key, _Live())
             live.add(now, False)
@@ -219,25 +225,58 @@ class HealthBoard:
                 self._rate_limited(provider, live, exc, now, message)
             elif auth_failed:
                 live.auth_failures = [t for t in live.auth_failures if t > now - window] + [now]
-                count = len(live.auth_failures)
-                if count >= gateway_settings.AUTH_FAILURE_THRESHOLD:
-                    live.auth_failures.clear()
-                    reason = f"The upstream rejected the credential {count} times within {window:g}s ({exc.code})."
-                    self._open(provider, live, now, gateway_settings.AUTH_FAILURE_COOLDOWN, reason, message)
+                kind = AUTH
+            elif is_half_open(provider, now):
+                reason = f"Circuit breaker: the probe after the cool-down failed ({exc.code})."
+                self._open(provider, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
             else:
                 live.failures = [t for t in live.failures if t > now - window] + [now]
-                threshold = gateway_settings.BREAKER_THRESHOLD
-                if is_half_open(provider, now):
-                    reason = f"Circuit breaker: the probe after the cool-down failed ({exc.code})."
-                    self._open(provider, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
-                elif len(live.failures) >= threshold:
-                    reason = (
-                        f"Circuit breaker: {len(live.failures)} failures in a row within {window:g}s "
-                        f"(last: {exc.code})."
-                    )
-                    self._open(provider, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
+                kind = FAILURES
+            if kind and not self.shared.usable():
+                self._count_here(provider, live, kind, exc.code, message, now)
+                kind = ""
             self._publish(key, live, now)
+        if kind:
+            self.shared.spawn(asyncio.get_running_loop(), self._count_shared(provider, kind, exc.code, message, now))
         self.writer.start()
+
+    async def _count_shared(self, provider: ProviderEntry, kind: str, code: str, message: str, now: float) -> None:
+        """Add a failure to the shared count in Redis; open the breaker if it reached the threshold
+        there, or, if Redis cannot count it, if this process's own count did."""
+        threshold = gateway_settings.AUTH_FAILURE_THRESHOLD if kind == AUTH else gateway_settings.BREAKER_THRESHOLD
+        try:
+            failures, reached = await self.shared.add(
+                provider.health_key, kind, now, threshold, gateway_settings.BREAKER_WINDOW
+            )
+        except (RedisUnavailable, RedisReplyError):
+            failures, reached = 0, None
+        with self._lock:
+            live = self._live.setdefault(provider.health_key, _Live())
+            if reached is None:
+                self._count_here(provider, live, kind, code, message, now)
+            elif reached:
+                self._trip(provider, live, kind, failures, code, message, now)
+            self._publish(provider.health_key, live, self.clock())
+        self.writer.start()
+
+    def _count_here(self, provider: ProviderEntry, live: _Live, kind: str, code: str, message: str, now: float) -> None:
+        """Open the breaker if this process's own count of `kind` reached its threshold."""
+        failures = len(live.auth_failures if kind == AUTH else live.failures)
+        threshold = gateway_settings.AUTH_FAILURE_THRESHOLD if kind == AUTH else gateway_settings.BREAKER_THRESHOLD
+        if failures >= threshold:
+            self._trip(provider, live, kind, failures, code, message, now)
+
+    def _trip(
+        self, provider: ProviderEntry, live: _Live, kind: str, failures: int, code: str, message: str, now: float
+    ) -> None:
+        window = gateway_settings.BREAKER_WINDOW
+        if kind == AUTH:
+            live.auth_failures.clear()
+            reason = f"The upstream rejected the credential {failures} times within {window:g}s ({code})."
+            self._open(provider, live, now, gateway_settings.AUTH_FAILURE_COOLDOWN, reason, message)
+        else:
+            reason = f"Circuit breaker: {failures} failures in a row within {window:g}s (last: {code})."
+            self._open(provider, live, now, gateway_settings.BREAKER_COOLDOWN, reason, message)
 
     def _open(
         self, provider: ProviderEntry, live: _Live, now: float, seconds: float, reason: str, message: str
@@ -305,97 +344,22 @@ class HealthBoard:
         already probing it. Release the admission when the attempt is over."""
         if not is_half_open(provider, self.clock()):
             return Admission(None)
-        key = PROBE_KEY.format(id=provider.id, created=provider.created_at.timestamp() if provider.created_at else 0)
-        if await cache.aadd(key, 1, timeout=max(provider.timeout, 1.0) + 5):
-            return Admission(key)
-        return None
+        token = await probe_take(provider)
+        return None if token is None else Admission(token)
 
 
 class Admission:
     """Permission for one attempt; for a half-open provider it holds the probe token."""
 
-    __slots__ = ("key",)
+    __slots__ = ("token",)
 
-    def __init__(self, key: str | None) -> None:
-        self.key = key
+    def __init__(self, token: ProbeToken | None) -> None:
+        self.token = token
 
     async def release(self) -> None:
-        if self.key is not None:
-            key, self.key = self.key, None
-            await cache.adelete(key)
-
-
-class HealthWriter:
-    """Writes health to the catalogue on one daemon thread per process: transitions in the order they
-    happened, and the statistics every `HEALTH_FLUSH_INTERVAL` seconds."""
-
-    def __init__(self, board: HealthBoard) -> None:
-        self.board = board
-        self._queue: queue.SimpleQueue[tuple[str, dict[str, Any]]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._idle = threading.Condition()
-        self._pending = 0
-
-    def submit(self, service: str, **kwargs: Any) -> None:
-        """Queue a call of `catalogue.services.<service>(**kwargs)`."""
-        with self._idle:
-            self._pending += 1
-        self._queue.put((service, kwargs))
-        self.start()
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until every queued write is done (tests and commands); False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._pending:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(remaining)
-        return True
-
-    def stats_flush(self) -> int:
-        """Write the statistics changed since the last flush; return how many rows."""
-        from catalogue import services
-
-        rows = self.board.stats_drain()
-        for row in rows:
-            services.provider_health_stats_record(**row)
-        return len(rows)
-
-    def start(self) -> None:
-        """Start the writer thread if it is not running yet."""
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="g4f-health", daemon=True)
-                    self._thread.start()
-
-    def _run(self) -> None:
-        from catalogue import services
-
-        next_stats = time.monotonic() + gateway_settings.HEALTH_FLUSH_INTERVAL
-        while True:
-            try:
-                item = self._queue.get(timeout=max(0.0, next_stats - time.monotonic()))
-            except queue.Empty:
-                item = None
-            try:
-                if item is not None:
-                    service, kwargs = item
-                    getattr(services, service)(**kwargs)
-                if time.monotonic() >= next_stats:
-                    next_stats = time.monotonic() + gateway_settings.HEALTH_FLUSH_INTERVAL
-                    self.stats_flush()
-            except Exception:
-                logger.exception("Writing provider health failed")
-            finally:
-                close_old_connections()
-                if item is not None:
-                    with self._idle:
-                        self._pending -= 1
-                        self._idle.notify_all()
+        if self.token is not None:
+            token, self.token = self.token, None
+            await token.release()
 
 
 health_board = HealthBoard()

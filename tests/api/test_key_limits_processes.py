@@ -71,7 +71,7 @@ def test_limits_are_exact_across_two_instances_sharing_redis(template, tmp_path,
     machine_a, machine_b = tmp_path / "a", tmp_path / "b"
     shutil.copytree(template, machine_a)
     shutil.copytree(template, machine_b)
-    shared = {"REDIS_URL": redis_server, "G4F_DB_PATH": str(machine_a / "db.sqlite3")}
+    shared = {"REDIS_URL": redis_server.url, "G4F_DB_PATH": str(machine_a / "db.sqlite3")}
     key = create_key(machine_a, "burst", "--rpm", "50", **shared)
     servers = started(
         [ServerProcess([G4F, "api"], machine_a, env=shared), ServerProcess([G4F, "api"], machine_b, env=shared)]

@@ -105,6 +105,7 @@ def test_healthz_and_readyz_need_no_key_and_name_their_checks(gateway, settings)
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ok",
+        "degraded": False,
         "checks": {
             "database": {"status": "ok"},
             "cache": {"status": "ok"},

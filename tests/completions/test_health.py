@@ -190,13 +190,13 @@ def test_half_open_admits_exactly_one_probe_at_a_time(board):
     async def scenario():
         first = await board.admit(half_open)
         second = await board.admit(half_open)
-        assert first is not None and first.key and second is None
+        assert first is not None and first.token and second is None
         await first.release()
         third = await board.admit(half_open)
         assert third is not None
         await third.release()
         working = await board.admit(provider(pid=78))
-        assert working is not None and working.key is None  # no token needed
+        assert working is not None and working.token is None  # no token needed
 
     asyncio.run(scenario())
 
