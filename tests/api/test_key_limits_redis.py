@@ -164,8 +164,10 @@ def test_a_stream_holds_its_slot_on_every_instance_until_it_ends_or_the_client_l
     finally:
         first.close()
         second.close()
-    third, _ = open_stream(pair.a, key)
-    fourth, _ = open_stream(pair.b, key)  # both slots free again: two streams go
+    # Both slots are free again: two streams go (their line iterators are kept: one dropped is
+    # garbage-collected, which closes its connection and so ends its stream).
+    third, third_lines = open_stream(pair.a, key)
+    fourth, fourth_lines = open_stream(pair.b, key)
     try:
         assert refused(chat(pair.a, key, "quick-model"))
     finally:
