@@ -11,16 +11,19 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from tests.helpers import free_port, port_open, stop_process, wait_until
 
 POSTGRES_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+MOTO_SERVER = os.path.join(os.path.dirname(sys.executable), "moto_server")
 REDIS = shutil.which("redis-server")
 
 
@@ -154,3 +157,29 @@ def redis_server() -> Iterator[RedisServer]:
     """A real redis-server for this test (which may stop, restart or pause it)."""
     with redis_service() as server:
         yield server
+
+
+@contextmanager
+def s3_server(log_dir: Path, access_key: str, secret_key: str, bucket: str) -> Iterator[tuple[str, object]]:
+    """moto's S3-compatible server on 127.0.0.1 with `bucket` made; yields (endpoint, boto3 client)."""
+    import boto3  # only the tests that share media need it
+
+    port = free_port()
+    with open(log_dir / "moto.log", "wb") as log:
+        process = subprocess.Popen(
+            [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        assert wait_until(lambda: port_open(port), timeout=60, interval=0.2), "moto_server did not start"
+        endpoint = f"http://127.0.0.1:{port}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name="us-east-1",
+        )
+        client.create_bucket(Bucket=bucket)
+        yield endpoint, client
+    finally:
+        stop_process(process)

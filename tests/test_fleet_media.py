@@ -7,19 +7,17 @@ answer, even when the storage fails."""
 import json
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
 
 from tests.cli.servers import G4F, MANAGE, ROOT, ServerProcess, clean_env, manage
 from tests.fake_upstream.assets import TINY_PNG
-from tests.helpers import free_port, port_open, stop_process, wait_until
+from tests.helpers import free_port
+from tests.services import s3_server
 
-MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
 BUCKET = "g4f-media"
 PREFIX = "gateway/media"
 ACCESS_KEY = "AKIAG4FTESTACCESS01"
@@ -30,24 +28,8 @@ UNKNOWN = "/media/" + "Z" * 32 + ".png"
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """moto's S3-compatible server in a child process, with the bucket made; yields (endpoint, client)."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    process = subprocess.Popen([MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    try:
-        assert wait_until(lambda: port_open(port), timeout=60, interval=0.2), "moto_server did not start"
-        endpoint = f"http://127.0.0.1:{port}"
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1",
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield endpoint, client
-    finally:
-        stop_process(process)
+    with s3_server(tmp_path_factory.mktemp("moto"), ACCESS_KEY, SECRET_KEY, BUCKET) as server:
+        yield server
 
 
 def s3_env(endpoint: str, bucket: str = BUCKET) -> dict[str, str]:

@@ -151,7 +151,6 @@ def test_a_conversation_continues_across_instances(fleet, fake):
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the media-shared branch (media through a shared storage)")
 def test_an_image_made_through_one_instance_is_served_by_the_other(fleet, fake):
     first, second = fleet.gateways
     body = {"model": "fake-image", "prompt": "a red square", "response_format": "url"}
@@ -235,7 +234,6 @@ def test_sigterm_finishes_20_open_streams_and_new_requests_go_to_the_other_insta
     assert survivor.process.poll() is None
 
 
-@pytest.mark.xfail(strict=True, reason="needs the redis-outage branch (limits and breaker without Redis)")
 def test_redis_stopped_and_started_under_load_gives_no_500(fleet, fake):
     key = (
         fleet.gateways[0]

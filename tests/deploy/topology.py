@@ -19,12 +19,13 @@ from cryptography.fernet import Fernet
 
 from tests.deploy.nginx import NginxServer
 from tests.helpers import free_port, port_open, wait_until
-from tests.services import PostgresServer, RedisServer, postgres_server, redis_service
+from tests.services import PostgresServer, RedisServer, postgres_server, redis_service, s3_server
 
 ROOT = Path(__file__).resolve().parents[2]
 G4F = str(Path(sys.executable).with_name("g4f"))
 WORKERS = 2
 START_TIMEOUT = 120.0
+S3_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY = "g4f-media", "AKIATOPOLOGYTEST01", "topology-s3-secret"
 
 
 class GatewayInstance:
@@ -144,8 +145,19 @@ def topology(directory: Path, catalogue: Path) -> Iterator[Topology]:
     with ExitStack() as stack:
         postgres = stack.enter_context(postgres_server())
         redis = stack.enter_context(redis_service())
+        (directory / "s3").mkdir(parents=True)
+        endpoint, _ = stack.enter_context(s3_server(directory / "s3", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET))
         master_key = "sk-topology-master"
         shared = gateway_environment(postgres, redis, master_key)
+        shared.update(  # media in one bucket every instance reads (docs/media.md)
+            {
+                "G4F_MEDIA_STORAGE": "s3",
+                "G4F_S3_BUCKET": S3_BUCKET,
+                "G4F_S3_ENDPOINT_URL": endpoint,
+                "G4F_S3_ACCESS_KEY_ID": S3_ACCESS_KEY,
+                "G4F_S3_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+            }
+        )
         gateways = []
         for name in ("gateway-1", "gateway-2"):
             data = directory / name
