@@ -49,7 +49,11 @@ NATIVE_PROVIDERS = {
 }
 
 
-def catalogue_file(upstream_port: int) -> dict:
+def catalogue_file(upstream_port: int, *, native: bool = True) -> dict:
+    """The bench catalogue: a chat provider per fake-upstream flavour, and with `native` the
+    Messages/Responses pass-through providers (left out for an older source tree, which may not
+    know their capabilities)."""
+
     def provider(name: str, adapter: str, base_url: str, model: str, capabilities: list[str]) -> dict:
         return {
             "name": name,
@@ -73,7 +77,7 @@ def catalogue_file(upstream_port: int) -> dict:
             *(
                 # The anthropic adapter adds `v1/messages` to its base URL.
                 provider(name, adapter, fast.removesuffix("/v1") if adapter == "anthropic" else fast, model, caps)
-                for model, (name, adapter, caps) in NATIVE_PROVIDERS.items()
+                for model, (name, adapter, caps) in (NATIVE_PROVIDERS.items() if native else ())
             ),
         ]
     }
@@ -97,7 +101,8 @@ def prepare_data_dir(name: str, upstream_port: int, source: str, *key_args: str)
     env = gateway_env(data_dir, source)
     manage(env, source, "migrate", "--noinput")
     path = data_dir / "catalogue.json"
-    path.write_text(json.dumps(catalogue_file(upstream_port), indent=2))
+    native = os.path.realpath(source) == os.path.realpath(REPO_DIR)
+    path.write_text(json.dumps(catalogue_file(upstream_port, native=native), indent=2))
     manage(env, source, "catalogue", "import", str(path))
     key = manage(env, source, "apikey", "create", "bench", *key_args).strip().splitlines()[-1].strip()
     return env, key
