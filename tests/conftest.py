@@ -10,6 +10,7 @@ from catalogue.cache import catalogue_stamp_renew
 from completions.usage import usage_recorder
 from tests.fake_upstream.fixtures import fake, fake_upstream  # noqa: F401
 from tests.live_gateway import Gateway, GatewayServer
+from tests.postgres_server import postgres_server, postgres_url  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -1,82 +1,20 @@
 """With DATABASE_URL=postgres://..., the gateway runs on PostgreSQL: migrations, keys, chat,
 conversations (their lease is a conditional UPDATE) and usage records, through a real server."""
 
-import glob
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
-from tests.helpers import daphne_server, free_port, stop_process
+from tests.helpers import daphne_server
+from tests.postgres_server import needs_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-pytestmark = pytest.mark.skipif(not BIN, reason="PostgreSQL is not installed (scripts/test installs it)")
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run it as the `postgres` user when we are root."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-@pytest.fixture
-def postgres_url():
-    bindir = BIN[-1]
-    data = tempfile.mkdtemp(prefix="g4f-pg-", dir="/tmp")
-    os.chmod(data, 0o755)
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres", "postgres")
-    port = free_port()
-    subprocess.run(
-        _as_postgres([f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "g4f", "--no-sync"]),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    server = subprocess.Popen(
-        _as_postgres(
-            [
-                f"{bindir}/postgres",
-                "-D",
-                data,
-                "-p",
-                str(port),
-                "-k",
-                data,
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-            ]
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while (
-            subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode
-            != 0
-        ):
-            assert time.monotonic() < deadline and server.poll() is None, "PostgreSQL did not start"
-            time.sleep(0.2)
-        subprocess.run(
-            [f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "g4f", "g4f"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        yield f"postgres://g4f@127.0.0.1:{port}/g4f"
-    finally:
-        stop_process(server, timeout=20)
-        shutil.rmtree(data, ignore_errors=True)
+pytestmark = needs_postgres
 
 
 def test_the_gateway_on_postgresql(tmp_path, postgres_url, fake):
