@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     # cannot be written, rows wait in memory, at most USAGE_BUFFER_ROWS (G4F_USAGE_BUFFER_ROWS) per
     # process; beyond that the oldest are dropped with a WARNING (completions/usage.py).
     "USAGE_FLUSH_INTERVAL": float(os.environ.get("G4F_USAGE_FLUSH_INTERVAL") or 0.5),
-    "USAGE_BUFFER_ROWS": int(os.environ.get("G4F_USAGE_BUFFER_ROWS") or 100_000),
+    "USAGE_BUFFER_ROWS": int(os.environ.get("G4F_USAGE_BUFFER_ROWS") or 50_000),
     # Seconds a stopping server (SIGTERM) lets requests and streams in flight finish before it cancels
     # them (G4F_GRACEFUL_TIMEOUT, `g4f api --graceful-timeout`; g4fsite/serving.py).
     "GRACEFUL_TIMEOUT": float(os.environ.get("G4F_GRACEFUL_TIMEOUT") or 30),
