@@ -36,9 +36,12 @@ class DrainingMultiprocess(Multiprocess):
     def run(self) -> None:
         logger.info("Started parent process [%d]", os.getpid())
         self.init_processes()
-        while not self.should_exit.wait(0.1):
+        ticks = 0
+        while not self.should_exit.wait(0.1):  # signals handled within 0.1 s (uvicorn: 0.5 s)
             self.handle_signals()
-            self.keep_subprocess_alive()
+            ticks += 1
+            if ticks % 5 == 0:  # the workers' health pings, as often as uvicorn sends them
+                self.keep_subprocess_alive()
         self.terminate_all()
         for sock in self.sockets:
             sock.close()  # the workers close their copies on SIGTERM: the socket is gone with them
@@ -66,9 +69,13 @@ def serve(config: Config) -> None:
         sock = config.bind_socket()
         DrainingMultiprocess(config, sockets=[sock]).run()
         return
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stopped)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stopped) if main_thread else None
     server = Server(config=config)
-    server.run()
+    try:
+        server.run()
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     if not server.started:
         sys.exit(STARTUP_FAILURE)

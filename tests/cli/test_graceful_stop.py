@@ -20,9 +20,10 @@ pytestmark = pytest.mark.slow
 STREAMS = 20
 
 
-def usage_rows(data_dir) -> int:
-    out = manage(data_dir, "shell", "-c", "from catalogue.models import UsageRecord as U; print(U.objects.count())")
-    return int(out.strip().splitlines()[-1])
+def usage_rows(data_dir, condition: str = "") -> int:
+    """Usage rows in the server's database (those matching a `filter()` condition, if given)."""
+    query = f"from catalogue.models import UsageRecord as U; print(U.objects.filter({condition}).count())"
+    return int(manage(data_dir, "shell", "-c", query).strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("workers", [None, 2], ids=["one-process", "two-workers"])
@@ -52,3 +53,4 @@ def test_graceful_timeout_flag_bounds_the_drain(start_server, fake):
     streams[0].thread.join(10)
     assert "[DONE]" not in streams[0].events  # cut at the end of the grace period
     assert "timeout graceful shutdown exceeded" in server.log()
+    assert usage_rows(server.data_dir, "status_code=503") == 1, server.log()  # the cut request is counted too
