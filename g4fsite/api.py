@@ -37,6 +37,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "demo": ("G4F_DEMO", "DEMO"),
     "debug": ("G4F_DEBUG", "DEBUG"),
     "cors_origins": ("G4F_CORS_ORIGINS", "CORS_ORIGINS"),
+    "graceful_timeout": ("G4F_GRACEFUL_TIMEOUT", "GRACEFUL_TIMEOUT"),
 }
 
 DEFAULT_HOST = "127.0.0.1"
@@ -58,6 +59,7 @@ class AppConfig:
     demo: bool | None = None
     debug: bool | None = None
     cors_origins: list[str] | None = None
+    graceful_timeout: float | None = None
 
     @classmethod
     def set_config(cls, **data: Any) -> None:
@@ -77,6 +79,8 @@ class AppConfig:
                 continue
             if name == "timeout":
                 value = float(value) or None
+            elif name == "graceful_timeout":
+                value = float(value)
             elif name in ("ignored_providers", "cors_origins"):
                 value = [value] if isinstance(value, str) else list(value)
             elif name in ("gui", "demo", "debug"):
@@ -230,6 +234,25 @@ def metrics_multiprocess_prepare(workers: int | None) -> str:
     return path
 
 
+def serving_prepare(hosts: list[str], workers: int | None, no_auth_on_network: bool | None = None) -> None:
+    """What every way of serving does before it listens on `hosts` (`g4f api`, and gunicorn through
+    `g4fsite/gunicorn_conf.py`): apply `AppConfig`, migrate and seed, refuse (exit status 2) a
+    non-loopback address with authentication off unless `no_auth_on_network`, add the addresses to
+    ALLOWED_HOSTS, and prepare the metrics directory for several workers."""
+    config_apply()
+    database_prepare(_say)
+    from django.db import connections
+
+    refusals = [network_exposure_refusal(host, no_auth_on_network) for host in hosts]
+    connections.close_all()
+    for refusal in filter(None, refusals):
+        print(refusal, file=sys.stderr, flush=True)
+        raise SystemExit(2)
+    for host in hosts:
+        allowed_hosts_include(host.strip("[]"))
+    metrics_multiprocess_prepare(workers)
+
+
 def run_api(
     host: str | None = None,
     port: int | None = None,
@@ -241,7 +264,9 @@ def run_api(
 ) -> None:
     """Apply `AppConfig`, prepare the database and serve with uvicorn until stopped (`workers`
     processes, one by default). `bind="host:port"` is accepted as in G4F. Refuses to start (exit
-    status 2) on a non-loopback address with authentication off, unless `no_auth_on_network`."""
+    status 2) on a non-loopback address with authentication off, unless `no_auth_on_network`. On
+    SIGTERM it stops accepting, lets requests in flight finish within `GRACEFUL_TIMEOUT` seconds,
+    writes the queued usage rows and returns (g4fsite/serving.py)."""
     if bind:
         host, _, bind_port = bind.rpartition(":")
         port = int(bind_port)
@@ -249,16 +274,7 @@ def run_api(
     port = int(port or DEFAULT_PORT)
     if debug is not None:
         AppConfig.set_config(debug=debug)
-    config_apply()
-    database_prepare(_say)
-    from django.db import connections
-
-    refusal = network_exposure_refusal(host, no_auth_on_network)
-    connections.close_all()
-    if refusal:
-        print(refusal, file=sys.stderr, flush=True)
-        raise SystemExit(2)
-    allowed_hosts_include(host.strip("[]"))
+    serving_prepare([host], workers, no_auth_on_network)
 
     from django.conf import settings
 
@@ -271,19 +287,23 @@ def run_api(
     _say(f"Serving on {base} ({server}); OpenAI base URL: {base}/v1{gui}")
     if host in ("0.0.0.0", "::"):
         _say(f"Clients must reach it by a name in ALLOWED_HOSTS ({' '.join(settings.ALLOWED_HOSTS)}).")
-    metrics_multiprocess_prepare(workers)
-    import uvicorn
+    from uvicorn import Config
 
-    uvicorn.run(
-        APPLICATION,
-        host=host,
-        port=port,
-        workers=workers,
-        lifespan="on",  # g4fsite.asgi.lifespan: queued usage rows are written at shutdown
-        access_log=False,
-        log_config=None,
-        # Behind a TLS proxy (G4F_BEHIND_TLS_PROXY) every request comes through it, wherever it runs:
-        # its X-Forwarded-Proto then makes the Channels endpoints' links https too (uvicorn trusts only
-        # 127.0.0.1 by default).
-        forwarded_allow_ips="*" if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) else None,
+    from g4fsite.serving import serve
+
+    serve(
+        Config(
+            APPLICATION,
+            host=host,
+            port=port,
+            workers=workers,
+            lifespan="on",  # g4fsite.asgi.lifespan: queued usage rows are written at shutdown
+            timeout_graceful_shutdown=gateway_settings.GRACEFUL_TIMEOUT,
+            access_log=False,
+            log_config=None,
+            # Behind a TLS proxy (G4F_BEHIND_TLS_PROXY) every request comes through it, wherever it runs:
+            # its X-Forwarded-Proto then makes the Channels endpoints' links https too (uvicorn trusts only
+            # 127.0.0.1 by default).
+            forwarded_allow_ips="*" if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) else None,
+        )
     )

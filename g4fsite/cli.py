@@ -2,7 +2,8 @@
 
     g4f api [--host H] [--port P] [--debug] [--gui] [--g4f-api-key KEY] [--provider NAME]
             [--model NAME] [--image-model NAME] [--proxy URL] [--timeout SECONDS]
-            [--ignored-providers A B ...] [--workers N] [--cors-origin ORIGIN ...] [--no-auth-on-network]
+            [--ignored-providers A B ...] [--workers N] [--graceful-timeout SECONDS]
+            [--cors-origin ORIGIN ...] [--no-auth-on-network]
 
 Flags win over the `G4F_*` environment variables, which win over the defaults.
 """
@@ -60,6 +61,13 @@ def add_api_arguments(parser: argparse.ArgumentParser) -> None:
         help="Serve with N uvicorn worker processes (default one, in this process).",
     )
     parser.add_argument(
+        "--graceful-timeout",
+        dest="graceful_timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="On SIGTERM, how long requests and streams in flight may take to finish (default 30).",
+    )
+    parser.add_argument(
         "--cors-origin",
         dest="cors_origins",
         action="append",
@@ -89,6 +97,7 @@ def run_from_options(options: dict[str, Any]) -> None:
         gui=options.get("gui"),
         demo=options.get("demo"),
         cors_origins=options.get("cors_origins"),
+        graceful_timeout=options.get("graceful_timeout"),
     )
     run_api(
         host=options["host"],

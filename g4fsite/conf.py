@@ -61,8 +61,14 @@ DEFAULTS: dict[str, Any] = {
     "CATALOGUE_STAMP": "file",
     # Largest request body accepted on the chat endpoints, in bytes.
     "MAX_REQUEST_BYTES": 20 * 1024 * 1024,
-    # Seconds between flushes of the usage-record queue (G4F_USAGE_FLUSH_INTERVAL).
+    # Seconds between flushes of the usage-record queue (G4F_USAGE_FLUSH_INTERVAL). While the database
+    # cannot be written, rows wait in memory, at most USAGE_BUFFER_ROWS (G4F_USAGE_BUFFER_ROWS) per
+    # process; beyond that the oldest are dropped with a WARNING (completions/usage.py).
     "USAGE_FLUSH_INTERVAL": float(os.environ.get("G4F_USAGE_FLUSH_INTERVAL") or 0.5),
+    "USAGE_BUFFER_ROWS": int(os.environ.get("G4F_USAGE_BUFFER_ROWS") or 50_000),
+    # Seconds a stopping server (SIGTERM) lets requests and streams in flight finish before it cancels
+    # them (G4F_GRACEFUL_TIMEOUT, `g4f api --graceful-timeout`; g4fsite/serving.py).
+    "GRACEFUL_TIMEOUT": float(os.environ.get("G4F_GRACEFUL_TIMEOUT") or 30),
     # A client-supplied `proxy` is refused unless allowed and on the allow-list.
     "ALLOW_REQUEST_PROXY": False,
     "PROXY_ALLOWLIST": [],

@@ -11,7 +11,7 @@ from catalogue.cache import catalogue_stamp_renew
 from completions.usage import usage_recorder
 from tests.fake_upstream.fixtures import fake, fake_upstream  # noqa: F401
 from tests.live_gateway import Gateway, GatewayServer
-from tests.services import redis_server  # noqa: F401
+from tests.services import postgres_server, postgres_url, redis_server  # noqa: F401
 
 
 @pytest.fixture(scope="session")

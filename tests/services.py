@@ -87,13 +87,28 @@ class PostgresServer:
 
 
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_service() -> Iterator[PostgresServer]:
     """A running PostgreSQL server, removed with its data on the way out."""
     server = PostgresServer()
     try:
         yield server.create()
     finally:
         server.remove()
+
+
+needs_postgres = pytest.mark.skipif(not POSTGRES_BIN, reason="PostgreSQL is not installed (scripts/test installs it)")
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A running PostgreSQL server for this test (which may stop and start it again)."""
+    with postgres_service() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    return postgres_server.url
 
 
 class RedisServer:

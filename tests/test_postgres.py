@@ -8,20 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.helpers import daphne_server
-from tests.services import POSTGRES_BIN, postgres_server
+from tests.services import needs_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(not POSTGRES_BIN, reason="PostgreSQL is not installed (scripts/test installs it)")
-
-
-@pytest.fixture
-def postgres_url():
-    with postgres_server() as server:
-        yield server.url
+pytestmark = needs_postgres
 
 
 def test_the_gateway_on_postgresql(tmp_path, postgres_url, fake):

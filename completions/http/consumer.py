@@ -110,6 +110,7 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
             await work
         except asyncio.CancelledError:
             if not state["gone"]:
+                self.on_server_cancel()
                 raise  # cancelled from outside (server shutdown): not ours to swallow
             task.uncancel()
             await self.on_disconnect()
@@ -125,6 +126,9 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
 
     async def on_disconnect(self) -> None:
         """Called after the client went away and the work was cancelled."""
+
+    def on_server_cancel(self) -> None:
+        """Called when the server cancelled the work: a stop whose grace period ran out."""
 
     async def authenticate(self) -> Caller:
         """Check the caller's key; keeps the catalogue snapshot in `self.snapshot` for the request."""

@@ -152,6 +152,10 @@ class UpstreamConsumer(GatewayHttpConsumer):
         if self.request is not None:
             self.record(success=False, status=499, error="The client disconnected.")
 
+    def on_server_cancel(self) -> None:
+        if self.request is not None:
+            self.record(success=False, status=503, error="The server stopped before the answer was complete.")
+
     def record(
         self, *, success: bool, status: int, provider: str = "", usage: dict | None = None, error: str = ""
     ) -> None:

@@ -106,8 +106,8 @@ def test_a_clean_stop_writes_every_queued_usage_row(start):
     server = start([], env={"G4F_USAGE_FLUSH_INTERVAL": "3600"})
     for _ in range(6):
         chat(server.url)
-    server.stop()  # SIGTERM: uvicorn finishes the requests, runs the lifespan shutdown, re-raises the signal
-    assert server.process.returncode == -15, server.log()
+    server.stop()  # SIGTERM: uvicorn finishes the requests, runs the lifespan shutdown; g4f api exits 0
+    assert server.process.returncode == 0, server.log()
     with sqlite3.connect(server.data_dir / "db.sqlite3") as db:
         rows = db.execute("SELECT COUNT(*) FROM catalogue_usagerecord").fetchone()[0]
         rolled = db.execute("SELECT SUM(requests) FROM catalogue_usagerollup").fetchone()[0]

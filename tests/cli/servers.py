@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -69,13 +70,20 @@ def data_dir_with(template: Path, target: Path, catalogue: dict | None = None) -
 
 
 class ServerProcess:
-    """A gateway server in a child process, on 127.0.0.1 and a free port."""
+    """A gateway server in a child process, on 127.0.0.1 and a free port (`port_args` says how the
+    command is told the port: `--port N` unless given)."""
 
     def __init__(
-        self, command: list[str], data_dir: Path, *, env: dict[str, str] | None = None, port: int | None = None
+        self,
+        command: list[str],
+        data_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        port_args: Callable[[int], list[str]] = lambda port: ["--port", str(port)],
     ):
         self.port = port or free_port()
-        self.command = [*command, "--port", str(self.port)]
+        self.command = [*command, *port_args(self.port)]
         self.data_dir = data_dir
         self.env = clean_env(data_dir, **(env or {}))
         self.log_path = data_dir / f"server-{self.port}.log"
@@ -96,7 +104,7 @@ class ServerProcess:
             try:
                 requests.get(self.url + "/", timeout=2, allow_redirects=False)
                 return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # gunicorn listens before its workers are up
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"{self.command} did not start in {timeout}s:\n{self.log()}")

@@ -1,8 +1,10 @@
 """Usage records: queued by requests, written by the background writer with one executemany per batch."""
 
+import logging
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, OperationalError
 from django.utils import timezone
 
 from catalogue import services
@@ -59,3 +61,60 @@ def test_flush_writes_more_rows_than_one_batch(db, monkeypatch):
         recorder.record(endpoint="chat", model=f"m{index}", success=True, status_code=200)
     assert recorder.flush() == 30
     assert sorted(UsageRecord.objects.values_list("model", flat=True)) == sorted(f"m{index}" for index in range(30))
+
+
+class UnreachableDatabase:
+    """A batch writer that fails like a stopped database server until `reachable`, then keeps what
+    it is given."""
+
+    def __init__(self) -> None:
+        self.reachable = False
+        self.attempts = 0
+        self.written: list[str] = []
+
+    def __call__(self, rows: list[dict]) -> None:
+        self.attempts += 1
+        if not self.reachable:
+            raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+        self.written += [row["model"] for row in rows]
+
+
+def test_rows_wait_for_the_database_and_a_full_buffer_drops_the_oldest(settings, caplog):
+    settings.G4F = {**settings.G4F, "USAGE_FLUSH_INTERVAL": 3600.0, "USAGE_BUFFER_ROWS": 5}
+    database = UnreachableDatabase()
+    recorder = UsageRecorder(rows_write=database)
+    for index in range(3):
+        recorder.record(endpoint="chat", model=f"m{index}", success=True, status_code=200)
+    with pytest.raises(OperationalError):
+        recorder.flush()
+    assert database.attempts == 2  # once more on a fresh connection
+    assert recorder.pending == 3
+
+    for index in range(3, 8):
+        recorder.record(endpoint="chat", model=f"m{index}", success=True, status_code=200)
+    with caplog.at_level(logging.WARNING, logger="g4f.usage"), pytest.raises(OperationalError):
+        recorder.flush()
+    assert recorder.pending == 5
+    assert [r.getMessage() for r in caplog.records] == [
+        "Usage buffer full (USAGE_BUFFER_ROWS=5) while the database cannot be written: "
+        "dropped the 3 oldest usage record(s)."
+    ]
+
+    database.reachable = True
+    assert recorder.flush() == 5
+    assert database.written == ["m3", "m4", "m5", "m6", "m7"]
+    assert recorder.pending == 0 and recorder.flush() == 0
+
+
+def test_a_batch_the_database_refuses_is_dropped_not_retried(settings, caplog):
+    settings.G4F = {**settings.G4F, "USAGE_FLUSH_INTERVAL": 3600.0}
+
+    def refuse(rows: list[dict]) -> None:
+        raise IntegrityError("refused")
+
+    recorder = UsageRecorder(rows_write=refuse)
+    recorder.record(endpoint="chat", model="m", success=True, status_code=200)
+    with caplog.at_level(logging.ERROR, logger="g4f.usage"), pytest.raises(IntegrityError):
+        recorder.flush()
+    assert recorder.pending == 0
+    assert "The database refused 1 usage record(s); they are dropped." in caplog.text

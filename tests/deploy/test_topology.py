@@ -189,7 +189,6 @@ def test_an_instance_killed_under_load_fails_only_its_requests_in_flight(fleet, 
     assert any(e.replicas == [victim.port, survivor.port] for e in rest)  # refused, then sent on
 
 
-@pytest.mark.xfail(strict=True, reason="needs the shutdown branch (graceful SIGTERM)")
 def test_sigterm_finishes_20_open_streams_and_new_requests_go_to_the_other_instance(fleet, fake):
     survivor, stopping = fleet.gateways
     fake.set_option("alpha", chunks=10, chunk_delay=0.3)
@@ -254,7 +253,6 @@ def test_redis_stopped_and_started_under_load_gives_no_500(fleet, fake):
     assert statuses and all(status == 200 for status in statuses), sorted(set(statuses))
 
 
-@pytest.mark.xfail(strict=True, reason="needs the shutdown branch (usage rows kept across a PostgreSQL restart)")
 def test_postgresql_restarted_under_load_loses_no_usage_row(fleet, fake):
     first = fleet.gateways[0]
     key = first.manage("apikey", "create", "topology-usage").strip().splitlines()[-1]

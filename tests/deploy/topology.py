@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 
 from tests.deploy.nginx import NginxServer
 from tests.helpers import free_port, port_open, wait_until
-from tests.services import PostgresServer, RedisServer, postgres_server, redis_service, s3_server
+from tests.services import PostgresServer, RedisServer, postgres_service, redis_service, s3_server
 
 ROOT = Path(__file__).resolve().parents[2]
 G4F = str(Path(sys.executable).with_name("g4f"))
@@ -143,7 +143,7 @@ def gateway_environment(postgres: PostgresServer, redis: RedisServer, master_key
 def topology(directory: Path, catalogue: Path) -> Iterator[Topology]:
     """Start everything, migrate once, import `catalogue`; stop everything on the way out."""
     with ExitStack() as stack:
-        postgres = stack.enter_context(postgres_server())
+        postgres = stack.enter_context(postgres_service())
         redis = stack.enter_context(redis_service())
         (directory / "s3").mkdir(parents=True)
         endpoint, _ = stack.enter_context(s3_server(directory / "s3", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET))
