@@ -4,6 +4,7 @@ answered request has its usage row, and the hourly roll-ups count each row once.
 
 import json
 import threading
+import time
 from collections import Counter
 
 import psycopg
@@ -77,8 +78,11 @@ def test_usage_rows_survive_a_postgresql_restart_under_load(tmp_path, postgres_s
         with Load(server.url) as load:
             assert wait_until(lambda: load.answered() >= 20, timeout=60), load.statuses
             postgres_server.stop()
-            down_from = load.answered()
-            assert wait_until(lambda: load.answered() >= down_from + 50, timeout=60), load.statuses
+            down_from, down_at = load.answered(), time.monotonic()
+            # Down for several flush intervals (0.5 s), however fast the requests go meanwhile.
+            assert wait_until(
+                lambda: load.answered() >= down_from + 50 and time.monotonic() - down_at > 2.0, timeout=60
+            ), load.statuses
             postgres_server.start()
             up_from = load.answered()
             assert wait_until(lambda: load.answered() >= up_from + 50, timeout=60), load.statuses
