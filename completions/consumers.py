@@ -28,11 +28,8 @@ class ChatCompletionsConsumer(UpstreamConsumer):
     turn = NO_CONVERSATION  # the request's conversation turn (completions.conversations.turns)
     shaper: StreamShaper | None = None
 
-    async def serve(self, body: bytes) -> None:
-        try:
-            await super().serve(body)
-        finally:
-            await self.turn.close()  # a turn cut short (error, disconnect) stores what it has
+    async def finish(self) -> None:
+        await self.turn.close()  # a turn cut short (error, disconnect) stores what it has
 
     async def parse(self, body: bytes) -> ChatRequest:
         kwargs = self.scope.get("url_route", {}).get("kwargs", {})

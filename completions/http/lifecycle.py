@@ -71,45 +71,53 @@ class UpstreamConsumer(GatewayHttpConsumer):
     first_piece_at = 0.0  # when a stream's first piece was sent (time to first token)
 
     async def serve(self, body: bytes) -> None:
-        """The lifecycle (see the module docstring); a GatewayError is recorded, then rendered."""
-        self.started = time.monotonic()
-        self.attempts = failover.Attempts()
-        if self.snapshot is None:  # uploads authenticate before reading their body
-            self.caller = await self.authenticate()
-            await self.admit(len(body) // 4)
-        request = await self.parse(body)
-        self.request = request
-        note(self.scope, model=request.model)
-        key = self.caller.key
-        restricted = key is not None and (key.allowed_models is not None or key.allowed_providers is not None)
+        """The lifecycle (see the module docstring); a GatewayError is recorded, then rendered.
+        `finish` runs at the end, whatever happened (in this frame: a wrapper would cost a frame
+        resumed at every await of a stream)."""
         try:
-            if restricted:
-                self.check_allowed(key, request)
-            plan = self.plan = self.reroute(
-                plan_request(
-                    self.snapshot,
-                    model_name=request.model,
-                    provider_name=request.provider,
-                    needed=self.needs(request),
-                    ignored=frozenset(name.lower() for name in gateway_settings.IGNORED_PROVIDERS),
-                    health=health_board.view(),
-                    now=time.time(),
+            self.started = time.monotonic()
+            self.attempts = failover.Attempts()
+            if self.snapshot is None:  # uploads authenticate before reading their body
+                self.caller = await self.authenticate()
+                await self.admit(len(body) // 4)
+            request = await self.parse(body)
+            self.request = request
+            note(self.scope, model=request.model)
+            key = self.caller.key
+            restricted = key is not None and (key.allowed_models is not None or key.allowed_providers is not None)
+            try:
+                if restricted:
+                    self.check_allowed(key, request)
+                plan = self.plan = self.reroute(
+                    plan_request(
+                        self.snapshot,
+                        model_name=request.model,
+                        provider_name=request.provider,
+                        needed=self.needs(request),
+                        ignored=frozenset(name.lower() for name in gateway_settings.IGNORED_PROVIDERS),
+                        health=health_board.view(),
+                        now=time.time(),
+                    )
                 )
-            )
-            if restricted:
-                plan = self.plan = key_plan(plan, key)
-            if self.is_stream(request):
-                await self.relay(plan, request)
-                return
-            result, route, _ = await failover.first_success(
-                plan, self.attempts, self.attempt, proxy=self.proxy, answers_locally=self.answers_locally
-            )
-            provider = route.provider.name
-            usage = await self.respond(result, provider, plan)
-            self.record(success=True, status=200, provider=provider, usage=usage)
-        except errors.GatewayError as exc:
-            self.record(success=False, status=exc.status_code, error=exc.message)
-            raise
+                if restricted:
+                    plan = self.plan = key_plan(plan, key)
+                if self.is_stream(request):
+                    await self.relay(plan, request)
+                    return
+                result, route, _ = await failover.first_success(
+                    plan, self.attempts, self.attempt, proxy=self.proxy, answers_locally=self.answers_locally
+                )
+                provider = route.provider.name
+                usage = await self.respond(result, provider, plan)
+                self.record(success=True, status=200, provider=provider, usage=usage)
+            except errors.GatewayError as exc:
+                self.record(success=False, status=exc.status_code, error=exc.message)
+                raise
+        finally:
+            await self.finish()
+
+    async def finish(self) -> None:
+        """Called once when the request is over (also after an error or a disconnect)."""
 
     async def relay(self, plan: RoutePlan, request: Any) -> None:
         """Open a stream on the first route that yields a chunk, then pass every piece on. A failure

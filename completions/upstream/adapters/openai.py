@@ -35,44 +35,45 @@ class OpenAIAdapter(Adapter):
             raise errors.UpstreamMalformed("The provider's answer has a choice without a well-formed 'message'.")
         return completion
 
-    async def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    def chat_stream(self, target: UpstreamTarget, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Asks for usage with `stream_options` unless the provider is known to refuse it; a 4xx that
         names `stream_options` is retried once without it (the gateway estimates usage then)."""
         body = {**_own_fields(payload), "stream": True}
         body.pop("stream_options", None)
         if target.stream_options:
-            started = False
-            try:
-                async for chunk in self._stream(target, {**body, "stream_options": {"include_usage": True}}):
+            return self._stream(target, {**body, "stream_options": {"include_usage": True}}, retry_body=body)
+        return self._stream(target, body)
+
+    async def _stream(
+        self, target: UpstreamTarget, body: dict[str, Any], retry_body: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The stream's chunks; with `retry_body`, a refusal of `stream_options` before the first chunk
+        is retried with that body (in this generator: one layer less per chunk than a wrapper)."""
+        finished = started = False
+        try:
+            async with self.open_stream(target, "chat/completions", body) as response:
+                async for data in iter_sse_data(response):
+                    if data == "[DONE]":
+                        finished = True
+                        break
+                    try:
+                        chunk = orjson.loads(data)
+                    except orjson.JSONDecodeError as exc:
+                        raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.") from exc
+                    if not isinstance(chunk, dict):
+                        raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.")
+                    if "error" in chunk:
+                        raise errors.ProviderError(f"The provider reported an error mid-stream: {chunk['error']}")
+                    if _chunk_finishes(chunk):
+                        finished = True
                     started = True
                     yield chunk
-                return
-            except errors.GatewayError as exc:
-                if started or not _refuses_stream_options(exc):
-                    raise
-        async for chunk in self._stream(target, body):
-            yield chunk
-
-    async def _stream(self, target: UpstreamTarget, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        finished = False
-        async with self.open_stream(target, "chat/completions", body) as response:
-            async for data in iter_sse_data(response):
-                if data == "[DONE]":
-                    finished = True
-                    break
-                try:
-                    chunk = orjson.loads(data)
-                except orjson.JSONDecodeError as exc:
-                    raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.") from exc
-                if not isinstance(chunk, dict):
-                    raise errors.UpstreamMalformed("The provider sent a malformed stream chunk.")
-                if "error" in chunk:
-                    raise errors.ProviderError(f"The provider reported an error mid-stream: {chunk['error']}")
-                if not _is_chunk(chunk):
-                    raise errors.UpstreamMalformed("The provider sent a stream chunk of the wrong shape.")
-                if any(choice.get("finish_reason") for choice in chunk.get("choices") or ()):
-                    finished = True
+        except errors.GatewayError as exc:
+            if started or retry_body is None or not _refuses_stream_options(exc):
+                raise
+            async for chunk in self._stream(target, retry_body):
                 yield chunk
+            return
         if not finished:
             raise errors.StreamTruncated("The provider's stream ended before it finished.")
 
@@ -160,13 +161,24 @@ def _own_fields(payload: dict[str, Any]) -> dict[str, Any]:
 # with a `function` object whose `arguments` is a string or null.
 
 
-def _is_chunk(chunk: dict[str, Any]) -> bool:
+def _chunk_finishes(chunk: dict[str, Any]) -> bool:
+    """Whether a choice of the stream chunk finishes; UpstreamMalformed for a chunk of the wrong
+    shape (one pass over the choices: this runs for every chunk)."""
     choices = chunk.get("choices")
     if choices is None:
-        return True
-    return isinstance(choices, list) and all(
-        isinstance(choice, dict) and (choice.get("delta") is None or _is_message(choice["delta"])) for choice in choices
-    )
+        return False
+    if not isinstance(choices, list):
+        raise errors.UpstreamMalformed("The provider sent a stream chunk of the wrong shape.")
+    finishes = False
+    for choice in choices:
+        if not isinstance(choice, dict):
+            raise errors.UpstreamMalformed("The provider sent a stream chunk of the wrong shape.")
+        delta = choice.get("delta")
+        if delta is not None and not _is_message(delta):
+            raise errors.UpstreamMalformed("The provider sent a stream chunk of the wrong shape.")
+        if choice.get("finish_reason"):
+            finishes = True
+    return finishes
 
 
 def _is_message(message: Any) -> bool:
