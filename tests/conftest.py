@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from catalogue.cache import catalogue_stamp_renew
 from completions.usage import usage_recorder
 from tests.fake_upstream.fixtures import fake, fake_upstream  # noqa: F401
+from tests.helpers import admin_login
 from tests.live_gateway import Gateway, GatewayServer
 from tests.services import postgres_server, postgres_url, redis_server  # noqa: F401
 
@@ -38,18 +39,4 @@ def gateway(gateway_server, transactional_db, fake) -> Iterator[Gateway]:  # noq
 def admin_session(gateway) -> requests.Session:
     """A `requests` session logged in to the live gateway's admin as a superuser."""
     get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests")
-    session = requests.Session()
-    session.get(f"{gateway.url}/admin/login/", timeout=10)
-    response = session.post(
-        f"{gateway.url}/admin/login/",
-        data={
-            "username": "root",
-            "password": "pw-for-tests",
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-            "next": "/admin/",
-        },
-        headers={"referer": f"{gateway.url}/admin/login/"},
-        timeout=10,
-    )
-    assert response.status_code == 200 and "Log out" in response.text
-    return session
+    return admin_login(gateway.url, "root", "pw-for-tests")

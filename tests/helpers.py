@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from catalogue.snapshot import ProviderEntry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,3 +122,22 @@ def add_local_speech(*models: str, priority: int = 0) -> None:
     entries = [{"name": model, "upstream": "espeak-ng", "capabilities": ["speech"]} for model in models]
     provider = {"name": "LocalSpeech", "adapter": "espeak", "base_url": "http://localhost/espeak", "priority": priority}
     services.catalogue_import(data={"providers": [{**provider, "models": entries}]})
+
+
+def admin_login(url: str, username: str, password: str) -> requests.Session:
+    """A `requests` session logged in to the admin of the gateway at `url` (through its login form)."""
+    session = requests.Session()
+    session.get(f"{url}/admin/login/", timeout=10)
+    response = session.post(
+        f"{url}/admin/login/",
+        data={
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+        headers={"referer": f"{url}/admin/login/"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and "Log out" in response.text
+    return session

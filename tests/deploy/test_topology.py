@@ -14,7 +14,7 @@ import requests
 
 from tests.deploy.nginx import NGINX
 from tests.deploy.topology import Load, topology
-from tests.helpers import sse_events, wait_until
+from tests.helpers import admin_login, sse_events, wait_until
 from tests.services import POSTGRES_BIN, REDIS
 
 pytestmark = [
@@ -78,21 +78,7 @@ def test_a_key_created_or_revoked_on_one_instance_holds_on_the_other(fleet, fake
 
 
 def _admin_session(url: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{url}/admin/login/", timeout=10)
-    response = session.post(
-        f"{url}/admin/login/",
-        data={
-            "username": "root",
-            "password": "pw-for-topology",
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-            "next": "/admin/",
-        },
-        headers={"referer": f"{url}/admin/login/"},
-        timeout=10,
-    )
-    assert response.status_code == 200 and "Log out" in response.text
-    return session
+    return admin_login(url, "root", "pw-for-topology")
 
 
 def _admin_action(session: requests.Session, url: str, action: str, provider_id: str) -> None:
