@@ -63,9 +63,17 @@ class RespConnection:
         if self._writer is None:
             await self._connect()
         writer, waiting = self._writer, self._waiting
+        if writer.is_closing():  # lost since the last reply (uvloop raises RuntimeError on a write)
+            self._drop(writer, waiting, "closed")
+            raise ConnectionError("Redis connection lost: closed")
         future = asyncio.get_running_loop().create_future()
         waiting.append(future)
-        writer.write(_encode(args))
+        try:
+            writer.write(_encode(args))
+        except (OSError, RuntimeError) as exc:  # the transport closed under us
+            future.cancel()
+            self._drop(writer, waiting, type(exc).__name__)
+            raise ConnectionError(f"Redis connection lost: {type(exc).__name__}") from exc
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
