@@ -23,7 +23,7 @@ from bench.peers import ensure_venv
 from bench.procs import Processes
 from bench.system import core_plan, raise_nofile, run_async
 from bench.targets import WORK_DIR
-from bench.targets.gateway import Gateway
+from bench.targets.gateway import Gateway, GatewayLimited
 
 
 def summarize(collapsed: str, top: int) -> str:
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="chat-c16", choices=[s.key for s in sc.SCENARIOS])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--limited", action="store_true", help="a limited key (Redis with BENCH_LIMITS_REDIS_URL, else the file store)"
+    )
     args = parser.parse_args(argv)
     py_spy = ensure_venv("tools", ["py-spy==0.4.3"]) / "bin" / "py-spy"
     raise_nofile()
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     output = WORK_DIR / f"profile-{scenario.key}.txt"
     with Processes(WORK_DIR / "logs") as procs:
         upstream_port, _ = start_upstream(procs, load_cores)
-        gateway = Gateway()
+        gateway = GatewayLimited() if args.limited else Gateway()
         gateway.start(procs, upstream_port, target_cores)
         warm = loadgen.chat_body(gateway.model("fast"), stream=scenario.stream)
         run_async(loadgen.closed_loop(gateway.target("fast"), warm, concurrency=4, duration=0, warmup=1.0))
