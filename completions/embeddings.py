@@ -21,14 +21,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from catalogue.snapshot import Route
 from completions import errors
 from completions.http.lifecycle import UpstreamConsumer
 from completions.routing.failover import upstream_target
 from completions.routing.plan import RoutePlan
-from completions.serializers import GATEWAY_FIELDS
+from completions.serializers import GATEWAY_FIELDS, json_object
 from completions.upstream.adapters import Adapter
 from completions.usage import estimate_tokens
 from g4fsite.conf import gateway_settings
@@ -51,12 +49,7 @@ class EmbeddingRequest:
     @classmethod
     def parse(cls, body: bytes, *, provider: str = "") -> "EmbeddingRequest":
         """Parse and validate a request body (ValidationFailed names the field); `provider` is the URL's."""
-        try:
-            raw = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(raw, dict):
-            raise errors.InvalidJSON("The request body must be a JSON object.")
+        raw = json_object(body)
         encoding_format = raw.get("encoding_format") or "float"
         if encoding_format not in ENCODING_FORMATS:
             raise errors.ValidationFailed("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from completions import errors
+from completions.serializers import json_object
 from completions.usage import message_text
 
 ROLES = ("user", "assistant", "system")
@@ -46,12 +47,7 @@ class MessagesRequest:
     @classmethod
     def parse(cls, raw: bytes, *, count_only: bool = False) -> "MessagesRequest":
         """Validate a request body (`count_only`: a count_tokens body, which has no max_tokens)."""
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise errors.InvalidJSON("The request body must be a JSON object.")
+        body = json_object(raw)
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise errors.ValidationFailed("model: Field required.", param="model")

@@ -10,14 +10,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from completions import errors
 from completions.chat import ChatRequest
 from completions.routing.plan import required_capabilities
 from completions.serializers import (
     GATEWAY_FIELDS,
     ChatCompletionRequestSerializer,
+    json_object,
     upstream_payload,
     validation_error,
 )
@@ -70,12 +69,7 @@ class ResponsesRequest:
     @classmethod
     def parse(cls, body: bytes, *, provider: str = "") -> "ResponsesRequest":
         """Parse and check a request body (raises InvalidJSON / ValidationFailed); `provider` from the URL."""
-        try:
-            raw = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise errors.InvalidJSON(f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(raw, dict):
-            raise errors.InvalidJSON("The request body must be a JSON object.")
+        raw = json_object(body)
         model = _optional(raw, "model", str, "a string")
         given = raw.get("input")
         if isinstance(given, str):
