@@ -2,9 +2,11 @@
 
 A change (admin save, CLI import, health update) calls `catalogue_invalidate()`, which writes a new
 stamp; each request compares the stamp with the one its cached snapshot was built from. The stamp is
-32 random hex characters in a file in the data directory by default, seen by every process on the
-machine (including `manage.py` commands run while the server is up), or a key in the shared Django
-cache (Redis) when the gateway runs on several machines.
+32 random hex characters in a file in the data directory, seen by every process on the machine
+(including `manage.py` commands run while the server is up); when the gateway runs on several
+machines (`CATALOGUE_STAMP = "cache"`, set by `REDIS_URL`) writers also set a key in the shared Django
+cache (Redis), which each process reads in the background once a second with the version row below
+(a Redis round trip on the event loop per request cost more CPU than the rest of the stamp check).
 
 Readers map the file into memory, so the check on every request is a memory read rather than a
 system call (an `os.stat` per request was 5% of the gateway's CPU). Writers rewrite the bytes in
@@ -21,13 +23,14 @@ read to one background thread that keeps its database connection (opening a conn
 instance within about a second wherever it was made. The stamp a snapshot is tagged with is the pair of both.
 """
 
+import asyncio
 import logging
 import mmap
 import os
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
@@ -44,6 +47,7 @@ STAMP_SIZE = 32
 RECHECK_SECONDS = 1.0
 VERSION_RECHECK_SECONDS = 1.0
 REDIS_RETRY_SECONDS = 1.0
+RECHECK_NOW_SECONDS = 0.1  # at most this often `catalogue_version_recheck` reads the shared stamps anew
 
 
 def _stamp_path() -> str:
@@ -117,6 +121,8 @@ def catalogue_version_refresh() -> None:
 
 def _version_read() -> None:
     global _version
+    if gateway_settings.CATALOGUE_STAMP == "cache":
+        _cache_stamp()
     try:
         _version = CatalogueVersion.objects.filter(pk=1).values_list("version", flat=True).first()
     except DatabaseError as exc:
@@ -125,6 +131,22 @@ def _version_read() -> None:
 
 
 _version_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="g4f-catalogue-version")
+
+
+_recheck: Future | None = None
+_recheck_at = float("-inf")
+
+
+async def catalogue_version_recheck() -> None:
+    """Read the shared stamps (Redis, the version row) now, in the background thread, and wait for it;
+    concurrent callers share one read, and a read less than RECHECK_NOW_SECONDS old is not repeated.
+    For a key the snapshot does not know, which may have been created on another instance a moment
+    ago: so a new key works at once everywhere, and the request path reads nothing when keys are known."""
+    global _recheck, _recheck_at
+    if _recheck is None or (_recheck.done() and time.monotonic() - _recheck_at >= RECHECK_NOW_SECONDS):
+        _recheck_at = time.monotonic()
+        _recheck = _version_reader.submit(catalogue_version_refresh)
+    await asyncio.wrap_future(_recheck)
 
 
 def catalogue_version_refresh_soon() -> None:
@@ -161,8 +183,8 @@ _cache_retry_at = float("-inf")
 
 
 def _cache_stamp() -> object:
-    """The Redis stamp; while Redis fails, the last one read (asked again once a second), so the
-    snapshot keeps serving and the database version still brings changes in."""
+    """Read the Redis stamp (sync: off the event loop); while Redis fails, the last one read stays
+    (asked again once a second), so the snapshot keeps serving and the version row still brings changes in."""
     global _cache_stamp_last, _cache_retry_at
     if time.monotonic() < _cache_retry_at:
         return _cache_stamp_last
@@ -178,7 +200,7 @@ def catalogue_stamp() -> object:
     """The current stamp: any value that changes whenever the catalogue does (the file or Redis
     stamp with the database version last read; `catalogue_version_refresh` renews the latter)."""
     if gateway_settings.CATALOGUE_STAMP == "cache":
-        return (_cache_stamp(), _version)
+        return (_mapped_stamp().map[:STAMP_SIZE], _cache_stamp_last, _version)
     return (_mapped_stamp().map[:STAMP_SIZE], _version)
 
 
@@ -189,7 +211,6 @@ def catalogue_stamp_renew() -> None:
             _stamp_cache().set(CACHE_KEY, uuid.uuid4().hex, timeout=None)
         except Exception as exc:  # noqa: BLE001 - the change is committed; the version row carries it
             logger.warning("Could not write the catalogue stamp to the cache: %s", exc)
-        return
     fd = _open_stamp(_stamp_path())
     try:
         os.pwrite(fd, uuid.uuid4().hex.encode(), 0)  # in place: every process's mapping sees it

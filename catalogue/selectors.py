@@ -14,6 +14,7 @@ from catalogue import hooks
 from catalogue.cache import (
     catalogue_stamp,
     catalogue_version_due,
+    catalogue_version_recheck,
     catalogue_version_refresh,
     catalogue_version_refresh_soon,
 )
@@ -54,6 +55,13 @@ async def acatalogue_snapshot() -> CatalogueSnapshot:
     if current is not None and current.stamp == stamp:
         return current
     return await database_sync_to_async(_rebuild)(stamp)
+
+
+async def acatalogue_snapshot_rechecked() -> CatalogueSnapshot:
+    """`acatalogue_snapshot` after reading the shared stamps anew (`catalogue_version_recheck`): for a
+    key the cached snapshot does not know."""
+    await catalogue_version_recheck()
+    return await acatalogue_snapshot()
 
 
 def provider_credential(provider: Provider) -> str:

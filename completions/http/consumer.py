@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 from channels.generic.http import AsyncHttpConsumer
 
-from catalogue.selectors import acatalogue_snapshot
+from catalogue.selectors import acatalogue_snapshot, acatalogue_snapshot_rechecked
+from catalogue.services import api_key_hash
 from catalogue.snapshot import CatalogueSnapshot
 from completions import errors
 from completions.auth import ANONYMOUS, Caller, authenticate, key_from_headers
@@ -131,9 +132,18 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         """Called when the server cancelled the work: a stop whose grace period ran out."""
 
     async def authenticate(self) -> Caller:
-        """Check the caller's key; keeps the catalogue snapshot in `self.snapshot` for the request."""
+        """Check the caller's key; keeps the catalogue snapshot in `self.snapshot` for the request. A key
+        the snapshot does not know is checked again after reading the shared stamps (it may have been
+        created on another instance a moment ago)."""
         self.snapshot = await acatalogue_snapshot()
-        return authenticate(self.snapshot, key_from_headers(self.headers))
+        key = key_from_headers(self.headers)
+        try:
+            return authenticate(self.snapshot, key)
+        except errors.AuthenticationFailed:
+            if not key or self.snapshot.api_keys.get(api_key_hash(key)) is not None:
+                raise  # no key, or a known one that expired
+            self.snapshot = await acatalogue_snapshot_rechecked()
+            return authenticate(self.snapshot, key)
 
     async def admit(self, estimated_tokens: int = 0) -> None:
         """Let the authenticated caller (`self.caller`) go ahead under its key's limits, or raise
