@@ -35,6 +35,7 @@ from completions.routing import failover
 from completions.routing.health import health_board
 from completions.routing.plan import RoutePlan, plan_request
 from completions.upstream.adapters import Adapter
+from completions.upstream.transport import BEFORE_UPSTREAM_WAIT
 from completions.usage import usage_recorder
 from g4fsite.conf import gateway_settings
 
@@ -130,21 +131,34 @@ class UpstreamConsumer(GatewayHttpConsumer):
         if piece is not None:
             await self.send_chunk(piece)
         self.first_piece_at = time.monotonic()
+        pending: list[bytes] = []  # pieces made from what the upstream sent so far, not yet written
+
+        async def flush() -> None:
+            if pending:
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                pending.clear()
+                await self.send_chunk(data)
+
+        waiting = BEFORE_UPSTREAM_WAIT.set(flush)  # written out before the transport waits for more
         try:
             async for upstream_chunk in opened.rest:
                 piece = self.stream_piece(upstream_chunk)
                 if piece is not None:
-                    await self.send_chunk(piece)
+                    pending.append(piece)
             closing = await self.stream_closing()
         except errors.GatewayError as exc:
             opened.failed(exc)
+            await flush()
             await self.send_body(await self.stream_error(exc))
             self.record(
                 success=False, status=exc.status_code, provider=provider, usage=self.stream_usage(), error=exc.message
             )
             return
+        finally:
+            BEFORE_UPSTREAM_WAIT.reset(waiting)
         opened.succeeded()
-        await self.send_body(closing)
+        pending.append(closing)
+        await self.send_body(b"".join(pending))
         self.record(success=True, status=200, provider=provider, usage=self.stream_usage())
 
     def check_allowed(self, key: ApiKeyEntry, request: Any) -> None:

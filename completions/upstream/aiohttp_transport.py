@@ -29,7 +29,7 @@ import aiohttp
 import httpx2
 
 from completions import errors
-from completions.upstream.transport import Timeout
+from completions.upstream.transport import BEFORE_UPSTREAM_WAIT, Timeout
 
 UNLIMITED = 1 << 62
 
@@ -206,11 +206,26 @@ class AiohttpResponse:
         return self.content
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-        except _AIOHTTP_ERRORS as exc:
-            raise _translated(exc) from exc
+        """The body as it arrives: all that is buffered at once, then one wait for more at a time,
+        before which a stream relay's `BEFORE_UPSTREAM_WAIT` runs (outside the error translation)."""
+        content = self._response.content
+        while True:
+            before_wait = None
+            try:
+                chunk = content.read_nowait()
+                if not chunk and (before_wait := BEFORE_UPSTREAM_WAIT.get()) is None:
+                    chunk = await content.readany()
+            except _AIOHTTP_ERRORS as exc:
+                raise _translated(exc) from exc
+            if not chunk and before_wait is not None and not content.at_eof():
+                await before_wait()
+                try:
+                    chunk = await content.readany()
+                except _AIOHTTP_ERRORS as exc:
+                    raise _translated(exc) from exc
+            if not chunk:
+                return
+            yield chunk
 
     async def aiter_lines(self) -> AsyncIterator[str]:
         """The lines of `aiter_line_batches`, one by one."""
@@ -223,22 +238,19 @@ class AiohttpResponse:
         max_line, max_stream = self._limits.line, self._limits.stream
         pending = ""
         size = 0
-        try:
-            async for chunk in self._response.content.iter_any():
-                size += len(chunk)
-                if size > max_stream:
-                    raise self._too_large("stream", max_stream)
-                text = pending + decoder.decode(chunk)
-                lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-                if text.endswith("\r"):  # maybe the first half of a CRLF: wait for the next chunk
-                    lines[-2:] = [lines[-2] + "\r"]
-                pending = lines.pop()
-                if len(text) > max_line and max(map(len, lines), default=0) > max_line or len(pending) > max_line:
-                    raise self._too_large("stream line", max_line)
-                if lines:
-                    yield lines
-        except _AIOHTTP_ERRORS as exc:
-            raise _translated(exc) from exc
+        async for chunk in self.aiter_bytes():
+            size += len(chunk)
+            if size > max_stream:
+                raise self._too_large("stream", max_stream)
+            text = pending + decoder.decode(chunk)
+            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            if text.endswith("\r"):  # maybe the first half of a CRLF: wait for the next chunk
+                lines[-2:] = [lines[-2] + "\r"]
+            pending = lines.pop()
+            if len(text) > max_line and max(map(len, lines), default=0) > max_line or len(pending) > max_line:
+                raise self._too_large("stream line", max_line)
+            if lines:
+                yield lines
         pending += decoder.decode(b"", final=True)
         if pending.endswith("\r"):  # a last line ended by a lone CR (maybe an empty one)
             yield [pending[:-1]]

@@ -20,12 +20,20 @@ The contract, for both:
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import httpx2
 
 Timeout = httpx2.Timeout
+
+# Set by a consumer relaying a stream (`completions.http.lifecycle`): a streamed body's reader awaits it
+# before it waits for more bytes from the upstream, so that the pieces made from what already arrived
+# go to the client in one write rather than one write each.
+BEFORE_UPSTREAM_WAIT: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "before_upstream_wait", default=None
+)
 
 
 class UpstreamResponse(Protocol):

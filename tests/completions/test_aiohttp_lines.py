@@ -71,14 +71,26 @@ def test_aiter_lines_splits_like_server_sent_events(framing):
     assert lines == SSE_EXPECTED
 
 
+class _Content:
+    """What `AiohttpResponse` reads of aiohttp's StreamReader, with chosen chunk boundaries: nothing
+    is ever buffered ahead, so each `readany` is one chunk."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = [piece for piece in chunks if piece]  # aiohttp never hands out an empty piece
+
+    def read_nowait(self) -> bytes:
+        return b""
+
+    def at_eof(self) -> bool:
+        return not self.chunks
+
+    async def readany(self) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+
 def fake_response(chunks: list[bytes], charset: str | None = None) -> SimpleNamespace:
-    """Just what `AiohttpResponse.aiter_lines` reads of an aiohttp response, with chosen chunk boundaries."""
-
-    async def iter_any():
-        for piece in chunks:
-            yield piece
-
-    return SimpleNamespace(status=200, headers={}, charset=charset, content=SimpleNamespace(iter_any=iter_any))
+    """Just what `AiohttpResponse.aiter_lines` reads of an aiohttp response."""
+    return SimpleNamespace(status=200, headers={}, charset=charset, content=_Content(chunks))
 
 
 async def direct_lines(chunks: list[bytes]) -> list[str]:

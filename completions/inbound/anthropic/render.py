@@ -6,7 +6,7 @@ content_block_start, ping, content_block_delta, content_block_stop, message_delt
 `error_body` renders any gateway error as `{"type": "error", "error": {"type", "message"}}`.
 """
 
-import uuid
+import os
 from typing import Any
 
 import orjson
@@ -50,7 +50,7 @@ def sse(name: str, data: dict[str, Any]) -> bytes:
 
 
 def new_message_id() -> str:
-    return f"msg_{uuid.uuid4().hex}"
+    return f"msg_{os.urandom(16).hex()}"
 
 
 def stop_reason(finish_reason: str | None) -> str:

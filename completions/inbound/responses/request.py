@@ -6,7 +6,7 @@ chat request `translate` builds. What chat cannot carry (hosted tools, item refe
 makes the request need the `responses` capability, so only a native provider is planned for it.
 """
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ TOOL_CHOICES = ("none", "auto", "required")
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    return f"{prefix}_{os.urandom(16).hex()}"
 
 
 def _fail(message: str, param: str) -> errors.ValidationFailed:

@@ -250,7 +250,10 @@ class NativeStream:
         self.response: dict[str, Any] | None = None  # the final Response (completed or incomplete)
         self.failure: dict[str, Any] | None = None  # the provider's response.failed event
 
-    def piece(self, event: dict[str, Any]) -> bytes | None:
+    def piece(self, sent: tuple[dict[str, Any], str]) -> bytes | None:
+        """The bytes for one provider event (`responses_stream`'s pair: the event and its JSON text,
+        relayed as it came unless it spans lines, which one `data:` line cannot carry)."""
+        event, data = sent
         sequence = event.get("sequence_number")
         if isinstance(sequence, int):
             self.sequence = sequence + 1
@@ -262,7 +265,9 @@ class NativeStream:
             return None
         if kind in ("response.completed", "response.incomplete"):
             self.response = self.latest
-        return event_bytes(event)
+        if "\n" in data or "\r" in data:
+            return event_bytes(event)
+        return b"event: " + kind.encode() + b"\ndata: " + data.encode() + b"\n\n"
 
     def closing(self) -> bytes:
         if self.failure is not None:

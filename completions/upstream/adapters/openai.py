@@ -124,9 +124,12 @@ class OpenAIAdapter(Adapter):
             raise errors.UpstreamMalformed("The provider's answer has no 'output'.")
         return answer
 
-    async def responses_stream(self, target: UpstreamTarget, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Yield the provider's Responses stream events, up to `response.completed`, `.incomplete` or
-        `.failed`. An `error` event raises ProviderError; a stream without a final event StreamTruncated."""
+    async def responses_stream(
+        self, target: UpstreamTarget, body: dict[str, Any]
+    ) -> AsyncIterator[tuple[dict[str, Any], str]]:
+        """Yield the provider's Responses stream events, each with its `data:` text as sent (to relay
+        without serialising it again), up to `response.completed`, `.incomplete` or `.failed`. An
+        `error` event raises ProviderError; a stream without a final event StreamTruncated."""
         async with self.open_stream(target, "responses", body) as response:
             async for data in iter_sse_data(response):
                 if data == "[DONE]":
@@ -139,7 +142,7 @@ class OpenAIAdapter(Adapter):
                     raise errors.UpstreamMalformed("The provider sent a stream event without a 'type'.")
                 if event["type"] == "error":
                     raise errors.ProviderError(f"The provider reported an error mid-stream: {event.get('message')}")
-                yield event
+                yield event, data
                 if event["type"] in self.responses_final_events:
                     return
         raise errors.StreamTruncated("The provider's stream ended before it finished.")
