@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from completions.serializers import ChatCompletionRequestSerializer, json_object, upstream_payload, validation_error
+from completions.serializers import (
+    ChatCompletionRequestSerializer,
+    common_request_fields,
+    json_object,
+    upstream_payload,
+    validation_error,
+)
 from completions.usage import message_text, usage_estimate
 from g4fsite.conf import gateway_settings
 
@@ -32,10 +38,12 @@ class ChatRequest:
         raw = json_object(body)
         if conversation_id is not None:
             raw = {**raw, "conversation_id": conversation_id}  # the URL's id is validated like the body's
-        serializer = ChatCompletionRequestSerializer(data=raw)
-        if not serializer.is_valid():
-            raise validation_error(serializer.errors)
-        valid = serializer.validated_data
+        valid = common_request_fields(raw)
+        if valid is None:
+            serializer = ChatCompletionRequestSerializer(data=raw)
+            if not serializer.is_valid():
+                raise validation_error(serializer.errors)
+            valid = serializer.validated_data
         stream_options = valid.get("stream_options") or {}
         return cls(
             payload=upstream_payload(raw, valid),

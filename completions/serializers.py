@@ -346,6 +346,37 @@ def _is_function_call(function: Any) -> bool:
     )
 
 
+_COMMON_FIELDS = frozenset({"model", "messages", "stream"})
+
+
+def common_request_fields(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """What `ChatCompletionRequestSerializer` validates a request of the commonest shape to (only
+    `model`, `messages` and `stream`, each plainly valid), without DRF (about 100 µs per request);
+    None for anything else, which DRF then validates (and words the errors of)."""
+    if not raw.keys() <= _COMMON_FIELDS:
+        return None
+    valid: dict[str, Any] = {}
+    if "model" in raw:
+        model = raw["model"]  # CharField: trimmed, no NUL, no surrogate, at most 200 characters
+        if type(model) is not str or len(model) > 200 or not model.isascii() or "\x00" in model:
+            return None
+        if model != model.strip():
+            return None
+        valid["model"] = model
+    messages = raw.get("messages")
+    if type(messages) is not list or not 1 <= len(messages) <= 10_000:
+        return None
+    for message in messages:
+        if message is None or _message_problem(message):
+            return None
+    valid["messages"] = [_with_image_url_objects(message) for message in messages]
+    stream = raw.get("stream", False)
+    if type(stream) is not bool:
+        return None
+    valid["stream"] = stream
+    return valid
+
+
 def upstream_payload(raw: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:
     """The request to send upstream: the client's fields (validated ones normalised), minus the
     gateway's own fields and values left unset."""
