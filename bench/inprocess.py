@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
             for label in labels:
                 runnable = [t for t, d in drivers.items() if d.native or label.startswith("chat")]
                 for tree in runnable:
-                    drivers[tree].run(label, 300)  # warm-up
+                    drivers[tree].run(label, min(300, 10 * args.requests))  # warm-up
                 for _ in range(args.rounds):  # interleaved: the trees see the same machine speed
                     for tree in runnable:
                         figures[tree][label].append(drivers[tree].run(label, args.requests))

@@ -19,9 +19,12 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.conf import settings
+
 from catalogue.snapshot import ApiKeyEntry
 from completions import errors
 from completions.monitoring import metrics
+from g4fsite.conf import gateway_settings
 
 WINDOW = 60.0  # seconds of a rate window
 Headers = list[tuple[bytes, bytes]]
@@ -124,32 +127,38 @@ def tokens_refused(used: int, estimate: int, limit: int) -> bool:
     return used >= limit or (used > 0 and used + estimate > limit)
 
 
-_limiter: tuple[tuple, KeyLimiter] | None = None
+_limiter: tuple[str, str, object, str, KeyLimiter] | None = None  # the settings it was made for, and it
 
 
 def key_limiter() -> KeyLimiter:
-    """This process's limiter: Redis when `REDIS_URL` is set (or LIMITS_STORE says so), else the file."""
+    """This process's limiter: Redis when `REDIS_URL` is set (or LIMITS_STORE says so), else the file.
+    Called twice per limited request, so the settings it was made for are compared by identity."""
     global _limiter
-    from django.conf import settings
+    current = _limiter
+    if (
+        current is not None
+        and current[0] is gateway_settings.LIMITS_STORE
+        and current[1] is gateway_settings.LIMITS_FILE
+        and current[2] is settings.DATA_DIR
+        and current[3] is settings.REDIS_URL
+    ):
+        return current[4]
+    store, path = gateway_settings.LIMITS_STORE, gateway_settings.LIMITS_FILE
+    data_dir, redis_url = settings.DATA_DIR, settings.REDIS_URL
+    limiter: KeyLimiter
+    if (store or ("redis" if redis_url else "file")) == "redis":
+        from completions.limits.file_store import FileKeyLimiter
+        from completions.limits.redis_store import RedisKeyLimiter
+        from completions.redis_link import redis_link
 
-    from g4fsite.conf import gateway_settings
+        fallback = FileKeyLimiter(str(data_dir / "key-limits-fallback.bin"))
+        limiter = RedisKeyLimiter(redis_link(redis_url or "redis://127.0.0.1:6379/0"), fallback)
+    else:
+        from completions.limits.file_store import FileKeyLimiter
 
-    store = gateway_settings.LIMITS_STORE or ("redis" if getattr(settings, "REDIS_URL", "") else "file")
-    path = gateway_settings.LIMITS_FILE or str(settings.DATA_DIR / "key-limits.bin")
-    config = (store, path, getattr(settings, "REDIS_URL", ""))
-    if _limiter is None or _limiter[0] != config:
-        if store == "redis":
-            from completions.limits.file_store import FileKeyLimiter
-            from completions.limits.redis_store import RedisKeyLimiter
-            from completions.redis_link import redis_link
-
-            fallback = FileKeyLimiter(str(settings.DATA_DIR / "key-limits-fallback.bin"))
-            _limiter = (config, RedisKeyLimiter(redis_link(config[2] or "redis://127.0.0.1:6379/0"), fallback))
-        else:
-            from completions.limits.file_store import FileKeyLimiter
-
-            _limiter = (config, FileKeyLimiter(path))
-    return _limiter[1]
+        limiter = FileKeyLimiter(path or str(data_dir / "key-limits.bin"))
+    _limiter = (store, path, data_dir, redis_url, limiter)
+    return limiter
 
 
 def key_spend(api_key) -> float:

@@ -79,3 +79,18 @@ def test_harness_reports_a_target_that_cannot_start(tiny_scenarios, monkeypatch)
     result = harness.run(config)
     assert result.rows == []
     assert "BENCH_BASELINE_SRC" in result.missing["gateway-baseline"]
+
+
+def test_inprocess_comparison_runs_end_to_end(capsys):
+    """`bench.inprocess` at tiny scale: a driver per tree (here the checkout against itself), the
+    scenarios interleaved, one figure per cell."""
+    from bench import inprocess
+
+    inprocess.main(
+        ["--requests", "20", "--rounds", "1", "--concurrency", "2", "--limited-now", "--only", "chat,chat stream"]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in lines if line.startswith("| chat")}
+    assert set(rows) == {"chat", "chat stream"}
+    for cells in rows.values():
+        assert all(float(cell) > 0 for cell in cells), cells
