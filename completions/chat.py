@@ -11,13 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from completions.serializers import (
-    ChatCompletionRequestSerializer,
-    common_request_fields,
-    json_object,
-    upstream_payload,
-    validation_error,
-)
+from completions.serializers import json_object, upstream_payload, validated_chat_fields
 from completions.usage import message_text, usage_estimate
 from g4fsite.conf import gateway_settings
 
@@ -38,12 +32,7 @@ class ChatRequest:
         raw = json_object(body)
         if conversation_id is not None:
             raw = {**raw, "conversation_id": conversation_id}  # the URL's id is validated like the body's
-        valid = common_request_fields(raw)
-        if valid is None:
-            serializer = ChatCompletionRequestSerializer(data=raw)
-            if not serializer.is_valid():
-                raise validation_error(serializer.errors)
-            valid = serializer.validated_data
+        valid = validated_chat_fields(raw)
         stream_options = valid.get("stream_options") or {}
         return cls(
             payload=upstream_payload(raw, valid),

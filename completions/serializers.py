@@ -377,6 +377,18 @@ def common_request_fields(raw: dict[str, Any]) -> dict[str, Any] | None:
     return valid
 
 
+def validated_chat_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """A chat request's validated fields: `common_request_fields` when it answers, else DRF's
+    `ChatCompletionRequestSerializer` (ValidationFailed with its first error)."""
+    valid = common_request_fields(raw)
+    if valid is None:
+        serializer = ChatCompletionRequestSerializer(data=raw)
+        if not serializer.is_valid():
+            raise validation_error(serializer.errors)
+        valid = serializer.validated_data
+    return valid
+
+
 def upstream_payload(raw: dict[str, Any], validated: dict[str, Any]) -> dict[str, Any]:
     """The request to send upstream: the client's fields (validated ones normalised), minus the
     gateway's own fields and values left unset."""

@@ -15,10 +15,9 @@ from completions.chat import ChatRequest
 from completions.routing.plan import required_capabilities
 from completions.serializers import (
     GATEWAY_FIELDS,
-    ChatCompletionRequestSerializer,
     json_object,
     upstream_payload,
-    validation_error,
+    validated_chat_fields,
 )
 from g4fsite.conf import gateway_settings
 
@@ -141,11 +140,8 @@ class ResponsesRequest:
         except _Untranslatable as exc:
             self.untranslatable = str(exc)
             return
-        serializer = ChatCompletionRequestSerializer(data=chat)
-        if not serializer.is_valid():
-            raise validation_error(serializer.errors)
         self.chat = ChatRequest(
-            payload=upstream_payload(chat, serializer.validated_data),
+            payload=upstream_payload(chat, validated_chat_fields(chat)),
             model=self.model,
             provider=self.provider,
             stream=self.stream,
