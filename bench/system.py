@@ -37,7 +37,7 @@ def core_plan() -> tuple[set[int] | None, set[int] | None]:
     """(load side, target side) CPU sets: load generator + fake upstream on the first core, the
     target on the second, as the issue asks. None means "no pinning" (fewer than two cores)."""
     cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
+    if len(cores) < 2 or os.environ.get("BENCH_PIN") == "0":  # BENCH_PIN=0: every process on every core
         return None, None
     return {cores[0]}, {cores[1]}
 

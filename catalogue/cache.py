@@ -5,8 +5,10 @@ stamp; each request compares the stamp with the one its cached snapshot was buil
 32 random hex characters in a file in the data directory, seen by every process on the machine
 (including `manage.py` commands run while the server is up); when the gateway runs on several
 machines (`CATALOGUE_STAMP = "cache"`, set by `REDIS_URL`) writers also set a key in the shared Django
-cache (Redis), which each process reads in the background once a second with the version row below
-(a Redis round trip on the event loop per request cost more CPU than the rest of the stamp check).
+cache (Redis) and publish it on CHANGE_CHANNEL: each process takes it from its subscription at once,
+and reads the key in the background once a second with the version row below, for a message missed
+while disconnected (a Redis round trip on the event loop per request cost more CPU than the rest of
+the stamp check).
 
 Readers map the file into memory, so the check on every request is a memory read rather than a
 system call (an `os.stat` per request was 5% of the gateway's CPU). Writers rewrite the bytes in
@@ -196,10 +198,75 @@ def _cache_stamp() -> object:
     return _cache_stamp_last
 
 
+CHANGE_CHANNEL = "g4f:catalogue:changed"  # writers publish each new Redis stamp here
+_listening = False
+_publisher = None
+
+
+def _listen_for_changes(url: str) -> None:
+    """Thread: take each new Redis stamp as writers publish it, so every instance sees a change made
+    anywhere within milliseconds; the once-a-second read stays for messages missed while
+    disconnected (then this reconnects after REDIS_RETRY_SECONDS)."""
+    global _cache_stamp_last
+    import redis
+
+    while True:
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_keepalive=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(CHANGE_CHANNEL)
+            pubsub.get_message(timeout=5)  # the subscription confirmed: nothing published from now on is missed
+            _cache_stamp()  # and what was published before it is read
+            for message in pubsub.listen():
+                if message["type"] == "message":
+                    _cache_stamp_last = message["data"].decode()
+        except Exception as exc:  # noqa: BLE001 - whatever redis-py raises when its server is gone
+            logger.debug("Catalogue change listener: %s; reconnecting", exc)
+        time.sleep(REDIS_RETRY_SECONDS)
+
+
+def catalogue_change_listener_start() -> None:
+    """With `REDIS_URL` and the cache stamp, subscribe to catalogue changes now (the server calls it
+    when it loads the application, so the subscription is up before the first request)."""
+    if gateway_settings.CATALOGUE_STAMP == "cache":
+        _listen_once_per_process()
+
+
+def _listen_once_per_process() -> None:
+    """Start the listener thread, once per process (a forked child starts its own)."""
+    global _listening
+    url = getattr(settings, "REDIS_URL", "")
+    if url and not _listening:
+        _listening = True
+        threading.Thread(target=_listen_for_changes, args=(url,), name="g4f-catalogue-changes", daemon=True).start()
+
+
+def _forget_listener() -> None:
+    global _listening
+    _listening = False
+
+
+os.register_at_fork(after_in_child=_forget_listener)
+
+
+def _publish_stamp(stamp: str) -> None:
+    global _publisher
+    url = getattr(settings, "REDIS_URL", "")
+    if url:
+        import redis
+
+        if _publisher is None or _publisher[0] != url:
+            timeout = getattr(settings, "REDIS_TIMEOUT", 0.5)
+            _publisher = (url, redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout))
+        _publisher[1].publish(CHANGE_CHANNEL, stamp)
+
+
 def catalogue_stamp() -> object:
     """The current stamp: any value that changes whenever the catalogue does (the file or Redis
     stamp with the database version last read; `catalogue_version_refresh` renews the latter)."""
     if gateway_settings.CATALOGUE_STAMP == "cache":
+        if not _listening:
+            _listen_once_per_process()
         return (_mapped_stamp().map[:STAMP_SIZE], _cache_stamp_last, _version)
     return (_mapped_stamp().map[:STAMP_SIZE], _version)
 
@@ -208,7 +275,9 @@ def catalogue_stamp_renew() -> None:
     """Write a new stamp now, without waiting for a commit; `catalogue_invalidate()` is the usual way in."""
     if gateway_settings.CATALOGUE_STAMP == "cache":
         try:
-            _stamp_cache().set(CACHE_KEY, uuid.uuid4().hex, timeout=None)
+            stamp = uuid.uuid4().hex
+            _stamp_cache().set(CACHE_KEY, stamp, timeout=None)
+            _publish_stamp(stamp)
         except Exception as exc:  # noqa: BLE001 - the change is committed; the version row carries it
             logger.warning("Could not write the catalogue stamp to the cache: %s", exc)
     fd = _open_stamp(_stamp_path())

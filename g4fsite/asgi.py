@@ -38,6 +38,7 @@ from django.conf import settings  # noqa: E402
 from django.core.signals import setting_changed  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
 
+from catalogue.cache import catalogue_change_listener_start  # noqa: E402
 from completions import errors  # noqa: E402
 from completions.http.cors import origin_allowed  # noqa: E402
 from completions.http.request_log import RequestLogMiddleware  # noqa: E402
@@ -121,6 +122,9 @@ async def lifespan(receive, send) -> None:
             await sync_to_async(usage_recorder.flush_at_exit, thread_sensitive=False)()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+catalogue_change_listener_start()  # with REDIS_URL: changes made on other machines arrive at once
 
 
 async def application(scope: dict, receive, send) -> None:

@@ -119,5 +119,8 @@ def test_events_that_arrive_apart_are_written_as_they_come(gateway):
         gateway.add_provider("spaced", base_url=f"http://127.0.0.1:{port}/v1")
         chunks = _http_chunks(gateway.server.port)
     texts = [(at, data) for at, data in chunks if b'"content"' in data]
-    assert len(texts) == 6  # one write per event: none waited for the next
+    assert sum(data.count(b'"content"') for _, data in texts) == 6
+    # A write per event as it comes (two only if the gateway was ever 0.15 s late to read): none
+    # waited for the events after it.
+    assert len(texts) >= 5, [data[:60] for _, data in chunks]
     assert texts[-1][0] - texts[0][0] >= 0.5
