@@ -135,7 +135,7 @@ class UpstreamConsumer(GatewayHttpConsumer):
 
         async def flush() -> None:
             if pending:
-                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                data = b"".join(pending)
                 pending.clear()
                 await self.send_chunk(data)
 

@@ -210,21 +210,22 @@ class AiohttpResponse:
         before which a stream relay's `BEFORE_UPSTREAM_WAIT` runs (outside the error translation)."""
         content = self._response.content
         while True:
-            before_wait = None
             try:
                 chunk = content.read_nowait()
-                if not chunk and (before_wait := BEFORE_UPSTREAM_WAIT.get()) is None:
-                    chunk = await content.readany()
             except _AIOHTTP_ERRORS as exc:
                 raise _translated(exc) from exc
-            if not chunk and before_wait is not None and not content.at_eof():
-                await before_wait()
+            if not chunk:
+                if content.at_eof():
+                    return
+                before_wait = BEFORE_UPSTREAM_WAIT.get()
+                if before_wait is not None:
+                    await before_wait()
                 try:
                     chunk = await content.readany()
                 except _AIOHTTP_ERRORS as exc:
                     raise _translated(exc) from exc
-            if not chunk:
-                return
+                if not chunk:
+                    return
             yield chunk
 
     async def aiter_lines(self) -> AsyncIterator[str]:
