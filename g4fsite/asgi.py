@@ -45,6 +45,7 @@ from completions.http.request_log import RequestLogMiddleware  # noqa: E402
 from completions.usage import usage_recorder  # noqa: E402
 from g4fsite.asgi_routes import exact_http_routes, http_routes  # noqa: E402
 from g4fsite.conf import gateway_settings  # noqa: E402
+from g4fsite.garbage_collection import tune_for_serving  # noqa: E402
 
 routed_application = RequestLogMiddleware(ProtocolTypeRouter({"http": URLRouter(http_routes(django_application))}))
 _exact_routes = exact_http_routes()
@@ -163,3 +164,4 @@ def _forget_hosts(*, setting: str, **kwargs) -> None:
 
 
 setting_changed.connect(_forget_hosts)
+tune_for_serving()  # last: everything loaded so far is frozen out of the collector's walks
