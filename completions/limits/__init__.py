@@ -81,20 +81,29 @@ def reset_text(seconds: float) -> str:
     return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"
 
 
+# The reset header's value by whole seconds left in the window (0 to 60).
+_RESET_VALUES = [reset_text(seconds).encode() for seconds in range(int(WINDOW) + 1)]
+
+
+def _reset_value(seconds: float) -> bytes:
+    whole = math.ceil(seconds)
+    return _RESET_VALUES[whole] if 0 <= whole <= WINDOW else reset_text(seconds).encode()
+
+
 def rate_headers(key: ApiKeyEntry, counters: Counters) -> Headers:
     """OpenAI's `x-ratelimit-*` headers for the key's rpm and tpm limits."""
     headers: Headers = []
     if key.rpm:
         headers += [
-            (b"x-ratelimit-limit-requests", str(key.rpm).encode()),
-            (b"x-ratelimit-remaining-requests", str(max(0, key.rpm - counters.requests)).encode()),
-            (b"x-ratelimit-reset-requests", reset_text(counters.requests_reset).encode()),
+            (b"x-ratelimit-limit-requests", b"%d" % key.rpm),
+            (b"x-ratelimit-remaining-requests", b"%d" % max(0, key.rpm - counters.requests)),
+            (b"x-ratelimit-reset-requests", _reset_value(counters.requests_reset)),
         ]
     if key.tpm:
         headers += [
-            (b"x-ratelimit-limit-tokens", str(key.tpm).encode()),
-            (b"x-ratelimit-remaining-tokens", str(max(0, key.tpm - counters.tokens)).encode()),
-            (b"x-ratelimit-reset-tokens", reset_text(counters.tokens_reset).encode()),
+            (b"x-ratelimit-limit-tokens", b"%d" % key.tpm),
+            (b"x-ratelimit-remaining-tokens", b"%d" % max(0, key.tpm - counters.tokens)),
+            (b"x-ratelimit-reset-tokens", _reset_value(counters.tokens_reset)),
         ]
     return headers
 

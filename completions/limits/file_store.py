@@ -3,12 +3,15 @@
 Each key has a 64-byte record at offset `key_id * 64`: the request window's start and count, the
 token window's start and count, requests in flight and when that last changed, the spend period and
 the spend. A step locks the record's byte range with `fcntl.lockf` (and a thread lock, since POSIX
-locks do not exclude threads of one process), reads it with `pread`, writes it with `pwrite`: four
-system calls, O(1) whatever the number of keys. The file is sparse; records of unused ids cost no disk.
+locks do not exclude threads of one process), reads and writes it through a shared memory map of
+the file, and unlocks it: two system calls, O(1) whatever the number of keys. The file is sparse and
+mapped `MAPPED_BYTES` long (records of unused ids cost no disk); a key id past the map is read and
+written with `pread`/`pwrite` under the same lock.
 """
 
 import fcntl
 import logging
+import mmap
 import os
 import struct
 import threading
@@ -23,6 +26,13 @@ from g4fsite.conf import gateway_settings
 logger = logging.getLogger("g4f.limits")
 RECORD = struct.Struct("<dqdqqdqd")  # 64 bytes
 Record = list  # [req_start, req_count, tok_start, tok_count, inflight, inflight_at, period, spend]
+EMPTY_RECORD = (0.0, 0, 0.0, 0, 0, 0.0, 0, 0.0)
+# How much of the file is mapped: the records of key ids below 2**20. The file is made this long
+# (sparse) when it is shorter, never shortened.
+MAPPED_BYTES = RECORD.size << 20
+# This process's id, kept current across forks without a system call per step.
+_process = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
 
 
 class FileKeyLimiter:
@@ -31,29 +41,47 @@ class FileKeyLimiter:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
+        self._map: mmap.mmap | None = None
         self._pid = 0
         self._lock = threading.Lock()
 
     def _file(self) -> int:
-        if self._fd is None or self._pid != os.getpid():
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                logger.error("Cannot open the key limits file %s: %s", self.path, exc.strerror)
-                raise errors.LimitStoreUnavailable() from exc
-            self._pid = os.getpid()
+        if self._fd is None or self._pid != _process[0]:
+            self._fd, self._map = self._open()
+            self._pid = _process[0]
         return self._fd
+
+    def _open(self) -> tuple[int, mmap.mmap]:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(fd).st_size < MAPPED_BYTES:
+                    # Processes racing here all ask for the same length: none can shorten the file.
+                    os.ftruncate(fd, MAPPED_BYTES)
+                return fd, mmap.mmap(fd, MAPPED_BYTES)
+            except OSError:
+                os.close(fd)
+                raise
+        except OSError as exc:
+            logger.error("Cannot open the key limits file %s: %s", self.path, exc.strerror)
+            raise errors.LimitStoreUnavailable() from exc
 
     def _update(self, key_id: int, change: Callable[[Record], bool]) -> Record:
         """Run `change` on the key's record under its lock; write it back when `change` returns True."""
         fd, offset = self._file(), key_id * RECORD.size
+        mapped = self._map if offset < MAPPED_BYTES else None
         with self._lock:
             fcntl.lockf(fd, fcntl.LOCK_EX, RECORD.size, offset, os.SEEK_SET)
             try:
-                raw = os.pread(fd, RECORD.size, offset)
-                record = list(RECORD.unpack(raw)) if len(raw) == RECORD.size else [0.0, 0, 0.0, 0, 0, 0.0, 0, 0.0]
-                if change(record):
-                    os.pwrite(fd, RECORD.pack(*record), offset)
+                if mapped is not None:
+                    record = list(RECORD.unpack_from(mapped, offset))
+                    if change(record):
+                        RECORD.pack_into(mapped, offset, *record)
+                else:
+                    raw = os.pread(fd, RECORD.size, offset)
+                    record = list(RECORD.unpack(raw) if len(raw) == RECORD.size else EMPTY_RECORD)
+                    if change(record):
+                        os.pwrite(fd, RECORD.pack(*record), offset)
             finally:
                 fcntl.lockf(fd, fcntl.LOCK_UN, RECORD.size, offset, os.SEEK_SET)
         return record
