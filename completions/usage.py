@@ -16,6 +16,8 @@ At shutdown (ASGI lifespan, or interpreter exit) whatever is still queued is wri
 """
 
 import atexit
+import datetime as dt
+import functools
 import logging
 import queue
 import threading
@@ -24,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from completions.monitoring import metrics
@@ -265,23 +267,44 @@ def _first_line(exc: BaseException) -> str:
 def insert_rows(model: type, rows: list[dict[str, Any]]) -> None:
     """INSERT `rows` (field attname -> value; missing fields get their defaults) with one
     `executemany`: the values `bulk_create` would write, without its per-row SQL compiler work.
-    Plain values go as they are; datetimes and anything else through the field's own conversion.
-    Keys that are not fields (`ttft_ms`, for the metrics) are left out."""
+    Plain values go as they are, aware datetimes through the backend's adapter, anything else
+    through the field's own conversion. Keys that are not fields (`ttft_ms`, for the metrics) are
+    left out."""
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         quote(model._meta.db_table), ", ".join(quote(field.column) for field in fields), ", ".join(["%s"] * len(fields))
     )
-    columns = [(field, field.attname, field.get_default()) for field in fields]
-
-    def db_value(field: Any, value: Any) -> Any:
-        if value is None or type(value) in _PLAIN:
-            return value
-        return field.get_db_prep_save(value, connection)
-
-    params = [[db_value(field, row.get(name, default)) for field, name, default in columns] for row in rows]
+    columns = [(field.attname, field.get_default(), _converter(field)) for field in fields]
+    params = [
+        [
+            value if (value := row.get(name, default)) is None or type(value) in _PLAIN else convert(value)
+            for name, default, convert in columns
+        ]
+        for row in rows
+    ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _converter(field: Any) -> Callable[[Any], Any]:
+    """How a value that is not plain goes to the database: an aware datetime straight through the
+    backend's adapter (what `DateTimeField.get_db_prep_save` ends in), the rest by the field."""
+    generic = functools.partial(_prep_save, field)
+    if not isinstance(field, models.DateTimeField):
+        return generic
+    adapt = connection.ops.adapt_datetimefield_value
+
+    def datetime_value(value: Any) -> Any:
+        if type(value) is dt.datetime and value.tzinfo is not None:
+            return adapt(value)
+        return generic(value)
+
+    return datetime_value
+
+
+def _prep_save(field: Any, value: Any) -> Any:
+    return field.get_db_prep_save(value, connection)
 
 
 _PLAIN = frozenset({str, int, float, bool})

@@ -182,7 +182,7 @@ class HealthBoard:
         now = self.clock()
         key = provider.health_key
         with self._lock:
-            live = self._live.setdefault(key, _Live())
+            live = self._live.get(key) or self._live.setdefault(key, _Live())
             live.add(now, True, latency_ms)
             counted_here = bool(live.failures or live.auth_failures)
             live.failures.clear()
@@ -217,7 +217,7 @@ class HealthBoard:
         logger.warning("Provider %s failed: %s", provider.name, _loggable(message, provider))
         kind = ""  # the count this failure adds to, when it is one that may open the breaker
         with self._lock:
-            live = self._live.setdefault(key, _Live())
+            live = self._live.get(key) or self._live.setdefault(key, _Live())
             live.add(now, False)
             live.last_error = message
             live.dirty = True
@@ -251,7 +251,7 @@ class HealthBoard:
         except (RedisUnavailable, RedisReplyError):
             failures, reached = 0, None
         with self._lock:
-            live = self._live.setdefault(provider.health_key, _Live())
+            live = self._live.get(provider.health_key) or self._live.setdefault(provider.health_key, _Live())
             if reached is None:
                 self._count_here(provider, live, kind, code, message, now)
             elif reached:
