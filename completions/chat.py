@@ -117,6 +117,20 @@ class StreamShaper:
 
     def shape(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
         """The chunk to send now, or None when it only carried finish reasons or usage."""
+        choices = chunk.get("choices")
+        if "usage" not in chunk and type(choices) is list and len(choices) == 1:
+            # Most chunks: one choice, not finishing, no usage. Sent as it came, under our names.
+            choice = choices[0]
+            if type(choice) is dict and not choice.get("finish_reason"):
+                self.started.add(choice.setdefault("index", 0))
+                delta = choice.get("delta")
+                if delta:
+                    self._count_text(delta)
+                chunk |= self._names
+                return chunk
+        return self._shape_any(chunk)
+
+    def _shape_any(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
         if _valid_usage(chunk.get("usage")):
             self.usage = chunk["usage"]
         choices = [choice for choice in chunk.get("choices") or () if isinstance(choice, dict)]
@@ -146,9 +160,20 @@ class StreamShaper:
             if arguments:
                 self.text.append(arguments)
 
+    @cached_property
+    def _names(self) -> dict[str, Any]:
+        """What every chunk of ours says whatever the upstream's said: id, object, created, model, provider."""
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "provider": self.provider,
+        }
+
     def _ours(self, chunk: dict[str, Any], choices: list[dict[str, Any]]) -> dict[str, Any]:
-        chunk |= {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
-        chunk |= {"provider": self.provider, "choices": choices}
+        chunk |= self._names
+        chunk["choices"] = choices
         return chunk
 
     @property
