@@ -245,29 +245,37 @@ class NativeStream:
         self.request = request
         self.model = model
         self.provider = provider
-        self.sequence = 0
+        self.last_data = ""  # the last event relayed, as the provider wrote it
         self.latest: dict[str, Any] | None = None  # the last Response the provider sent
         self.response: dict[str, Any] | None = None  # the final Response (completed or incomplete)
         self.failure: dict[str, Any] | None = None  # the provider's response.failed event
 
     def piece(self, sent: tuple[dict[str, Any], str]) -> bytes | None:
-        """The bytes for one provider event (`responses_stream`'s pair: the event and its JSON text,
-        relayed as it came unless it spans lines, which one `data:` line cannot carry)."""
+        """The bytes for one provider event (`responses_stream`'s pair: the event, or only its type for
+        a delta, and its JSON text, relayed as it came unless it spans lines, which one `data:` line
+        cannot carry)."""
         event, data = sent
-        sequence = event.get("sequence_number")
-        if isinstance(sequence, int):
-            self.sequence = sequence + 1
-        if isinstance(event.get("response"), dict):
+        kind = event["type"]
+        if "response" in event and isinstance(event["response"], dict):
             self.latest = event["response"]
-        kind = event.get("type")
         if kind == "response.failed":
             self.failure = event
             return None
         if kind in ("response.completed", "response.incomplete"):
             self.response = self.latest
+        self.last_data = data
         if "\n" in data or "\r" in data:
             return event_bytes(event)
         return b"event: " + kind.encode() + b"\ndata: " + data.encode() + b"\n\n"
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number after the last event relayed (read from its text only when needed)."""
+        try:
+            number = orjson.loads(self.last_data).get("sequence_number") if self.last_data else None
+        except (orjson.JSONDecodeError, AttributeError):
+            number = None
+        return number + 1 if isinstance(number, int) else 0
 
     def closing(self) -> bytes:
         if self.failure is not None:

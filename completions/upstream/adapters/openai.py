@@ -8,7 +8,7 @@ import orjson
 from completions import errors
 from completions.upstream.adapters.base import Adapter, SpeechResult, UpstreamTarget
 from completions.upstream.adapters.translation import PROTOCOL_EXTRA_FIELDS
-from completions.upstream.sse import iter_sse_data
+from completions.upstream.sse import iter_sse_data, iter_sse_events
 
 
 class OpenAIAdapter(Adapter):
@@ -115,6 +115,14 @@ class OpenAIAdapter(Adapter):
     # --- the Responses API, for providers whose mapping declares the `responses` capability ---------
 
     responses_final_events = frozenset({"response.completed", "response.incomplete", "response.failed"})
+    responses_unread_events = frozenset(
+        {
+            "response.output_text.delta",
+            "response.function_call_arguments.delta",
+            "response.reasoning_summary_text.delta",
+            "response.reasoning_text.delta",
+        }
+    )
 
     async def responses(self, target: UpstreamTarget, body: dict[str, Any]) -> dict[str, Any]:
         """POST a client's Responses request as it came (model already mapped); return the Response."""
@@ -129,9 +137,15 @@ class OpenAIAdapter(Adapter):
     ) -> AsyncIterator[tuple[dict[str, Any], str]]:
         """Yield the provider's Responses stream events, each with its `data:` text as sent (to relay
         without serialising it again), up to `response.completed`, `.incomplete` or `.failed`. An
-        `error` event raises ProviderError; a stream without a final event StreamTruncated."""
+        `error` event raises ProviderError; a stream without a final event StreamTruncated.
+
+        A delta event named by its `event:` line (`responses_unread_events`, most of a stream) is not
+        parsed: nothing in it counts for usage or failover, so it comes as `{"type": name}` with its text."""
         async with self.open_stream(target, "responses", body) as response:
-            async for data in iter_sse_data(response):
+            async for name, data in iter_sse_events(response):
+                if name in self.responses_unread_events and "\n" not in data:
+                    yield {"type": name}, data
+                    continue
                 if data == "[DONE]":
                     break
                 try:
