@@ -20,7 +20,9 @@ def event_bytes(event: dict[str, Any]) -> bytes:
     return b"event: " + str(event.get("type")).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
-_TEXT_DELTA = b"event: response.output_text.delta\ndata: "
+_TEXT_DELTA = b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":'
+_TEXT_DELTA_END = b',"logprobs":[]}\n\n'
+_TEXT_ONLY = frozenset({"content", "role"})  # a chat delta that only adds text (`TranslatedStream.piece`)
 
 
 class TranslatedStream:
@@ -38,6 +40,7 @@ class TranslatedStream:
         self.output: list[dict[str, Any]] = []
         self.message: dict[str, Any] | None = None  # the open message item
         self.message_index = 0
+        self.delta_place = b""  # the open message's part of its text deltas (`_text`)
         self.reasoning: tuple[int, dict[str, Any]] | None = None  # the open reasoning item and its index
         self.thought: list[str] = []  # the open reasoning item's summary text
         self.text: list[str] = []  # the open message's text
@@ -65,12 +68,24 @@ class TranslatedStream:
 
     def piece(self, chunk: dict[str, Any]) -> bytes | None:
         """The events for one chat chunk (the first also opens the response), or None."""
+        if self.message is not None and "usage" not in chunk:
+            # Most chunks: more text for the open message, one text delta event.
+            choices = chunk.get("choices")
+            if type(choices) is list and len(choices) == 1:
+                choice = choices[0]
+                if type(choice) is dict and not choice.get("finish_reason") and choice.get("index", 0) == 0:
+                    delta = choice.get("delta")
+                    if type(delta) is dict and delta.keys() <= _TEXT_ONLY:
+                        text = delta.get("content")
+                        return self._text_delta(text) if text else None
         out: list[bytes] = []
         if not self.started:
             self.started = True
-            opened = self.snapshot("in_progress")
-            self._event(out, "response.created", response=opened)
-            self._event(out, "response.in_progress", response=opened)
+            opened = orjson.dumps(self.snapshot("in_progress"))  # once for both events
+            for kind in ("response.created", "response.in_progress"):
+                event = b'{"type":"%s","sequence_number":%d,"response":' % (kind.encode(), self.sequence)
+                out.append(b"event: " + kind.encode() + b"\ndata: " + event + opened + b"}\n\n")
+                self.sequence += 1
         usage = chunk.get("usage")
         if usage and render.valid_chat_usage(usage):
             self.usage = usage
@@ -119,25 +134,27 @@ class TranslatedStream:
         if self.message is None:
             self._close_reasoning(out)
             self._open_message(out)
+        out.append(self._text_delta(text))
+
+    def _text_delta(self, text: str) -> bytes:
+        """The open message's text delta event. The most frequent event, written from the message's
+        template: what orjson would write for {"type", "sequence_number", "item_id", "output_index",
+        "content_index", "delta", "logprobs"}."""
         self.text.append(text)
         self.spent.append(text)
-        event = {
-            "type": "response.output_text.delta",
-            "sequence_number": self.sequence,
-            "item_id": self.message["id"],
-            "output_index": self.message_index,
-            "content_index": 0,
-            "delta": text,
-            "logprobs": [],
-        }
+        event = b"%b%d%b%b%b" % (_TEXT_DELTA, self.sequence, self.delta_place, orjson.dumps(text), _TEXT_DELTA_END)
         self.sequence += 1
-        out.append(_TEXT_DELTA + orjson.dumps(event) + b"\n\n")  # the most frequent event, framed inline
+        return event
 
     def _open_message(self, out: list[bytes]) -> None:
         self.message = render.message_item("", status="in_progress")
         self.message["content"] = []
         self.message_index = len(self.output)
         self.output.append(self.message)
+        self.delta_place = b',"item_id":%b,"output_index":%d,"content_index":0,"delta":' % (
+            orjson.dumps(self.message["id"]),
+            self.message_index,
+        )
         self._event(out, "response.output_item.added", output_index=self.message_index, item=self.message)
         self._event(out, "response.content_part.added", **self._message_place(), part=render.output_text(""))
 
