@@ -104,17 +104,13 @@ class AiohttpTransport:
         server_hostname: str | None = None,
     ) -> "AiohttpResponse":
         """Send one request and read its whole answer."""
-        async with self.stream(
-            method,
-            url,
-            headers=headers,
-            content=content,
-            params=params,
-            timeout=timeout,
-            server_hostname=server_hostname,
-        ) as response:
-            await response.aread()
-        return response
+        response = await self._send(method, url, headers, content, params, timeout, server_hostname)
+        try:
+            answer = AiohttpResponse(response, self.limits)
+            await answer.aread()
+        finally:
+            response.release()
+        return answer
 
     @contextlib.asynccontextmanager
     async def stream(
@@ -129,8 +125,24 @@ class AiohttpTransport:
         server_hostname: str | None = None,
     ) -> AsyncIterator["AiohttpResponse"]:
         """Send one request; yield the response with its body still to be read."""
+        response = await self._send(method, url, headers, content, params, timeout, server_hostname)
         try:
-            response = await self._get_session().request(
+            yield AiohttpResponse(response, self.limits)
+        finally:
+            response.release()
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        params: Mapping[str, Any] | None,
+        timeout: Timeout,
+        server_hostname: str | None,
+    ) -> aiohttp.ClientResponse:
+        try:
+            return await self._get_session().request(
                 method,
                 url,
                 headers=headers,
@@ -143,10 +155,6 @@ class AiohttpTransport:
             )
         except _AIOHTTP_ERRORS as exc:
             raise _translated(exc) from exc
-        try:
-            yield AiohttpResponse(response, self.limits)
-        finally:
-            response.release()
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -50,27 +50,40 @@ def _redacted_match(match: re.Match[str]) -> str:
     return f"{name}={REDACTED}" if equals and not found.startswith(("sk-", "pk-", "rk-")) else REDACTED
 
 
+# What `translate_errors` turns into (or redacts as) a gateway error.
+TRANSLATED_ERRORS = (httpx2.HTTPError, errors.GatewayError)
+
+
 @contextlib.contextmanager
 def translate_errors(secrets: Iterable[str] = ()) -> Iterator[None]:
     """Turn the transport's httpx2 exceptions into the most specific gateway error, `from` the
     original; redact `secrets` (and token shapes) from the message of every gateway error raised
-    inside, including those built from an upstream's error body or stream."""
+    inside, including those built from an upstream's error body or stream (`translated_error`)."""
     try:
         yield
-    except httpx2.TimeoutException as exc:
-        raise errors.UpstreamTimeout(f"The provider did not answer in time ({type(exc).__name__}).") from exc
-    except httpx2.RemoteProtocolError as exc:
-        message = redact(f"The provider closed the connection: {exc}", secrets)
-        raise errors.ProviderDisconnected(message) from exc
-    except (httpx2.NetworkError, httpx2.ProxyError) as exc:
-        message = redact(f"The provider could not be reached: {exc or type(exc).__name__}", secrets)
-        raise errors.ProviderUnreachable(message) from exc
-    except httpx2.HTTPError as exc:
-        raise errors.ProviderError(redact(f"Upstream HTTP error: {exc or type(exc).__name__}", secrets)) from exc
-    except errors.GatewayError as exc:
+    except TRANSLATED_ERRORS as exc:
+        error = translated_error(exc, secrets)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def translated_error(exc: httpx2.HTTPError | errors.GatewayError, secrets: Iterable[str]) -> errors.GatewayError:
+    """The gateway error `translate_errors` raises for `exc`: a new one for a transport exception,
+    the same one (its message redacted) for a gateway error."""
+    if isinstance(exc, errors.GatewayError):
         exc.message = redact(exc.message, secrets)
         exc.args = (exc.message,)
-        raise
+        return exc
+    if isinstance(exc, httpx2.TimeoutException):
+        return errors.UpstreamTimeout(f"The provider did not answer in time ({type(exc).__name__}).")
+    if isinstance(exc, httpx2.RemoteProtocolError):
+        return errors.ProviderDisconnected(redact(f"The provider closed the connection: {exc}", secrets))
+    if isinstance(exc, httpx2.NetworkError | httpx2.ProxyError):
+        return errors.ProviderUnreachable(
+            redact(f"The provider could not be reached: {exc or type(exc).__name__}", secrets)
+        )
+    return errors.ProviderError(redact(f"Upstream HTTP error: {exc or type(exc).__name__}", secrets))
 
 
 def upstream_error_message(response: UpstreamResponse) -> str:

@@ -22,7 +22,12 @@ import orjson
 from completions import errors
 from completions.upstream.client import provider_slots
 from completions.upstream.form_data import encode_form_data
-from completions.upstream.status import raise_for_upstream_status, translate_errors
+from completions.upstream.status import (
+    TRANSLATED_ERRORS,
+    raise_for_upstream_status,
+    translate_errors,
+    translated_error,
+)
 from completions.upstream.transport import Timeout, UpstreamResponse, UpstreamTransport
 from g4fsite.conf import gateway_settings
 
@@ -155,16 +160,20 @@ class Adapter:
         if not slots.try_acquire():
             await slots.acquire(target.timeout)
         try:
-            with translate_errors(target.secrets()):
-                response = await self.client.fetch(
-                    method,
-                    _url(target, path),
-                    headers=headers,
-                    content=content,
-                    params=params,
-                    timeout=target.request_timeout(),
-                )
-                self.raise_for_status(response)
+            response = await self.client.fetch(
+                method,
+                _url(target, path),
+                headers=headers,
+                content=content,
+                params=params,
+                timeout=target.request_timeout(),
+            )
+            self.raise_for_status(response)
+        except TRANSLATED_ERRORS as exc:  # `translate_errors`, without its frame
+            error = translated_error(exc, target.secrets())
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             slots.release()
         return response
