@@ -115,8 +115,9 @@ class RedisServer:
     """A real redis-server on 127.0.0.1 (no persistence): `start()` (again on the same port after
     `stop()`), `stop()`, `pause()` / `resume()` (SIGSTOP / SIGCONT: a hung server)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, options: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
+        self.options = options  # more redis-server options, as `("--requirepass", "secret")`
         self.process: subprocess.Popen | None = None
         self.paused = False
 
@@ -126,6 +127,7 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         command = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        command += self.options
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_until(lambda: port_open(self.port), timeout=10):
             self.stop()
@@ -149,11 +151,12 @@ class RedisServer:
 
 
 @contextmanager
-def redis_service() -> Iterator[RedisServer]:
-    """A running redis-server, stopped on the way out; skips where redis-server is not installed."""
+def redis_service(*options: str) -> Iterator[RedisServer]:
+    """A running redis-server (with more `options`), stopped on the way out; skips where
+    redis-server is not installed."""
     if REDIS is None:
         pytest.skip("redis-server is not installed (scripts/test installs it)")
-    server = RedisServer()
+    server = RedisServer(options=options)
     try:
         yield server.start()
     finally:
