@@ -98,8 +98,9 @@ def all_servers() -> dict[str, type[Server]]:
     from bench.targets.fleet import GatewayPair, GatewayTwoWorkers
     from bench.targets.forwarder import Forwarder
     from bench.targets.g4f import G4F
-    from bench.targets.gateway import Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited
+    from bench.targets.gateway import Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited, GatewayLimitedBaseline
     from bench.targets.litellm import LiteLLM
 
-    classes = (Direct, Forwarder, Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited, GatewayTwoWorkers)
+    classes = (Direct, Forwarder, Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited, GatewayLimitedBaseline)
+    classes += (GatewayTwoWorkers,)
     return {cls.name: cls for cls in (*classes, GatewayPair, LiteLLM, G4F)}

@@ -185,3 +185,15 @@ class GatewayBaseline(Gateway):
         if not path or not os.path.isfile(os.path.join(path, "manage.py")):
             raise Unavailable("set BENCH_BASELINE_SRC to a source tree of the gateway to compare against")
         return path
+
+
+@dataclass
+class GatewayLimitedBaseline(GatewayBaseline):
+    """`gateway-limited` from the baseline source tree (`BENCH_BASELINE_SRC`), the same key and store."""
+
+    name: str = "gateway-limited-baseline"
+    label: str = "this gateway, limited key, baseline source (uvicorn)"
+    key_args: tuple[str, ...] = UNREACHED_LIMITS
+
+    def extra_env(self) -> dict[str, str]:
+        return GatewayLimited.extra_env(self)

@@ -18,7 +18,6 @@ another name.
 """
 
 import asyncio
-import codecs
 import contextlib
 import ssl
 import weakref
@@ -29,7 +28,7 @@ import aiohttp
 import httpx2
 
 from completions import errors
-from completions.upstream.transport import BEFORE_UPSTREAM_WAIT, Timeout
+from completions.upstream.transport import BEFORE_UPSTREAM_WAIT, Timeout, line_batches
 
 UNLIMITED = 1 << 62
 
@@ -242,29 +241,22 @@ class AiohttpResponse:
             for line in lines:
                 yield line
 
-    async def aiter_line_batches(self) -> AsyncIterator[list[str]]:
-        decoder = codecs.getincrementaldecoder(self._response.charset or "utf-8")(errors="replace")
-        max_line, max_stream = self._limits.line, self._limits.stream
-        pending = ""
+    def aiter_line_batches(self) -> AsyncIterator[list[str]]:
+        limits = self._limits
+        return line_batches(
+            self._counted(self.aiter_bytes(), limits.stream),
+            self._response.charset,
+            limits.line,
+            lambda: self._too_large("stream line", limits.line),
+        )
+
+    async def _counted(self, pieces: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
         size = 0
-        async for chunk in self.aiter_bytes():
-            size += len(chunk)
-            if size > max_stream:
-                raise self._too_large("stream", max_stream)
-            text = pending + decoder.decode(chunk)
-            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-            if text.endswith("\r"):  # maybe the first half of a CRLF: wait for the next chunk
-                lines[-2:] = [lines[-2] + "\r"]
-            pending = lines.pop()
-            if len(text) > max_line and max(map(len, lines), default=0) > max_line or len(pending) > max_line:
-                raise self._too_large("stream line", max_line)
-            if lines:
-                yield lines
-        pending += decoder.decode(b"", final=True)
-        if pending.endswith("\r"):  # a last line ended by a lone CR (maybe an empty one)
-            yield [pending[:-1]]
-        elif pending:  # a last line without an ending
-            yield [pending]
+        async for piece in pieces:
+            size += len(piece)
+            if size > limit:
+                raise self._too_large("stream", limit)
+            yield piece
 
 
 _NO_LIMITS = _Limits(UNLIMITED, UNLIMITED, UNLIMITED)

@@ -8,26 +8,28 @@ from collections import deque
 
 from completions import errors
 from completions.upstream.aiohttp_transport import AiohttpTransport
+from completions.upstream.h1_transport import H1Transport
 from completions.upstream.transport import UpstreamTransport
 from g4fsite.conf import gateway_settings
 
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AiohttpTransport]" = weakref.WeakKeyDictionary()
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, UpstreamTransport]" = weakref.WeakKeyDictionary()
 # Clients for client-supplied proxies (allow-listed, so few): one per (loop, proxy URL).
 _proxy_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AiohttpTransport]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def build_http_client(*, proxy: str | None = None) -> AiohttpTransport:
+def build_http_client(*, proxy: str | None = None) -> AiohttpTransport | H1Transport:
     """A new pooled transport (through `proxy`, else `G4F["PROXY"]`); the caller `aclose()`s it, or
-    uses it as `async with`."""
-    return AiohttpTransport(
-        max_connections=gateway_settings.MAX_CONNECTIONS,
-        proxy=proxy or gateway_settings.PROXY,
-        max_body_bytes=gateway_settings.UPSTREAM_MAX_BODY_BYTES,
-        max_line_bytes=gateway_settings.UPSTREAM_MAX_LINE_BYTES,
-        max_stream_bytes=gateway_settings.UPSTREAM_MAX_STREAM_BYTES,
-    )
+    uses it as `async with`. Direct requests go through `H1Transport`, proxied ones through aiohttp."""
+    proxy = proxy or gateway_settings.PROXY
+    caps = {
+        "max_connections": gateway_settings.MAX_CONNECTIONS,
+        "max_body_bytes": gateway_settings.UPSTREAM_MAX_BODY_BYTES,
+        "max_line_bytes": gateway_settings.UPSTREAM_MAX_LINE_BYTES,
+        "max_stream_bytes": gateway_settings.UPSTREAM_MAX_STREAM_BYTES,
+    }
+    return AiohttpTransport(proxy=proxy, **caps) if proxy else H1Transport(**caps)
 
 
 def get_http_client(proxy: str | None = None) -> UpstreamTransport:

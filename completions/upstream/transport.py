@@ -2,9 +2,10 @@
 
 Adapters, the provider image downloads (`completions.media.images`) and the pinned fetch of client
 image URLs (`completions.upstream.safe_fetch`) send requests only through these two protocols.
-Production implements them with aiohttp (`completions.upstream.aiohttp_transport.AiohttpTransport`,
-chosen for its CPU cost per request: bench/results/PROFILE.md); the unit tests with an in-memory fake
-(`tests/completions/fake_transport.py`).
+Production implements them twice, chosen by `completions.upstream.client.build_http_client`: direct
+requests with `completions.upstream.h1_transport.H1Transport` (HTTP/1.1 on httptools, for its CPU
+cost per request), requests through an HTTP proxy with `aiohttp_transport.AiohttpTransport`; the
+unit tests use an in-memory fake (`tests/completions/fake_transport.py`).
 
 The contract, for both:
 - `url` is absolute; `params` are added to its query string; `headers` are sent as given (no
@@ -19,6 +20,7 @@ The contract, for both:
   client or transport is on the request path.
 """
 
+import codecs
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -94,3 +96,28 @@ class UpstreamTransport(Protocol):
         """Send one request; the context yields its answer with the body still to be read, and
         releases the connection on exit (closing it when the body was not read to the end)."""
         ...
+
+
+async def line_batches(
+    pieces: AsyncIterator[bytes], charset: str | None, max_line: int, too_long: Callable[[], Exception]
+) -> AsyncIterator[list[str]]:
+    """`UpstreamResponse.aiter_line_batches` over a body's `pieces` (both transports): lines split
+    on CRLF, LF or CR whatever the chunking, decoded by `charset`; `too_long()` is raised for a line
+    longer than `max_line` characters."""
+    decoder = codecs.getincrementaldecoder(charset or "utf-8")(errors="replace")
+    pending = ""
+    async for chunk in pieces:
+        text = pending + decoder.decode(chunk)
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        if text.endswith("\r"):  # maybe the first half of a CRLF: wait for the next chunk
+            lines[-2:] = [lines[-2] + "\r"]
+        pending = lines.pop()
+        if len(text) > max_line and max(map(len, lines), default=0) > max_line or len(pending) > max_line:
+            raise too_long()
+        if lines:
+            yield lines
+    pending += decoder.decode(b"", final=True)
+    if pending.endswith("\r"):  # a last line ended by a lone CR (maybe an empty one)
+        yield [pending[:-1]]
+    elif pending:  # a last line without an ending
+        yield [pending]

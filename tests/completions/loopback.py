@@ -9,6 +9,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx2
+import pytest
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,6 +17,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 TIMEOUT = httpx2.Timeout(5.0)
+
+
+@pytest.fixture(params=["h1", "aiohttp"])
+def transport_class(request):
+    """Each production transport in turn: `H1Transport` (direct requests) and `AiohttpTransport`
+    (through a proxy); both keep the `UpstreamTransport` contract."""
+    from completions.upstream.aiohttp_transport import AiohttpTransport
+    from completions.upstream.h1_transport import H1Transport
+
+    return H1Transport if request.param == "h1" else AiohttpTransport
 
 
 def run(coro: Awaitable, timeout: float = 10.0):

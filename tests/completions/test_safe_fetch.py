@@ -11,7 +11,6 @@ from aiohttp import web
 
 from completions import errors
 from completions.upstream import safe_fetch
-from completions.upstream.aiohttp_transport import AiohttpTransport
 from completions.upstream.safe_fetch import fetch_public, is_public_address, parse_data_url
 from tests.completions import loopback
 from tests.completions.fake_transport import FakeTransport, Reply
@@ -242,7 +241,7 @@ def test_slow_server_times_out(dns):
     assert "did not answer within" in caught.value.message
 
 
-def test_real_server_on_loopback_is_never_contacted():
+def test_real_server_on_loopback_is_never_contacted(transport_class):
     hits = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -261,7 +260,7 @@ def test_real_server_on_loopback_is_never_contacted():
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/secret.png"
-        transport = AiohttpTransport(max_connections=4)
+        transport = transport_class(max_connections=4)
         with pytest.raises(errors.InvalidRequest) as caught:
             fetch(url, transport)
         assert caught.value.code == "image_url_refused"
@@ -271,7 +270,7 @@ def test_real_server_on_loopback_is_never_contacted():
         server.server_close()
 
 
-def test_pinned_https_fetch_checks_the_certificate_against_the_host_name(monkeypatch, tmp_path):
+def test_pinned_https_fetch_checks_the_certificate_against_the_host_name(monkeypatch, tmp_path, transport_class):
     """Through the production transport, over real TLS on 127.0.0.1 (playing a public server): the
     request goes to the vetted address, and the certificate, issued to the name only, must match the
     name: a second name on the same address is refused, not served over the first name's connection."""
@@ -290,7 +289,7 @@ def test_pinned_https_fetch_checks_the_certificate_against_the_host_name(monkeyp
 
     async def scenario():
         async with web_server(handler, "images.example.com", server_tls) as base:
-            async with AiohttpTransport(max_connections=4, ssl_context=client_tls) as transport:
+            async with transport_class(max_connections=4, ssl_context=client_tls) as transport:
                 fetched = await fetch_public(base + "/cat.png", client=transport, max_bytes=1024, timeout=5)
                 other = base.replace("images.example.com", "other.example.com") + "/cat.png"
                 with pytest.raises(errors.InvalidRequest) as caught:

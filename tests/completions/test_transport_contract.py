@@ -1,6 +1,7 @@
-"""`AiohttpTransport`, the production `UpstreamTransport`, against real HTTP servers on 127.0.0.1:
-cookies, request and answer bodies, decoding, proxies, TLS server names.
-(Lines: test_aiohttp_lines.py; errors and cancellation: test_aiohttp_failures.py.)
+"""Both production `UpstreamTransport`s (`H1Transport` for direct requests, `AiohttpTransport`
+through a proxy) against real HTTP servers on 127.0.0.1: cookies, request and answer bodies,
+decoding, proxies, TLS server names. (Lines: test_transport_lines.py; errors and cancellation:
+test_transport_failures.py.)
 """
 
 import gzip
@@ -10,7 +11,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from completions.upstream.aiohttp_transport import AiohttpResponse, AiohttpTransport
+from completions.upstream.aiohttp_transport import AiohttpTransport
 from completions.upstream.client import build_http_client
 from tests.completions.loopback import TIMEOUT, RawServer, read_request, run, web_server
 from tests.helpers import free_port
@@ -30,12 +31,12 @@ def cookie_setting_handler(seen: list):
     return handler
 
 
-def test_fetch_keeps_no_cookies():
+def test_fetch_keeps_no_cookies(transport_class):
     seen: list = []
 
     async def scenario():
         async with web_server(cookie_setting_handler(seen), COOKIE_HOST) as url:
-            transport = AiohttpTransport(max_connections=4)
+            transport = transport_class(max_connections=4)
             try:
                 first = await transport.fetch("GET", url + "/a", headers={}, timeout=TIMEOUT)
                 second = await transport.fetch("GET", url + "/b", headers={}, timeout=TIMEOUT)
@@ -67,7 +68,7 @@ def test_shared_upstream_client_keeps_no_cookies():
 # --- fetch ---------------------------------------------------------------------------------------
 
 
-def test_fetch_sends_request_and_returns_status_headers_body():
+def test_fetch_sends_request_and_returns_status_headers_body(transport_class):
     received: list[dict] = []
     body = '{"id":"x","text":"hé"}'.encode()
 
@@ -90,7 +91,7 @@ def test_fetch_sends_request_and_returns_status_headers_body():
 
     async def scenario():
         async with web_server(handler) as url:
-            transport = AiohttpTransport(max_connections=4)
+            transport = transport_class(max_connections=4)
             try:
                 response = await transport.fetch(
                     "POST",
@@ -106,7 +107,6 @@ def test_fetch_sends_request_and_returns_status_headers_body():
         return response, latin1
 
     response, latin1 = run(scenario())
-    assert isinstance(response, AiohttpResponse)
     assert response.status_code == 201
     assert response.headers.get("x-request-id") == "req-42"
     assert response.headers.get("X-REQUEST-ID") == "req-42"
@@ -129,7 +129,7 @@ def test_fetch_sends_request_and_returns_status_headers_body():
 # --- gzip ----------------------------------------------------------------------------------------
 
 
-def test_gzip_answers_are_decoded_however_read():
+def test_gzip_answers_are_decoded_however_read(transport_class):
     payload = orjson.dumps({"choices": [{"message": {"content": "hello " * 300}}]})
     sse = b"data: one\n\ndata: two\n\n"
 
@@ -141,7 +141,7 @@ def test_gzip_answers_are_decoded_however_read():
 
     async def scenario():
         async with web_server(handler) as url:
-            async with AiohttpTransport(max_connections=4) as transport:
+            async with transport_class(max_connections=4) as transport:
                 via_fetch = await transport.fetch("POST", url + "/v1/chat", headers={}, content=b"{}", timeout=TIMEOUT)
                 async with transport.stream("POST", url + "/v1/chat", headers={}, timeout=TIMEOUT) as r:
                     pieces = [piece async for piece in r.aiter_bytes()]

@@ -1,14 +1,14 @@
-"""`AiohttpResponse.aiter_lines`: Server-Sent Events lines split on CRLF, LF or CR, whatever the
-chunking, from a real server on 127.0.0.1 and at every chunk boundary.
+"""`aiter_lines` of both transports' answers: Server-Sent Events lines split on CRLF, LF or CR,
+whatever the chunking, from a real server on 127.0.0.1 and (`transport.line_batches`, which both
+use) at every chunk boundary.
 """
 
 import asyncio
 import re
-from types import SimpleNamespace
 
 import pytest
 
-from completions.upstream.aiohttp_transport import AiohttpResponse, AiohttpTransport
+from completions.upstream.transport import line_batches
 from tests.completions.loopback import TIMEOUT, RawServer, chunk, read_request, run
 
 
@@ -39,7 +39,7 @@ SSE_EXPECTED = ["data: one", "data: two", "data: three", "", "data: café €", 
 
 
 @pytest.mark.parametrize("framing", ["close", "chunked"])
-def test_aiter_lines_splits_like_server_sent_events(framing):
+def test_aiter_lines_splits_like_server_sent_events(framing, transport_class):
     assert sse_lines(b"".join(SSE_CHUNKS).decode()) == SSE_EXPECTED  # the reference agrees
 
     async def handle(reader, writer):
@@ -59,7 +59,7 @@ def test_aiter_lines_splits_like_server_sent_events(framing):
 
     async def scenario():
         async with RawServer(handle) as server:
-            transport = AiohttpTransport(max_connections=4)
+            transport = transport_class(max_connections=4)
             try:
                 async with transport.stream("POST", server.url, headers={}, content=b"{}", timeout=TIMEOUT) as r:
                     return r.status_code, [line async for line in r.aiter_lines()]
@@ -71,30 +71,15 @@ def test_aiter_lines_splits_like_server_sent_events(framing):
     assert lines == SSE_EXPECTED
 
 
-class _Content:
-    """What `AiohttpResponse` reads of aiohttp's StreamReader, with chosen chunk boundaries: nothing
-    is ever buffered ahead, so each `readany` is one chunk."""
-
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = [piece for piece in chunks if piece]  # aiohttp never hands out an empty piece
-
-    def read_nowait(self) -> bytes:
-        return b""
-
-    def at_eof(self) -> bool:
-        return not self.chunks
-
-    async def readany(self) -> bytes:
-        return self.chunks.pop(0) if self.chunks else b""
-
-
-def fake_response(chunks: list[bytes], charset: str | None = None) -> SimpleNamespace:
-    """Just what `AiohttpResponse.aiter_lines` reads of an aiohttp response."""
-    return SimpleNamespace(status=200, headers={}, charset=charset, content=_Content(chunks))
+async def _pieces(chunks: list[bytes]):
+    for piece in chunks:
+        if piece:  # neither transport hands out an empty piece
+            yield piece
 
 
 async def direct_lines(chunks: list[bytes]) -> list[str]:
-    return [line async for line in AiohttpResponse(fake_response(chunks)).aiter_lines()]
+    batches = line_batches(_pieces(chunks), None, 1 << 20, lambda: AssertionError("too long"))
+    return [line async for lines in batches for line in lines]
 
 
 @pytest.mark.parametrize(
