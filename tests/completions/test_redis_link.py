@@ -124,3 +124,17 @@ def test_a_reply_that_is_not_resp_or_not_asked_for_drops_the_connection(garbage)
             assert isinstance(waiting.exception(), ConnectionError)
     finally:
         loop.close()
+
+
+def test_commands_of_one_turn_go_out_together_and_each_gets_its_own_reply(redis_server):
+    async def scenario() -> tuple[int, list]:
+        link = RedisLink(redis_server.url, timeout=2.0)
+        await link.call("PING")
+        calls = [asyncio.ensure_future(link.call("INCRBY", "counter", step)) for step in range(1, 51)]
+        await asyncio.sleep(0)  # every call has queued its command; the flush comes at the turn's end
+        queued = len(link._connection()._protocol.outgoing)
+        return queued, await asyncio.gather(*calls)
+
+    queued, replies = uvloop.run(scenario())
+    assert queued == 50
+    assert replies == [step * (step + 1) // 2 for step in range(1, 51)]  # in order, each its own
