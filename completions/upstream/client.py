@@ -8,7 +8,7 @@ from collections import deque
 
 from completions import errors
 from completions.upstream.aiohttp_transport import AiohttpTransport
-from completions.upstream.h1_transport import H1Transport
+from completions.upstream.h1 import H1Transport
 from completions.upstream.transport import UpstreamTransport
 from g4fsite.conf import gateway_settings
 

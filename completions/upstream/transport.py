@@ -3,7 +3,7 @@
 Adapters, the provider image downloads (`completions.media.images`) and the pinned fetch of client
 image URLs (`completions.upstream.safe_fetch`) send requests only through these two protocols.
 Production implements them twice, chosen by `completions.upstream.client.build_http_client`: direct
-requests with `completions.upstream.h1_transport.H1Transport` (HTTP/1.1 on httptools, for its CPU
+requests with `completions.upstream.h1.H1Transport` (HTTP/1.1 on httptools, for its CPU
 cost per request), requests through an HTTP proxy with `aiohttp_transport.AiohttpTransport`; the
 unit tests use an in-memory fake (`tests/completions/fake_transport.py`).
 

@@ -24,7 +24,7 @@ def transport_class(request):
     """Each production transport in turn: `H1Transport` (direct requests) and `AiohttpTransport`
     (through a proxy); both keep the `UpstreamTransport` contract."""
     from completions.upstream.aiohttp_transport import AiohttpTransport
-    from completions.upstream.h1_transport import H1Transport
+    from completions.upstream.h1 import H1Transport
 
     return H1Transport if request.param == "h1" else AiohttpTransport
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from completions import errors
-from completions.upstream.h1_transport import H1Transport
+from completions.upstream.h1 import H1Transport
 from tests.completions.loopback import TIMEOUT, RawServer, read_request, run, web_server
 
 
