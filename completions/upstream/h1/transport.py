@@ -60,7 +60,7 @@ class Target:
 
 
 class H1Transport:
-    """Direct HTTP/1.1 requests (see the module docstring); `ssl_context` replaces the system's
+    """Direct HTTP/1.1 requests (see the package docstring); `ssl_context` replaces the system's
     trusted certificates (tests); the `max_*_bytes` caps bound what an answer may hold."""
 
     def __init__(
