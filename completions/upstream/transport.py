@@ -7,9 +7,10 @@ requests with `completions.upstream.h1.H1Transport` (HTTP/1.1 on httptools, for 
 cost per request), requests through an HTTP proxy with `aiohttp_transport.AiohttpTransport`; the
 unit tests use an in-memory fake (`tests/completions/fake_transport.py`).
 
-The contract, for both:
+The contract, for every implementation:
 - `url` is absolute; `params` are added to its query string; `headers` are sent as given (no
-  cookies are kept between requests, no headers are added but `Host` and framing ones);
+  cookies are kept between requests, no headers are added but `Host` and framing ones; the body's
+  framing, `Content-Length` or chunks, is the transport's own);
 - redirects are never followed: a 3xx is returned like any other status;
 - `server_hostname` sets TLS SNI and certificate checks when the URL's host is an address;
 - `timeout` is an `httpx2.Timeout`: `connect` bounds connecting, `read` each wait for data, `pool`
