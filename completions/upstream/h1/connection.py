@@ -54,9 +54,6 @@ class Connection(asyncio.Protocol):
             self.paused = True
             self.transport.pause_reading()
 
-    def eof_received(self) -> bool:
-        return False  # close the transport; connection_lost follows
-
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.head_done and self.until_close and not self.complete:

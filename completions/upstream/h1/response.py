@@ -4,17 +4,13 @@ import asyncio
 import codecs
 import zlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import httpx2
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from completions import errors
-from completions.upstream.h1.connection import Connection
+from completions.upstream.h1.connection import Connection, Pool
 from completions.upstream.transport import BEFORE_UPSTREAM_WAIT, line_batches
-
-if TYPE_CHECKING:
-    from completions.upstream.h1.transport import H1Transport
 
 UNLIMITED = 1 << 62
 
@@ -58,11 +54,11 @@ class Decoder:
 class H1Response:
     """An answer read from one pooled connection, as an `UpstreamResponse`."""
 
-    __slots__ = ("_transport", "_connection", "_limits", "_read_timeout", "_decoder", "status_code", "headers")
+    __slots__ = ("_pool", "_connection", "_limits", "_read_timeout", "_decoder", "status_code", "headers")
     __slots__ += ("content", "_released")
 
-    def __init__(self, transport: "H1Transport", connection: Connection, limits: Limits, read_timeout) -> None:
-        self._transport = transport
+    def __init__(self, pool: Pool, connection: Connection, limits: Limits, read_timeout) -> None:
+        self._pool = pool
         self._connection = connection
         self._limits = limits
         self._read_timeout = read_timeout
@@ -94,7 +90,7 @@ class H1Response:
         """Give the connection back (kept if the answer was read to the end, else closed)."""
         if not self._released:
             self._released = True
-            self._transport._pool.give_back(self._connection, asyncio.get_running_loop().time())
+            self._pool.give_back(self._connection, asyncio.get_running_loop().time())
 
     def _too_large(self, what: str, limit: int) -> errors.UpstreamResponseTooLarge:
         self._connection.close()  # the rest is never read: drop the connection rather than drain it
@@ -104,31 +100,25 @@ class H1Response:
         """The decoded body as it arrives, `limit` bytes at most (then UpstreamResponseTooLarge):
         all that is buffered at once, then one wait at a time, before which a stream relay's
         `BEFORE_UPSTREAM_WAIT` runs."""
-        connection, decoder, size = self._connection, self._decoder, 0
-        while True:
+        connection, decoder, size, last = self._connection, self._decoder, 0, False
+        while not last:
             if connection.buffered:
                 data = connection.take_body()
                 if decoder is not None:
                     data = decoder.decode(data, limit - size)
-                size += len(data)
-                if size > limit:
-                    raise self._too_large(what, limit)
-                if data:
-                    yield data
+            elif connection.complete:
+                data, last = (decoder.flush() if decoder is not None else b""), True
+            else:
+                before_wait = BEFORE_UPSTREAM_WAIT.get()
+                if before_wait is not None:
+                    await before_wait()
+                await connection.wait(self._read_timeout)
                 continue
-            if connection.complete:
-                if decoder is not None:
-                    data = decoder.flush()
-                    size += len(data)
-                    if size > limit:
-                        raise self._too_large(what, limit)
-                    if data:
-                        yield data
-                return
-            before_wait = BEFORE_UPSTREAM_WAIT.get()
-            if before_wait is not None:
-                await before_wait()
-            await connection.wait(self._read_timeout)
+            size += len(data)
+            if size > limit:
+                raise self._too_large(what, limit)
+            if data:
+                yield data
 
     async def aread(self) -> bytes:
         limit = self._limits.body

@@ -73,7 +73,6 @@ class H1Transport:
         max_line_bytes: int = UNLIMITED,
         max_stream_bytes: int = UNLIMITED,
     ) -> None:
-        self.max_connections = max_connections
         self.limits = Limits(max_body_bytes, max_line_bytes, max_stream_bytes)
         self.ssl_context = ssl_context
         self._pool = Pool(max_connections, keepalive_expiry)
@@ -151,7 +150,7 @@ class H1Transport:
         if method == "HEAD":  # no body follows, whatever the head says; the parser cannot be told
             connection.complete = True
             connection.close()
-        return H1Response(self, connection, self.limits, timeout.read)
+        return H1Response(self._pool, connection, self.limits, timeout.read)
 
     async def _connect(self, target: Target, key: tuple, timeout: Timeout, server_hostname: str | None) -> Connection:
         pool = self._pool
