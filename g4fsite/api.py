@@ -289,6 +289,7 @@ def run_api(
         _say(f"Clients must reach it by a name in ALLOWED_HOSTS ({' '.join(settings.ALLOWED_HOSTS)}).")
     from uvicorn import Config
 
+    from g4fsite.http_protocol import HTTP_PROTOCOL
     from g4fsite.serving import serve
 
     serve(
@@ -298,6 +299,7 @@ def run_api(
             port=port,
             workers=workers,
             lifespan="on",  # g4fsite.asgi.lifespan: queued usage rows are written at shutdown
+            http=HTTP_PROTOCOL,  # uvicorn's httptools protocol, one write per turn of the loop
             timeout_graceful_shutdown=gateway_settings.GRACEFUL_TIMEOUT,
             access_log=False,
             log_config=None,

@@ -32,7 +32,10 @@ def on_starting(server) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """In each worker, before it serves: the lifespan on (the usage flush at shutdown) and the drain
-    bounded so that the flush still fits in gunicorn's graceful timeout."""
+    """In each worker, before it serves: the lifespan on (the usage flush at shutdown), `g4f api`'s
+    HTTP protocol, and the drain bounded so that the flush still fits in gunicorn's graceful timeout."""
+    from g4fsite.http_protocol import HTTP_PROTOCOL
+
     worker.config.lifespan = "on"
+    worker.config.http = HTTP_PROTOCOL
     worker.config.timeout_graceful_shutdown = max(worker.cfg.graceful_timeout - FLUSH_MARGIN, 0.1)

@@ -1,4 +1,5 @@
-"""The gateway served for real by uvicorn on 127.0.0.1, in a thread of the test process.
+"""The gateway served for real by uvicorn on 127.0.0.1, in a thread of the test process, with the
+HTTP protocol `g4f api` serves with (`g4fsite.http_protocol`).
 
 Running in-process lets tests set up the catalogue with the ORM (the server thread shares the test
 database) while every request still crosses a real socket, the ASGI server and the consumer.
@@ -14,6 +15,7 @@ import requests
 import uvicorn
 
 from catalogue import services
+from g4fsite.http_protocol import HTTP_PROTOCOL
 from tests.fake_upstream import FakeUpstream
 
 
@@ -31,7 +33,9 @@ class GatewayServer:
         sock.bind(("127.0.0.1", 0))
         sock.listen(2048)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(application, lifespan="off", log_config=None, timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            application, http=HTTP_PROTOCOL, lifespan="off", log_config=None, timeout_graceful_shutdown=2
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, name="gateway", daemon=True)
         self.thread.start()

@@ -30,12 +30,15 @@ def upstream_base(port: int, flavour: str) -> str:
     return f"http://127.0.0.1:{port}{FLAVOURS[flavour][1]}/v1"
 
 
-def uvicorn_command(app: str, port: int) -> list[str]:
+def uvicorn_command(app: str, port: int, source: str = str(REPO_DIR)) -> list[str]:
     """The uvicorn command line of the gateway's recommended settings, shared by the bare forwarder so
-    the floor runs on exactly the same server settings."""
+    the floor runs on exactly the same server settings: `g4f api`'s HTTP protocol (one write per turn
+    of the loop, g4fsite/http_protocol.py), or uvicorn's httptools for a `source` tree without it."""
+    own = os.path.isfile(os.path.join(source, "g4fsite", "http_protocol.py"))
+    http = "g4fsite.http_protocol:GatewayHttpProtocol" if own else "httptools"
     return [
         *(sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)),
-        *("--loop", "uvloop", "--http", "httptools", "--lifespan", "off", "--no-access-log"),
+        *("--loop", "uvloop", "--http", http, "--lifespan", "off", "--no-access-log"),
         *("--log-level", "warning", "--backlog", "4096"),
     ]
 

@@ -57,7 +57,7 @@ class GatewayTwoWorkers(Gateway):
 
     name: str = "gateway-w2"
     label: str = "this gateway, 2 workers (uvicorn)"
-    note: str = "uvicorn --workers 2 (uvloop, httptools), auth on; CPU summed over the master and both workers"
+    note: str = "uvicorn --workers 2 (g4f api's HTTP protocol), auth on; CPU summed over the master and both workers"
 
     def command(self, port: int) -> list[str]:
         return [*super().command(port), "--workers", "2"]

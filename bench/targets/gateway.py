@@ -1,6 +1,6 @@
 """This gateway, set up as an operator would: its own data directory, migrated, a catalogue imported
 with `manage.py catalogue import` pointing at the fake upstream, auth on with a key from
-`manage.py apikey create bench`, served by uvicorn (uvloop + httptools, one worker per core; the
+`manage.py apikey create bench`, served by uvicorn (uvloop + `g4f api`'s httptools protocol, one worker per core; the
 recommended production server, chosen by measurement against daphne: see bench/README.md)."""
 
 from __future__ import annotations
@@ -112,10 +112,10 @@ def prepare_data_dir(name: str, upstream_port: int, source: str, *key_args: str)
 class Gateway(Server):
     name: str = "gateway"
     label: str = "this gateway (uvicorn)"
-    note: str = "uvicorn --loop uvloop --http httptools, 1 worker, auth on"
+    note: str = "uvicorn --loop uvloop --http g4fsite.http_protocol:GatewayHttpProtocol, 1 worker, auth on"
 
     def command(self, port: int) -> list[str]:
-        return uvicorn_command("g4fsite.asgi:application", port)
+        return uvicorn_command("g4fsite.asgi:application", port, self.source())
 
     def source(self) -> str:
         return SOURCE_DIR

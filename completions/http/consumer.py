@@ -173,6 +173,13 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         self.response_started = True
         await super().send_headers(status=status, headers=headers)
 
+    async def send_response(self, status: int, body: bytes, *, headers: Any = ()) -> None:
+        """A whole answer, with its Content-Length (uvicorn would frame it as chunks otherwise)."""
+        if status not in (204, 304):
+            headers = [*headers, (b"content-length", b"%d" % len(body))]
+        await self.send_headers(status=status, headers=headers)
+        await self.base_send({"type": "http.response.body", "body": body})
+
     async def send_chunk(self, body: bytes) -> None:
         """One more piece of a streamed body (Channels' `send_body` minus two wrappers per chunk)."""
         await self.base_send({"type": "http.response.body", "body": body, "more_body": True})

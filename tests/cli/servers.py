@@ -124,3 +124,32 @@ class ServerProcess:
     def post(self, path: str, json=None, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 20)
         return requests.post(self.url + path, json=json, **kwargs)
+
+    def write_calls(self) -> int:
+        """System calls that wrote (write, send...) by the server and its worker processes so far."""
+        pids, total = [self.process.pid], 0
+        while pids:
+            pid = pids.pop()
+            try:
+                lines = Path(f"/proc/{pid}/io").read_text().splitlines()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            total += next(int(line.split()[1]) for line in lines if line.startswith("syscw:"))
+            pids.extend(int(child) for child in children)
+        return total
+
+    def writes_per_answer(self, count: int = 40, **headers: str) -> float:
+        """Write calls per answer to `count` chat requests that are refused at once (a body that is
+        not JSON: 400, nothing sent upstream or recorded) on one keep-alive connection."""
+        with requests.Session() as session:
+
+            def refused() -> None:
+                answer = session.post(self.url + "/v1/chat/completions", data="{", headers=headers, timeout=20)
+                assert answer.status_code == 400, answer.text
+
+            refused()  # the connection made, a worker and its metrics warmed up
+            before = self.write_calls()
+            for _ in range(count):
+                refused()
+            return (self.write_calls() - before) / count

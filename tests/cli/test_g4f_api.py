@@ -72,6 +72,12 @@ def test_without_debug_no_request_is_logged(flagged):
     assert "g4f.access" not in flagged.log()
 
 
+def test_each_answer_leaves_in_one_write(flagged):
+    """`g4f api` serves with g4fsite.http_protocol: status line, headers and body in one write
+    (uvicorn's own protocol writes the head and the body apart: 2 per answer)."""
+    assert flagged.writes_per_answer(**auth()) < 1.25
+
+
 def test_manage_py_api_takes_the_environment_and_flags_win(start_server, fake):
     server = start_server(
         [*MANAGE, "api", "--ignored-providers", "Alpha", "--timeout", "1"],

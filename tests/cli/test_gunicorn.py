@@ -26,6 +26,7 @@ def test_gunicorn_with_uvicorn_workers_serves_and_stops_cleanly(start_server, fa
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["choices"][0]["message"]["content"] == "Hello from Alpha: hi"
+    assert server.writes_per_answer() < 1.25  # the workers serve with g4fsite.http_protocol
 
     fake.set_option("Alpha", chunks=STREAM_CHUNKS, chunk_delay=CHUNK_DELAY)
     streams = open_streams(server.url, "fake-model", STREAMS)
