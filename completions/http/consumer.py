@@ -8,6 +8,7 @@ goes away (Channels does not deliver the disconnect during `handle()`: channels 
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -149,10 +150,20 @@ class GatewayHttpConsumer(AsyncHttpConsumer):
         """Let the authenticated caller (`self.caller`) go ahead under its key's limits, or raise
         KeyRateLimited / InsufficientQuota. A limited key's rate headers go on every answer. Called
         once, right after authentication; keys without limits (and the master key) cost one check."""
+        admitting = self.admit_soon(estimated_tokens)
+        if admitting is not None:
+            await admitting
+
+    def admit_soon(self, estimated_tokens: int = 0) -> Awaitable[None] | None:
+        """`admit` started now (with Redis its question is on the way when this returns), to be
+        awaited before anything else is decided; None for a caller without limits."""
         key = self.caller.key
         if key is None or not key.limited:
-            return
-        admission = await key_limiter().admit(key, estimated_tokens)
+            return None
+        return self._admitted(key_limiter().admit_soon(key, estimated_tokens))
+
+    async def _admitted(self, admitting: Awaitable[Admission]) -> None:
+        admission = await admitting
         if admission.headers:
             self.extra_headers = [*self.extra_headers, *admission.headers]
         if admission.refused is not None:

@@ -1,8 +1,9 @@
 """One request lifecycle for every endpoint that waits on an upstream provider.
 
     serve(body)
-      authenticate, admit()          unless an upload did both before reading its body (MultipartBodyMixin)
-      request = await parse(body)    endpoint hook: validate (InvalidRequest); nothing is recorded before this
+      authenticate, admit_soon()     unless an upload did both before reading its body (MultipartBodyMixin)
+      request = await parse(body)    endpoint hook: validate (InvalidRequest); nothing is recorded before this;
+                                     then the admission is awaited (its refusal wins over a parse error)
       plan = reroute(plan_request(..., needed=needs(request), health=health_board.view(), now=time.time()))
       one answer:  failover.first_success(plan, attempts, attempt)  ->  await respond(result, provider, plan)
       a stream:    open_stream(plan, request)  ->  stream_start / stream_piece* / stream_closing
@@ -17,8 +18,9 @@ embeddings) subclasses this, or the chat consumer, with its own parser and rende
 `render_error` and `stream_error` for its own error shape.
 
 Per-key limits (rate, concurrency, budget) are `admit()` / `release()` (GatewayHttpConsumer, over
-`completions.limits`): `admit()` runs once right after authentication with the request's token
-estimate (a quarter of its bytes), `release()` once at the very end of every request, admitted or
+`completions.limits`): the admission starts once right after authentication with the request's
+token estimate (a quarter of its bytes), travels to Redis while the body is parsed, and is decided
+before anything else is; `release()` once at the very end of every request, admitted or
 not, with the tokens and cost `record()` found. A key's allowed models and providers are checked
 before planning (403 model_not_allowed) and narrow the plan's routes (`key_plan`).
 """
@@ -78,10 +80,15 @@ class UpstreamConsumer(GatewayHttpConsumer):
         try:
             self.started = time.monotonic()
             self.attempts = failover.Attempts()
+            admitting = None
             if self.snapshot is None:  # uploads authenticate before reading their body
                 self.caller = await self.authenticate()
-                await self.admit(len(body) // 4)
-            request = await self.parse(body)
+                admitting = self.admit_soon(len(body) // 4)
+            try:
+                request = await self.parse(body)  # while a Redis admission is on its way
+            finally:
+                if admitting is not None:  # decided first: its refusal wins over a bad body
+                    await admitting
             self.request = request
             note(self.scope, model=request.model)
             key = self.caller.key

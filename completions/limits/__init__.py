@@ -16,6 +16,7 @@ While Redis is unreachable the Redis store counts in a file store of its own, pe
 
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,6 +58,10 @@ class KeyLimiter(Protocol):
     async def admit(self, key: ApiKeyEntry, estimated_tokens: int) -> Admission:
         """Take one request (and the estimate) for `key`; a refused admission (KeyRateLimited or
         InsufficientQuota in `refused`) takes nothing. Raises LimitStoreUnavailable."""
+
+    def admit_soon(self, key: ApiKeyEntry, estimated_tokens: int) -> Awaitable[Admission]:
+        """`admit`, started now: a store that waits for an answer (Redis) sends its question before
+        this returns, so the caller can do its own work while it travels, then await the outcome."""
 
     async def release(self, admission: Admission, *, tokens: int, cost: float) -> None:
         """Give back the request's slot, correct its tokens to `tokens`, add `cost` to the spend."""

@@ -16,7 +16,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from catalogue.snapshot import ApiKeyEntry
 from completions import errors
@@ -134,6 +134,10 @@ class FileKeyLimiter:
             refused=refusal(reason, key, counters) if reason else None,
             local=True,
         )
+
+    def admit_soon(self, key: ApiKeyEntry, estimated_tokens: int) -> Awaitable[Admission]:
+        """KeyLimiter.admit_soon: counted when awaited (a local step, nothing to wait for)."""
+        return self.admit(key, estimated_tokens)
 
     async def release(self, admission: Admission, *, tokens: int, cost: float) -> None:
         key, now = admission.key, time.time()

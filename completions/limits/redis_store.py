@@ -13,6 +13,7 @@ last saw in Redis for the key plus the spend counted in the fallback, so a spent
 
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import replace
 
 import redis
@@ -87,12 +88,20 @@ class RedisKeyLimiter:
         self._spent: dict[int, tuple[int, float]] = {}  # key id: (period, spend) as last read from Redis
 
     async def admit(self, key: ApiKeyEntry, estimated_tokens: int) -> Admission:
+        return await self.admit_soon(key, estimated_tokens)
+
+    def admit_soon(self, key: ApiKeyEntry, estimated_tokens: int) -> Awaitable[Admission]:
+        """KeyLimiter.admit_soon: the script's command is written before this returns."""
         period = spend_period(key.budget_period, time.time())
         budget = -1 if key.budget is None else key.budget
         args = [key.rpm or 0, key.tpm or 0, key.max_concurrent or 0, repr(float(budget)), estimated_tokens]
         args += [int(gateway_settings.LIMITS_INFLIGHT_TTL), int(WINDOW * 1000)]
+        answer = self.admit_script(self.link, _keys(key, period), args, now=True)
+        return self._admission(answer, key, estimated_tokens, period)
+
+    async def _admission(self, pending: Awaitable, key: ApiKeyEntry, estimated_tokens: int, period: int) -> Admission:
         try:
-            answer = await self.admit_script(self.link, _keys(key, period), args)
+            answer = await pending
             reason, requests, requests_ttl, tokens, tokens_ttl, spent = answer
         except (RedisUnavailable, RedisReplyError) as exc:
             if isinstance(exc, RedisReplyError):

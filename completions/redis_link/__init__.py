@@ -18,6 +18,7 @@ import hashlib
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -29,6 +30,10 @@ RETRY_SECONDS = 1.0
 
 class RedisReplyError(Exception):
     """Redis answered with an error."""
+
+
+async def _raising(exc: BaseException) -> Any:
+    raise exc
 
 
 class RedisUnavailable(Exception):
@@ -90,16 +95,21 @@ class _RespProtocol(asyncio.Protocol):
         self.closed = False
         self.outgoing: list[bytes] = []
 
-    def queue(self, command: bytes) -> None:
-        """Send `command` with the others queued in this turn of the loop, at its end."""
+    def queue(self, command: bytes, now: bool = False) -> None:
+        """Send `command` with the others queued in this turn of the loop, at its end; with `now`,
+        at once unless others already wait for the turn's end (then with them)."""
         if not self.outgoing:
+            if now:
+                self.outgoing.append(command)
+                self.flush()
+                return
             asyncio.get_running_loop().call_soon(self.flush)
         self.outgoing.append(command)
 
     def flush(self) -> None:
         outgoing, self.outgoing = self.outgoing, []
-        if self.closed:
-            return  # whoever waited was told
+        if self.closed or not outgoing:
+            return  # whoever waited was told; or sent at once already
         try:
             self.transport.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
         except (OSError, RuntimeError) as exc:  # the transport closed under us (uvloop: RuntimeError)
@@ -152,26 +162,40 @@ class RespConnection:
         self._protocol: _RespProtocol | None = None
         self._connecting: asyncio.Lock | None = None
 
-    async def call(self, *args: Any) -> Any:
-        """Send one command; its reply (a RedisReplyError instance for an error reply). Raises
-        OSError if the connection fails, TimeoutError after `timeout` seconds."""
+    def start(self, *args: Any, now: bool = False) -> Awaitable[Any]:
+        """Send one command; the awaitable gives its reply (a RedisReplyError instance for an error
+        reply) or raises OSError if the connection fails, TimeoutError after `timeout` seconds. With
+        `now` and the connection up, the command is written before this returns (`_RespProtocol.queue`)."""
         protocol = self._protocol
         if protocol is None or protocol.closed:
-            protocol = await self._connect()
-        future = self._send(protocol, args)
+            return self._connect_and_call(args)
+        try:
+            future = self._send(protocol, args, now)
+        except ConnectionError as exc:
+            return _raising(exc)
+        return self._reply(protocol, future)
+
+    async def call(self, *args: Any) -> Any:
+        return await self.start(*args)
+
+    async def _connect_and_call(self, args: tuple) -> Any:
+        protocol = await self._connect()
+        return await self._reply(protocol, self._send(protocol, args))
+
+    async def _reply(self, protocol: _RespProtocol, future: asyncio.Future) -> Any:
         expiry = future.get_loop().call_later(self.timeout, self._expire, protocol, future)
         try:
             return await future
         finally:
             expiry.cancel()
 
-    def _send(self, protocol: _RespProtocol, args: tuple) -> asyncio.Future:
+    def _send(self, protocol: _RespProtocol, args: tuple, now: bool = False) -> asyncio.Future:
         if protocol.transport.is_closing():  # lost since the last reply
             protocol.fail("closed")
             raise ConnectionError("Redis connection lost: closed")
         future = asyncio.get_running_loop().create_future()
         protocol.waiting.append(future)
-        protocol.queue(_encode(args))
+        protocol.queue(_encode(args), now)
         return future
 
     @staticmethod
@@ -215,8 +239,15 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    async def __call__(self, connection: "RespConnection | RedisLink", keys: tuple | list, args: list) -> Any:
-        reply = await connection.call("EVALSHA", self.sha, len(keys), *keys, *args)
+    def __call__(
+        self, connection: "RespConnection | RedisLink", keys: tuple | list, args: list, *, now: bool = False
+    ) -> Awaitable[Any]:
+        """Run the script; `now`: its command is written before this returns (`RespConnection.start`)."""
+        first = connection.start("EVALSHA", self.sha, len(keys), *keys, *args, now=now)
+        return self._result(connection, first, keys, args)
+
+    async def _result(self, connection: "RespConnection | RedisLink", first: Awaitable, keys, args: list) -> Any:
+        reply = await first
         if isinstance(reply, RedisReplyError) and str(reply).startswith("NOSCRIPT"):
             await connection.call("SCRIPT", "LOAD", self.source)
             reply = await connection.call("EVALSHA", self.sha, len(keys), *keys, *args)
@@ -249,16 +280,23 @@ class RedisLink:
         `retry_seconds` ago)."""
         return not self.reachable and time.monotonic() < self._retry_at
 
-    async def call(self, *args: Any) -> Any:
-        """Send one command; its reply (a RedisReplyError instance for an error reply). Raises
+    def start(self, *args: Any, now: bool = False) -> Awaitable[Any]:
+        """Send one command (with `now`, written before this returns: `RespConnection.start`); the
+        awaitable gives its reply (a RedisReplyError instance for an error reply), or raises
         RedisUnavailable at once while backing off, or when this try fails."""
         if not self.reachable:
-            now = time.monotonic()
-            if now < self._retry_at:
-                raise RedisUnavailable("backing off")
-            self._retry_at = now + self.retry_seconds  # this command is the one try of this period
+            moment = time.monotonic()
+            if moment < self._retry_at:
+                return _raising(RedisUnavailable("backing off"))
+            self._retry_at = moment + self.retry_seconds  # this command is the one try of this period
+        return self._outcome(self._connection().start(*args, now=now))
+
+    async def call(self, *args: Any) -> Any:
+        return await self.start(*args)
+
+    async def _outcome(self, pending: Awaitable[Any]) -> Any:
         try:
-            reply = await self._connection().call(*args)
+            reply = await pending
         except (OSError, TimeoutError) as exc:  # ConnectionError is an OSError
             self._retry_at = time.monotonic() + self.retry_seconds
             if self.reachable:

@@ -184,3 +184,16 @@ def test_budget_crossed_on_one_instance_refuses_on_the_other(pair, fake):
         answer = chat(server, key, "priced-model")
         assert refused(answer, "insufficient_quota"), answer.text
     assert len(fake.requests_for("priced")) == 2
+
+
+def test_a_bad_body_is_admitted_first_and_gives_its_slot_back(pair):
+    """The admission travels to Redis while the body is parsed: it is still decided first (a refusal
+    wins over the body's 400) and an admitted bad request gives its slot back."""
+    key = pair.create_key("bad-body", "--max-concurrent", "1", "--rpm", "2")
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    bad = pair.a.post("/v1/chat/completions", data=b'{"model": ', headers=headers)
+    assert bad.status_code == 400, bad.text
+    assert bad.headers["x-ratelimit-remaining-requests"] == "1"
+    assert chat(pair.b, key, "quick-model").status_code == 200  # the slot came back
+    over = pair.a.post("/v1/chat/completions", data=b'{"model": ', headers=headers)
+    assert refused(over), over.text

@@ -4,6 +4,7 @@ as "Redis unavailable" (the caller's fallback), never as an unhandled error."""
 
 import asyncio
 import socket
+import time
 
 import pytest
 import redis
@@ -138,3 +139,37 @@ def test_commands_of_one_turn_go_out_together_and_each_gets_its_own_reply(redis_
     queued, replies = uvloop.run(scenario())
     assert queued == 50
     assert replies == [step * (step + 1) // 2 for step in range(1, 51)]  # in order, each its own
+
+
+def seen_by_another_client(url: str, key: str, seconds: float = 2.0) -> bytes | None:
+    """The key's value as a separate blocking client reads it (this thread's event loop stands still)."""
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        for _ in range(int(seconds / 0.02)):
+            value = client.get(key)
+            if value is not None:
+                return value
+            time.sleep(0.02)  # blocking: this thread's event loop does nothing meanwhile
+        return None
+    finally:
+        client.close()
+
+
+def test_a_command_sent_now_is_written_before_start_returns(redis_server):
+    """An admission is started, then the request's body is parsed while it travels: the command must
+    be on the wire before the caller goes on, not at the end of the loop's turn."""
+
+    async def scenario() -> tuple[bytes | None, object, bytes | None, list]:
+        link = RedisLink(redis_server.url, timeout=2.0)
+        await link.call("PING")
+        sent_now = link.start("SET", "now", "1", now=True)
+        seen_now = seen_by_another_client(redis_server.url, "now")  # without yielding to the loop
+        # Commands already waiting for the turn's end go first: one sent now joins them, in order.
+        queued = link.start("SET", "queued", "1")
+        behind = link.start("GET", "queued", now=True)
+        seen_queued = seen_by_another_client(redis_server.url, "queued", seconds=0.3)
+        return seen_now, await sent_now, seen_queued, [await queued, await behind]
+
+    seen_now, reply, seen_queued, replies = uvloop.run(scenario())
+    assert (seen_now, reply) == (b"1", b"OK")
+    assert seen_queued is None and replies == [b"OK", b"1"]
