@@ -125,7 +125,8 @@ def test_connection_close_sends_the_answer_before_closing(serve):
     deadline = time.monotonic() + 5
     while "close" not in writes and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert len(writes) == 2 and writes[1] == "close", writes
+    # The answer, then the close (connection_lost may close once more when it sees the client go).
+    assert len(writes) >= 2 and set(writes[1:]) == {"close"}, writes
     assert writes[0].startswith(b"HTTP/1.1 200 OK") and b"connection: close" in writes[0]
 
 
@@ -137,10 +138,10 @@ def test_a_stream_event_leaves_in_its_own_turn(serve):
     with requests.get(f"{served.url}/stream", stream=True, timeout=10) as answer:
         lines = answer.iter_lines()
         assert next(lines) == b"data: 1"
-        assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK")
+        assert writes == [writes[0]] and writes[0].startswith(b"HTTP/1.1 200 OK")  # the head and event 1
         RELEASE_LAST_CHUNK.set()
         assert [line for line in lines if line] == [b"data: 2"]
-    assert len(writes) == 2
+    assert len([write for write in writes if write != "close"]) == 2
 
 
 def test_a_client_gone_before_the_write_is_not_written_to(serve):
