@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from bench import scenarios as sc
 from bench.procs import Processes, free_port, wait_for_port
-from bench.system import core_plan, raise_nofile, run_async
+from bench.system import core_plan, raise_nofile, run_async, wake_cost
 from bench.targets import REPO_DIR, WORK_DIR, Server, Unavailable, all_servers
 
 
@@ -111,6 +111,7 @@ def _run(config: RunConfig, load_cores: set[int] | None, target_cores: set[int] 
             for index, key in enumerate(config.scenarios):
                 scenario = sc.BY_KEY[key]
                 shift = (index + round_index) % max(1, len(servers))
+                wake = wake_cost(load_cores, target_cores, rounds=1000)  # how dear the machine is now
                 for server in servers[shift:] + servers[:shift]:
                     if not sc.applies(scenario, server):  # a peer that is not asked this client API
                         continue
@@ -120,6 +121,7 @@ def _run(config: RunConfig, load_cores: set[int] | None, target_cores: set[int] 
                         )
                     )
                     row["round"] = round_index
+                    row["wake_us"] = None if wake is None else round(wake, 1)
                     result.rows.append(row)
                     _log(config, "  " + describe(row))
         for server in servers:
@@ -143,4 +145,6 @@ def describe(row: dict) -> str:
         parts.append(f"rss {row['peak_rss_mb']} MB")
     if row["errors"]:
         parts.append(f"errors {row['errors']}")
+    if row.get("wake_us") is not None:
+        parts.append(f"cross-core round trip {row['wake_us']} µs CPU")
     return ", ".join(parts)

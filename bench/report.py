@@ -23,6 +23,7 @@ NUMERIC = (
     "elapsed_s",
     "upstream_cpu_share",
     "nginx_cpu_ms_per_req",
+    "wake_us",
 )
 
 
@@ -225,6 +226,38 @@ def protocols_table(merged: dict) -> list[str]:
     return ["", "## Messages and Responses against chat (issue 15)", "", *head, *lines]
 
 
+LIMITED_KEY_GOALS_MS = (0.8, 1.5)  # issue 14: CPU per request, per 20-chunk stream, for a limited key
+LIMITED_TARGETS = ("gateway-limited", "gateway-limited-redis")
+
+
+def limited_key_table(merged: dict, labels: dict[str, str]) -> list[str]:
+    """Issue 14's figures: a limited key's CPU per request (rpm, tpm, concurrency and budget counted;
+    usage and metrics on) against its goals, beside the plain gateway and the cross-core round trip
+    measured before the scenario in the same run."""
+    lines = []
+    for key, scenario in BY_KEY.items():
+        if scenario.protocol != "chat" or scenario.wave or scenario.flavour != "fast":
+            continue
+        goal = LIMITED_KEY_GOALS_MS[1] if scenario.stream else LIMITED_KEY_GOALS_MS[0]
+        plain = (merged.get((key, GATEWAY)) or {}).get("cpu_ms_per_req")
+        for target in LIMITED_TARGETS:
+            row = merged.get((key, target))
+            if row is None or row.get("cpu_ms_per_req") is None:
+                continue
+            cpu = row["cpu_ms_per_req"]
+            lines.append(
+                f"| {scenario.title} | {labels.get(target, target)} | {_f(cpu, 2)} | ≤ {goal} | "
+                f"{'yes' if cpu <= goal else 'no'} | {_f(plain, 2)} | {_f(row.get('wake_us'), 0)} |"
+            )
+    if not lines:
+        return []
+    head = [
+        "| Scenario | Target | CPU ms/req | Goal | Met | Gateway without limits | Cross-core round trip, µs CPU |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    return ["", "## A limited key (issue 14)", "", *head, *lines]
+
+
 def render(result, *, machine: str, command: str) -> str:
     merged = merge_rounds(result.rows)
     targets = [t for t in result.config.targets if t not in result.missing]
@@ -248,6 +281,13 @@ def render(result, *, machine: str, command: str) -> str:
         f"warm-up; {result.config.rounds} round(s), targets interleaved; medians over rounds.",
         "- CPU ms/req: the target's process tree CPU time (user + system, /proc) over the window ÷ requests served.",
     ]
+    wakes = [r["wake_us"] for r in result.rows if r.get("wake_us") is not None]
+    if wakes:
+        lines.append(
+            f"- A round trip between the two cores (one byte each way, `bench.system.wake_cost`) cost the "
+            f"target's side {min(wakes):.0f}–{max(wakes):.0f} µs of CPU during the run: each exchange a request "
+            f"needs with another process (client, upstream, Redis) costs about that much of its CPU figure."
+        )
     if upstream_share:
         lines.append(
             f"- The fake upstream used at most {upstream_share:.0%} of its core during the direct runs "
@@ -267,4 +307,5 @@ def render(result, *, machine: str, command: str) -> str:
         )
     lines += ["", "## The issue's targets, for the gateway", ""] + goals_table(merged)
     lines += protocols_table(merged)
+    lines += limited_key_table(merged, labels)
     return "\n".join(lines) + "\n"

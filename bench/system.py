@@ -1,5 +1,6 @@
 """What the harness reads from the machine: CPU time and memory of a process tree (from /proc, no
-psutil needed), core pinning, the open-files limit, and a description of the machine for results."""
+psutil needed), core pinning, the open-files limit, what a wake-up across cores costs, and a
+description of the machine for results."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import asyncio
 import os
 import platform
 import resource
+import socket
 import sys
+import time
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -22,6 +25,37 @@ def run_async(coro):
         return asyncio.run(coro)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(coro)
+
+
+def wake_cost(load_cores: set[int] | None, target_cores: set[int] | None, rounds: int = 2000) -> float | None:
+    """CPU µs that a process on the target core spends per round trip of one byte each way with a
+    process on the load core (a socket pair): what waking another core and being woken costs. On a
+    machine where that is dear (this VM: 40-200 µs, moving with the host's load, against ~10 µs on
+    one core), every exchange a request needs with another process shows in its CPU figure."""
+    if not load_cores or not target_cores:
+        return None
+    ours, theirs = socket.socketpair()
+    child = os.fork()
+    if child == 0:  # the echo, on the load core
+        try:
+            os.sched_setaffinity(0, load_cores)
+            for _ in range(rounds):
+                theirs.sendall(theirs.recv(1))
+        finally:
+            os._exit(0)
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, target_cores)
+        started = time.process_time()
+        for _ in range(rounds):
+            ours.sendall(b"x")
+            ours.recv(1)
+        return (time.process_time() - started) / rounds * 1e6
+    finally:
+        os.sched_setaffinity(0, before)
+        os.waitpid(child, 0)
+        ours.close()
+        theirs.close()
 
 
 def raise_nofile(wanted: int = 16384) -> int:

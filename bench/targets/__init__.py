@@ -103,7 +103,8 @@ def all_servers() -> dict[str, type[Server]]:
     from bench.targets.g4f import G4F
     from bench.targets.gateway import Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited, GatewayLimitedBaseline
     from bench.targets.litellm import LiteLLM
+    from bench.targets.redis_limited import GatewayLimitedRedis, GatewayLimitedRedisBaseline
 
     classes = (Direct, Forwarder, Gateway, GatewayBaseline, GatewayDaphne, GatewayLimited, GatewayLimitedBaseline)
-    classes += (GatewayTwoWorkers,)
+    classes += (GatewayLimitedRedis, GatewayLimitedRedisBaseline, GatewayTwoWorkers)
     return {cls.name: cls for cls in (*classes, GatewayPair, LiteLLM, G4F)}

@@ -2,11 +2,14 @@
 generator, the gateway target (migrated, catalogue imported, auth on, served by uvicorn in its own
 process) and the report, end to end. No peers (LiteLLM, g4f): they need their own venvs."""
 
+import os
+
 import pytest
 
 from bench import harness, report
 from bench.scenarios import BY_KEY, Scenario
 from bench.system import machine_description
+from bench.targets.redis_limited import redis_binary
 
 
 @pytest.fixture
@@ -69,6 +72,33 @@ def test_harness_measures_direct_and_the_gateway(tiny_scenarios):
     assert "| Messages (native), streaming, concurrency 4 | " in text  # read against the chat stream
     assert "| Responses (translated), non-streaming, concurrency 4 | " in text
     assert "| stream-c16: " in text and "| chat-c16: " in text
+
+
+@pytest.mark.skipif(redis_binary() is None, reason="redis-server is not installed")
+def test_a_limited_key_on_the_benchs_own_redis_is_measured_and_reported(tiny_scenarios, monkeypatch):
+    monkeypatch.delenv("BENCH_LIMITS_REDIS_URL", raising=False)
+    config = harness.RunConfig(
+        targets=["gateway-limited-redis"], scenarios=["chat-c16"], duration=0.5, warmup=0.2, verbose=False
+    )
+    result = harness.run(config)
+
+    assert result.missing == {}
+    (row,) = result.rows
+    assert row["ok"] == row["requests"] > 0 and row["errors"] == {}, row
+    assert row["wake_us"] is None or row["wake_us"] > 0
+    assert "redis-server on the load side's core" in result.notes["gateway-limited-redis"]
+    text = report.render(result, machine=machine_description(), command="smoke")
+    assert "## A limited key (issue 14)" in text
+    assert "| non-streaming, concurrency 4 | this gateway, limited key, Redis (uvicorn) | " in text
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _is_bench_redis(pid)]  # stopped
+
+
+def _is_bench_redis(pid: str) -> bool:
+    """Whether process `pid` is the bench's Redis (its output goes to the target's log)."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/1").endswith("gateway-limited-redis-redis.log")
+    except OSError:
+        return False
 
 
 def test_harness_reports_a_target_that_cannot_start(tiny_scenarios, monkeypatch):
