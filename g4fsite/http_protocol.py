@@ -3,7 +3,7 @@
 uvicorn writes a response's status line and headers the moment the application sends
 `http.response.start`, and its body in a second write: two system calls and two TCP segments per
 answer, the first of which wakes the client only for it to wait for the second. On this project's
-virtual machines a wake-up across cores costs the writer 40–180 µs of CPU. `GatewayHttpProtocol`
+virtual machines a wake-up across cores costs the writer 20–200 µs of CPU. `GatewayHttpProtocol`
 hands the request cycle a transport whose writes are joined and sent at the end of the loop's turn,
 so a response sent in one turn (every non-streamed answer) leaves in one write, and a streamed
 batch of events in one write per turn. Nothing waits longer than the turn it was written in.
