@@ -97,6 +97,12 @@ class Processes:
         except subprocess.TimeoutExpired:
             pass
 
+    def stop_pids(self, pids) -> None:
+        """Stop the running processes whose pid is in `pids` (None entries are ignored)."""
+        for _, proc in list(self.running):
+            if proc.pid in pids:
+                self.stop(proc)
+
     def stop_all(self) -> None:
         for _, proc in list(reversed(self.running)):
             self.stop(proc)

@@ -73,10 +73,8 @@ class Server:
             raise Unavailable(f"{what} {exc}") from None
 
     def stop(self) -> None:
-        if self.procs is not None and self.pid is not None:
-            for _, proc in list(self.procs.running):
-                if proc.pid == self.pid:
-                    self.procs.stop(proc)
+        if self.procs is not None:
+            self.procs.stop_pids({self.pid})
         self.pid = None
 
     def measured_pids(self) -> dict[str, list[int]]:

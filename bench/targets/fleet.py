@@ -130,8 +130,5 @@ class GatewayPair(Gateway):
 
     def stop(self) -> None:
         if self.procs is not None:
-            wanted = {*self.instance_pids, self.nginx_pid}
-            for _, proc in list(self.procs.running):
-                if proc.pid in wanted:
-                    self.procs.stop(proc)
+            self.procs.stop_pids({*self.instance_pids, self.nginx_pid})
         self.instance_pids, self.nginx_pid, self.pid = [], None, None

@@ -53,10 +53,8 @@ class OwnRedis:
         return {"REDIS_URL": self.redis_url}
 
     def stop(self) -> None:
-        if self.procs is not None and self.redis_pid is not None:
-            for _, proc in list(self.procs.running):
-                if proc.pid == self.redis_pid:
-                    self.procs.stop(proc)
+        if self.procs is not None:
+            self.procs.stop_pids({self.redis_pid})
         self.redis_pid = None
         super().stop()
 
