@@ -170,7 +170,7 @@ def goals_table(merged: dict) -> list[str]:
             check(None if rss is None else rss < 300 and all_ok("hold-1000")),
         )
     )
-    for peer, factor in (("litellm", 10), ("g4f", 3)):
+    for peer, factor in PEER_FACTORS.items():
         ratios = []
         for key, scenario in BY_KEY.items():
             g, p = get(key, GATEWAY, "rps"), get(key, peer, "rps")
@@ -228,13 +228,17 @@ def protocols_table(merged: dict) -> list[str]:
 
 LIMITED_KEY_GOALS_MS = (0.8, 1.5)  # issue 14: CPU per request, per 20-chunk stream, for a limited key
 LIMITED_TARGETS = ("gateway-limited", "gateway-limited-redis")
+PEER_FACTORS = {"litellm": 10, "g4f": 3}  # issue 14: a limited key's throughput against the peers' (at least)
 
 
 def limited_key_table(merged: dict, labels: dict[str, str]) -> list[str]:
     """Issue 14's figures: a limited key's CPU per request (rpm, tpm, concurrency and budget counted;
     usage and metrics on) against its goals, beside the plain gateway and the cross-core round trip
-    measured before the scenario in the same run."""
+    measured before the scenario in the same run; and the limited key's throughput against each
+    peer measured in the run (at least PEER_FACTORS times theirs in every scenario)."""
+    peers = [peer for peer in PEER_FACTORS if any(target == peer for _, target in merged)]
     lines = []
+    worst: dict[str, float] = {}
     for key, scenario in BY_KEY.items():
         if scenario.protocol != "chat" or scenario.wave or scenario.flavour != "fast":
             continue
@@ -245,17 +249,32 @@ def limited_key_table(merged: dict, labels: dict[str, str]) -> list[str]:
             if row is None or row.get("cpu_ms_per_req") is None:
                 continue
             cpu = row["cpu_ms_per_req"]
+            ratios = []
+            for peer in peers:
+                theirs = (merged.get((key, peer)) or {}).get("rps")
+                ratio = row["rps"] / theirs if theirs and row.get("rps") else None
+                if ratio is not None:
+                    worst[peer] = min(worst.get(peer, ratio), ratio)
+                ratios.append("–" if ratio is None else f"{ratio:.1f}×")
             lines.append(
                 f"| {scenario.title} | {labels.get(target, target)} | {_f(cpu, 2)} | ≤ {goal} | "
                 f"{'yes' if cpu <= goal else 'no'} | {_f(plain, 2)} | {_f(row.get('wake_us'), 0)} |"
+                + "".join(f" {ratio} |" for ratio in ratios)
             )
     if not lines:
         return []
     head = [
-        "| Scenario | Target | CPU ms/req | Goal | Met | Gateway without limits | Cross-core round trip, µs CPU |",
-        "|---|---|---|---|---|---|---|",
+        "| Scenario | Target | CPU ms/req | Goal | Met | Gateway without limits | Cross-core round trip, µs CPU |"
+        + "".join(f" req/s ÷ {labels.get(peer, peer)}'s |" for peer in peers),
+        "|---|---|---|---|---|---|---|" + "---|" * len(peers),
     ]
-    return ["", "## A limited key (issue 14)", "", *head, *lines]
+    summary = [
+        f"- Throughput of a limited key against {labels.get(peer, peer)}, worst scenario: {worst[peer]:.1f}× "
+        f"(goal ≥ {PEER_FACTORS[peer]}×: {'met' if worst[peer] >= PEER_FACTORS[peer] else 'not met'})"
+        for peer in peers
+        if peer in worst
+    ]
+    return ["", "## A limited key (issue 14)", "", *head, *lines, *([""] + summary if summary else [])]
 
 
 def render(result, *, machine: str, command: str) -> str:
