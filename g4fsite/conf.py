@@ -55,8 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_FETCH_TIMEOUT": 15.0,
     # Seconds model discovery (`catalogue refresh`, the admin action) waits for a provider's model list.
     "DISCOVERY_TIMEOUT": 20.0,
-    # Most connections the shared upstream HTTP client (aiohttp) keeps open at once, per process.
-    "MAX_CONNECTIONS": 1000,
+    # Most connections the shared upstream HTTP client keeps open at once, per process.
+    "MAX_CONNECTIONS": 2000,
     # How the catalogue cache learns of changes made by other processes: "file" or "cache".
     "CATALOGUE_STAMP": "file",
     # Largest request body accepted on the chat endpoints, in bytes.
@@ -123,9 +123,10 @@ DEFAULTS: dict[str, Any] = {
     # after this many within BREAKER_WINDOW, on catalogue-routed requests (completions/routing/health.py).
     "AUTH_FAILURE_THRESHOLD": 3,
     # Most upstream requests in flight to one provider, per event loop: one provider's slow answers
-    # cannot take the whole pool (MAX_CONNECTIONS). A request that finds no free slot within the
-    # provider's timeout gets 503 provider_busy.
-    "PROVIDER_MAX_CONNECTIONS": 100,
+    # cannot take the whole pool (MAX_CONNECTIONS, twice as many), yet one provider alone can hold
+    # 1,000 streams. A request that finds no free slot within the provider's timeout gets 503
+    # provider_busy.
+    "PROVIDER_MAX_CONNECTIONS": 1000,
     # Caps on what an upstream may send (decompressed), checked while reading: a JSON (or any
     # non-streamed) answer, one line of a stream, a whole stream. Beyond: 502 provider_response_too_large.
     "UPSTREAM_MAX_BODY_BYTES": 32 * 1024 * 1024,

@@ -34,6 +34,23 @@ def test_a_provider_that_hangs_holds_only_its_own_connections(own_gateway):  # n
     assert set(statuses) <= {503, 504}, statuses  # timed out upstream, or never got a slot (provider_busy)
 
 
+def test_by_default_one_provider_alone_may_hold_more_than_a_hundred_requests(own_gateway):  # noqa: F811
+    """The per-provider bound leaves room for a busy single-provider gateway (issue 8's 200-request
+    burst and 1,000 held streams): 150 slow requests to one provider are all in flight upstream."""
+    gateway = own_gateway()
+    gateway.add_provider("busy", models=["busy-model"], timeout=3)
+    gateway.fake.set_fault("busy", "hang")
+    with ThreadPoolExecutor(150) as pool:
+        waiting = [
+            pool.submit(gateway.post, "/v1/chat/completions", {**CHAT, "model": "busy-model"}) for _ in range(150)
+        ]
+        reached = wait_until(lambda: gateway.fake.open_connections("busy") >= 150, timeout=2.5)
+        most = gateway.fake.open_connections("busy")
+        statuses = {answer.result().status_code for answer in waiting}
+    assert reached, f"only {most} of 150 requests reached the provider"
+    assert statuses == {504}, statuses  # each timed out upstream; none was refused for want of a slot
+
+
 def espeak_processes() -> int:
     """espeak-ng programs running as children of this process (the live gateway runs in it)."""
     me, count = str(os.getpid()), 0
