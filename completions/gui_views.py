@@ -5,13 +5,13 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from completions import errors
+from completions.views import read_only
 from g4fsite.conf import gateway_settings
 
 
-@require_GET
+@read_only
 def chat_page(request: HttpRequest) -> HttpResponse:
     """The GUI's single page; all data comes from the `/v1` API in the browser."""
     if not gateway_settings.GUI:

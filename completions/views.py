@@ -5,10 +5,14 @@ listed under `/v1/models`, providers flagged with `"provider": true`).
 """
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -267,3 +271,29 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 def server_error(request: HttpRequest) -> JsonResponse:
     """handler500: never a traceback."""
     return JsonResponse(errors.error_body(errors.GatewayError()), status=500)
+
+
+def _method_not_allowed(request: HttpRequest) -> JsonResponse:
+    exc = errors.MethodNotAllowed(f"Method {request.method} is not allowed here.")
+    return JsonResponse(errors.error_body(exc), status=exc.status_code, headers={"Allow": "GET, HEAD"})
+
+
+def read_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain Django view that answers GET and HEAD; any other method gets the JSON 405 (with
+    `Allow`), not Django's HTML CSRF page: such a view changes nothing, so it needs no CSRF check."""
+    if iscoroutinefunction(view):
+
+        async def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in ("GET", "HEAD"):
+                return _method_not_allowed(request)
+            return await view(request, *args, **kwargs)
+
+        markcoroutinefunction(answer)
+    else:
+
+        def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in ("GET", "HEAD"):
+                return _method_not_allowed(request)
+            return view(request, *args, **kwargs)
+
+    return csrf_exempt(wraps(view)(answer))

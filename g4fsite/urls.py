@@ -14,6 +14,7 @@ from completions.monitoring import usage_views
 from completions.monitoring import views as monitoring_views
 
 
+@views.read_only
 def index(request):
     return JsonResponse(
         {"message": "G4F API: an OpenAI-compatible gateway.", "api_base": "/v1", "admin": "/admin/", "docs": "/docs"}

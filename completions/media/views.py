@@ -16,10 +16,10 @@ from asgiref.sync import sync_to_async
 from django.core.files import File
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
 from django.utils.http import http_date
-from django.views.decorators.csrf import csrf_exempt
 
 from completions import errors
 from completions.media.store import amedia_lookup, media_storage, storage_failure
+from completions.views import read_only
 from g4fsite.conf import gateway_settings
 
 CHUNK_BYTES = 64 * 1024
@@ -64,11 +64,8 @@ def _open(filename: str) -> File | None:
         raise storage_failure(f"read {filename}", exc) from exc
 
 
-@csrf_exempt  # read-only: other methods get a JSON 405, not Django's CSRF page
+@read_only
 async def media_serve(request: HttpRequest, filename: str) -> HttpResponse:
-    if request.method not in ("GET", "HEAD"):
-        exc = errors.MethodNotAllowed(f"Method {request.method} is not allowed here.")
-        return JsonResponse(errors.error_body(exc), status=405, headers={"Allow": "GET, HEAD"})
     media = await amedia_lookup(filename)
     if media is None:
         return _error(errors.MediaNotFound("No such media file."))

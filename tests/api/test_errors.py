@@ -2,6 +2,7 @@
 
 import openai
 import pytest
+import requests
 
 from tests.openapi import assert_valid
 
@@ -86,6 +87,16 @@ def test_unknown_endpoints_and_methods(gateway):
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
     response = gateway.post("/v1/models", {})
     assert response.status_code == 405 and "error" in response.json()
+
+
+@pytest.mark.parametrize("method,path", [("POST", "/"), ("DELETE", "/"), ("POST", "/chat/"), ("PUT", "/media/x.png")])
+def test_read_only_pages_answer_other_methods_with_a_json_405(gateway, method, path):
+    """Not Django's HTML CSRF page: a client posting to the wrong URL reads an error it can parse."""
+    response = requests.request(method, gateway.url + path, json={}, timeout=10)
+    assert response.status_code == 405, response.text[:200]
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert requests.get(gateway.url + "/", timeout=10).json()["api_base"] == "/v1"
 
 
 def test_upstream_client_error_is_a_400(gateway):
